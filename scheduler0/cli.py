@@ -1,0 +1,287 @@
+"""The `scheduler0` command line (click).
+
+Commands that talk to a running node authenticate with the node secrets (HTTP Basic auth, the
+same AuthUsername/AuthPassword every node shares) and print JSON on stdout; messages for people
+go to stderr, so `scheduler0 create credential | jq` works.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import click
+
+from scheduler0 import __version__, config, secrets_file
+from scheduler0.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "config.yml"
+
+
+def resolve_config_path(given: str | None) -> str | None:
+    """--config, else SCHEDULER0_CONFIG, else ./config.yml when it exists, else none."""
+    if given:
+        return given
+    from_env = os.environ.get("SCHEDULER0_CONFIG")
+    if from_env:
+        return from_env
+    return DEFAULT_CONFIG_FILE if os.path.exists(DEFAULT_CONFIG_FILE) else None
+
+
+def load_settings(config_path: str | None) -> config.Settings:
+    try:
+        return config.load(os.environ, resolve_config_path(config_path))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+config_option = click.option("--config", "config_path", metavar="PATH",
+                             help="config.yml to use (default: ./config.yml if present).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="scheduler0")
+def main() -> None:
+    """scheduler0: a distributed cron-job server."""
+
+
+# -- config ----------------------------------------------------------------------------------
+
+
+@main.group("config")
+def config_group() -> None:
+    """Write or inspect the node configuration."""
+
+
+@config_group.command("init")
+@click.option("--path", default=DEFAULT_CONFIG_FILE, show_default=True, help="Where to write it.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def config_init(path: str, force: bool) -> None:
+    """Write a commented config.yml with every key and its default."""
+    if os.path.exists(path) and not force:
+        raise click.ClickException(f"{path} exists; pass --force to overwrite it")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(config.render_default_yaml())
+    click.echo(f"wrote {path}", err=True)
+
+
+# -- node secrets ------------------------------------------------------------------------------
+
+
+@main.group("credential")
+def credential_group() -> None:
+    """Create or show the node secrets file (.scheduler0)."""
+
+
+@credential_group.command("init")
+@config_option
+@click.option("--secret-key", help="Cluster secret: derives the Raft and ZeroMQ keys.")
+@click.option("--auth-username", help="User name for CLI and node-to-node calls.")
+@click.option("--auth-password", help="Password for CLI and node-to-node calls.")
+@click.option("--generate", is_flag=True, help="Generate every value not given.")
+@click.option("--force", is_flag=True, help="Replace an existing secrets file without asking.")
+def credential_init(config_path: str | None, secret_key: str | None, auth_username: str | None,
+                    auth_password: str | None, generate: bool, force: bool) -> None:
+    """Create the node secrets file (mode 0600). Prompts when run in a terminal."""
+    path = load_settings(config_path).secrets_file
+    interactive = sys.stdin.isatty() and not generate
+    if os.path.exists(path) and not force:
+        if not interactive:
+            raise click.ClickException(f"{path} exists; pass --force to replace it")
+        click.confirm(f"{path} exists; re-create it?", abort=True)
+    fresh = secrets_file.generate()
+    values = {"secret_key": secret_key, "auth_username": auth_username,
+              "auth_password": auth_password}
+    for attr, value in list(values.items()):
+        if value:
+            continue
+        if interactive:
+            hidden = attr != "auth_username"
+            values[attr] = click.prompt(attr.replace("_", " ").title(), hide_input=hidden,
+                                        default=None if hidden else "admin")
+        elif generate:
+            values[attr] = getattr(fresh, attr)
+        else:
+            raise click.ClickException(f"--{attr.replace('_', '-')} is required when not in a "
+                                       "terminal (or pass --generate)")
+    secrets_file.write(path, secrets_file.NodeSecrets(**values))  # type: ignore[arg-type]
+    click.echo(f"wrote {path} (mode 0600)", err=True)
+
+
+@credential_group.command("show")
+@config_option
+@click.option("--reveal", is_flag=True, help="Print the password instead of masking it.")
+def credential_show(config_path: str | None, reveal: bool) -> None:
+    """Print the node secrets."""
+    path = load_settings(config_path).secrets_file
+    found = _read_secrets(path)
+    shown = found.to_file_dict()
+    if not reveal:
+        shown["AuthPassword"] = "********"
+        shown["SecretKey"] = shown["SecretKey"][:4] + "********"
+    click.echo(json.dumps(shown, indent=2))
+
+
+def _read_secrets(path: str) -> secrets_file.NodeSecrets:
+    try:
+        found = secrets_file.read(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if found is None:
+        raise click.ClickException(f"no secrets in {path}; run `scheduler0 credential init`")
+    return found
+
+
+# -- running a node --------------------------------------------------------------------------
+
+
+@main.command("start")
+@config_option
+def start(config_path: str | None) -> None:
+    """Run this node in the foreground (the supervisor and its processes)."""
+    from scheduler0 import supervisor
+
+    sys.exit(supervisor.start(resolve_config_path(config_path)))
+
+
+@main.command("reset")
+@config_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset(config_path: str | None, yes: bool) -> None:
+    """Remove this node's data (SQLite file, Raft journal and snapshots)."""
+    settings = load_settings(config_path)
+    data_dir = os.path.abspath(settings.data_dir)
+    if not os.path.exists(data_dir):
+        click.echo(f"nothing to remove: {data_dir} does not exist", err=True)
+        return
+    if not yes:
+        click.confirm(f"remove every file in {data_dir}? The node must be stopped", abort=True)
+    shutil.rmtree(data_dir)
+    click.echo(f"removed {data_dir}", err=True)
+
+
+@main.command("version")
+def version() -> None:
+    """Print the version."""
+    click.echo(f"scheduler0 {__version__}")
+
+
+# -- calls to a running node -------------------------------------------------------------------
+
+
+class NodeClient:
+    """HTTP calls to this node's API with the node secrets (Basic auth)."""
+
+    def __init__(self, settings: config.Settings):
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        self.base = f"{settings.protocol}://{host}:{settings.port}/api/v1"
+        found = _read_secrets(settings.secrets_file)
+        token = base64.b64encode(f"{found.auth_username}:{found.auth_password}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: Any = None,
+             query: dict[str, Any] | None = None) -> Any:
+        url = self.base + path
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method, headers=self.headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                payload = json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            payload = _json_or_none(exc.read())
+            message = (payload or {}).get("error", {}).get("message") if payload else None
+            raise click.ClickException(f"{method} {path} failed ({exc.code}): "
+                                       f"{message or exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise click.ClickException(f"cannot reach the node at {self.base} ({reason}); "
+                                       "is `scheduler0 start` running?") from None
+        return payload.get("data") if isinstance(payload, dict) else payload
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False))
+
+
+@main.group("create")
+def create_group() -> None:
+    """Create things on the running node."""
+
+
+@create_group.command("credential")
+@config_option
+def create_credential(config_path: str | None) -> None:
+    """Create an API key and secret; prints one JSON object (id, api_key, api_secret)."""
+    data = NodeClient(load_settings(config_path)).call("POST", "/credentials", {})
+    click.echo(json.dumps(data))
+
+
+@main.command("list")
+@click.argument("kind", type=click.Choice(["credentials", "projects", "jobs"]))
+@config_option
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--offset", type=int, default=0, show_default=True)
+@click.option("--project-id", type=int, default=None, help="Only jobs of this project.")
+def list_things(kind: str, config_path: str | None, limit: int, offset: int,
+                project_id: int | None) -> None:
+    """List credentials, projects or jobs of the running node as JSON."""
+    query = {"limit": limit, "offset": offset}
+    if kind == "jobs" and project_id is not None:
+        query["project_id"] = project_id
+    _print_json(NodeClient(load_settings(config_path)).call("GET", f"/{kind}", query=query))
+
+
+@main.group("schedule")
+def schedule_group() -> None:
+    """Work with cron specs offline."""
+
+
+@schedule_group.command("preview")
+@click.argument("spec")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone.")
+@click.option("--from", "start", default=None, help="RFC 3339 instant (default: now).")
+@click.option("--count", type=int, default=10, show_default=True)
+def schedule_preview(spec: str, timezone: str, start: str | None, count: int) -> None:
+    """Show the next fire times of SPEC in UTC and in the zone."""
+    from scheduler0 import clock, schedule
+    from scheduler0.errors import ScheduleError
+
+    try:
+        since = schedule.parse_instant(start, "--from") if start else int(clock.now())
+        rows = schedule.preview(spec, timezone, since, count, anchor=since)
+    except ScheduleError as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in rows:
+        click.echo(f"{row['utc']}  {row['local']}")
+
+
+@main.group("cluster")
+def cluster_group() -> None:
+    """Inspect and change cluster membership."""
+
+
+@cluster_group.command("status")
+@config_option
+def cluster_status(config_path: str | None) -> None:
+    """Nodes, leader and replication lag, as this node sees them."""
+    _print_json(NodeClient(load_settings(config_path)).call("GET", "/healthcheck"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The coordinator process: the node's Raft member and the only writer of its SQLite file.
+
+It answers the API process over the `commands` socket (submit a command, read status), relays
+batches that arrive on the node's intake to its executors, and on the leader runs the planner.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from scheduler0 import secrets_file, transport
+from scheduler0.config import Settings
+from scheduler0.errors import ApiError, RaftError, Scheduler0Error
+from scheduler0.raft import RaftNode, raft_password
+from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.store import StateMachine
+
+log = logging.getLogger(__name__)
+
+SUBMIT_THREADS = 32
+
+
+class Coordinator:
+    """Wires the Raft node, the state machine and the node's sockets together."""
+
+    def __init__(self, settings: Settings, lifecycle: Lifecycle, secret_key: str):
+        self.settings = settings
+        self.lifecycle = lifecycle
+        self.machine = StateMachine(settings.db_path)
+        self.raft = RaftNode(settings, self.machine, raft_password(secret_key))
+        self._replies: queue.Queue[tuple[list[bytes], dict[str, Any]]] = queue.Queue()
+        self._pool = ThreadPoolExecutor(SUBMIT_THREADS, thread_name_prefix="submit")
+
+    def run(self) -> int:
+        self.raft.start()
+        server = transport.RouterServer(self.settings.ipc("commands"))
+        log.info("coordinator ready: raft %s, commands %s", self.settings.raft_address,
+                 self.settings.ipc("commands"))
+        try:
+            self._serve(server)
+        finally:
+            server.close()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.raft.stop()
+            self.machine.close()
+            log.info("coordinator stopped")
+        return 0
+
+    def _serve(self, server: transport.RouterServer) -> None:
+        pending = 0
+        while not self.lifecycle.stopping.is_set():
+            request = server.recv(timeout=0.005 if pending else 0.1)
+            if request is not None:
+                envelope, message = request
+                if message.get("op") == "status":
+                    server.reply(envelope, self._status_reply())
+                else:
+                    pending += 1
+                    self._pool.submit(self._answer_in_worker, envelope, message)
+            while True:
+                try:
+                    envelope, reply = self._replies.get_nowait()
+                except queue.Empty:
+                    break
+                pending -= 1
+                server.reply(envelope, reply)
+
+    def _answer_in_worker(self, envelope: list[bytes], message: dict[str, Any]) -> None:
+        try:
+            reply = self._answer(message)
+        except ApiError as exc:
+            reply = {"ok": False, "error": {"status": exc.status, "code": exc.code,
+                                            "message": exc.message}}
+        except Scheduler0Error as exc:
+            reply = {"ok": False, "error": {"status": 503, "code": "unavailable",
+                                            "message": str(exc)}}
+        except Exception:  # a worker must always answer, or the API thread waits in vain
+            log.exception("request failed")
+            reply = {"ok": False, "error": {"status": 500, "code": "internal_error",
+                                            "message": "the coordinator failed; see its log"}}
+        self._replies.put((envelope, reply))
+
+    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        if op == "submit":
+            timeout = float(message.get("timeout") or self.settings.write_timeout)
+            return {"ok": True, "result": self.raft.submit(message["command"], timeout)}
+        if op == "membership":
+            self.raft.change_membership(str(message["action"]), str(message["raft_address"]))
+            return {"ok": True, "result": {"ok": True, "data": None}}
+        raise RaftError(f"unknown op {op!r}")
+
+    def _status_reply(self) -> dict[str, Any]:
+        try:
+            status = self.raft.status()
+        except ApiError as exc:
+            return {"ok": False, "error": {"status": exc.status, "code": exc.code,
+                                           "message": exc.message}}
+        status["memory_pressure"] = self.lifecycle.memory_pressure
+        return {"ok": True, "status": status}
+
+
+def run(settings: Settings, lifecycle: Lifecycle) -> int:
+    node_secrets = secrets_file.read(settings.secrets_file)
+    if node_secrets is None:
+        log.error("no node secrets in %s; run `scheduler0 credential init`", settings.secrets_file)
+        return 2
+    return Coordinator(settings, lifecycle, node_secrets.secret_key).run()

@@ -1,0 +1,262 @@
+"""The supervisor: `scheduler0 start` / `scheduler0-supervisor`.
+
+Spawns the coordinator, the API process and MaxWorkers executors; restarts a child that dies,
+with backoff, and logs why; watches the whole node's memory with psutil and tells the children
+over the control socket to stop taking new work at 70 % of MaxMemory (and to resume below 60 %);
+stops everything on SIGTERM/SIGINT within STOP_GRACE seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from scheduler0 import config, logs, secrets_file, transport
+from scheduler0.errors import ConfigError, Scheduler0Error
+
+log = logging.getLogger("scheduler0.supervisor")
+
+STOP_GRACE = 8.0  # seconds children get after SIGTERM before SIGKILL (the promise is 10 s)
+WATCH_INTERVAL = 0.25
+MEMORY_INTERVAL = 1.0
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 30.0
+HEALTHY_AFTER = 30.0  # a child that ran this long has its backoff reset
+PRESSURE_ON = 0.70
+PRESSURE_OFF = 0.60
+
+
+class MemoryGuard:
+    """Hysteresis on the node's RSS: on at 70 % of the limit, off again below 60 %."""
+
+    def __init__(self, max_memory_mb: int):
+        self.limit = max_memory_mb * 1024 * 1024
+        self.pressure = False
+
+    def update(self, rss_bytes: int) -> bool:
+        """Feed one reading; returns True when the pressure flag changed."""
+        before = self.pressure
+        if not self.pressure and rss_bytes >= self.limit * PRESSURE_ON:
+            self.pressure = True
+        elif self.pressure and rss_bytes < self.limit * PRESSURE_OFF:
+            self.pressure = False
+        return before != self.pressure
+
+
+def backoff_delay(failures: int) -> float:
+    return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, failures - 1)))
+
+
+@dataclass
+class Child:
+    role: str
+    index: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    failures: int = 0
+    restart_at: float = 0.0
+    restarts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.role if self.role != "executor" else f"executor-{self.index}"
+
+
+def check_ports_free(settings: config.Settings) -> None:
+    """Fail start-up early, naming the key, when a port this node needs is taken."""
+    wanted = [("Port", settings.host, settings.port)]
+    for key, address in (("RaftAddress", settings.raft_address),
+                         ("IntakeAddress", settings.intake_address)):
+        host, port = config.split_host_port(address, key)
+        wanted.append((key, host, port))
+    for key, host, port in wanted:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise ConfigError(f"config key {key}: port {port} on {host} is not available "
+                                  f"({exc.strerror}); stop what uses it or choose another "
+                                  "port") from None
+
+
+class Supervisor:
+    def __init__(self, settings: config.Settings, config_path: str | None):
+        self.settings = settings
+        self.config_path = config_path
+        self.stopping = threading.Event()
+        self.guard = MemoryGuard(settings.max_memory)
+        self.children = [Child("coordinator"), Child("api")] + [
+            Child("executor", i) for i in range(settings.max_workers)]
+        self._control: transport.Socket | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, _frame: self._request_stop(signum))
+        os.makedirs(self.settings.run_dir, exist_ok=True)
+        self._control = transport.Socket("pub", self.settings.ipc("control"), bind=True)
+        for child in self.children:
+            self._spawn(child)
+        last_memory = 0.0
+        try:
+            while not self.stopping.is_set():
+                now = time.monotonic()
+                self._reap_and_restart(now)
+                if now - last_memory >= MEMORY_INTERVAL:
+                    last_memory = now
+                    self._check_memory()
+                self.stopping.wait(WATCH_INTERVAL)
+        finally:
+            self._stop_children()
+            self._control.close()
+        log.info("node stopped")
+        return 0
+
+    def _request_stop(self, signum: int) -> None:
+        if not self.stopping.is_set():
+            log.info("received %s, stopping the node", signal.Signals(signum).name)
+        self.stopping.set()
+
+    # -- children -----------------------------------------------------------------------------
+
+    def _spawn(self, child: Child) -> None:
+        env = dict(os.environ)
+        env["SCHEDULER0_CONFIG_PATH"] = os.path.abspath(self.config_path) if self.config_path else ""
+        cmd = [sys.executable, "-m", "scheduler0.child", child.role, "--index", str(child.index)]
+        # A new session: a terminal's Ctrl-C reaches only the supervisor, which then stops the
+        # children in order instead of having them all die at once.
+        child.proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        child.started_at = time.monotonic()
+        log.info("started %s (pid %d)", child.name, child.proc.pid)
+
+    def _reap_and_restart(self, now: float) -> None:
+        for child in self.children:
+            if child.proc is not None:
+                code = child.proc.poll()
+                if code is None:
+                    continue
+                self._note_exit(child, code, now)
+            if child.proc is None and now >= child.restart_at and not self.stopping.is_set():
+                child.restarts += 1
+                self._spawn(child)
+
+    def _note_exit(self, child: Child, code: int, now: float) -> None:
+        ran = now - child.started_at
+        child.failures = 1 if ran >= HEALTHY_AFTER else child.failures + 1
+        delay = backoff_delay(child.failures)
+        child.restart_at = now + delay
+        child.proc = None
+        log.warning("%s exited (%s) after %.1f s; restarting in %.1f s", child.name,
+                    describe_exit(code), ran, delay)
+
+    def _stop_children(self) -> None:
+        if self._control is not None:
+            self._control.send({"type": "stop"}, block=False)
+        running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+        # Executors and the API first, the coordinator last: results still in flight reach it.
+        for child in sorted(running, key=lambda c: c.role == "coordinator"):
+            _signal(child, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for child in running:
+            assert child.proc is not None
+            try:
+                child.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time, killing it", child.name)
+                _signal(child, signal.SIGKILL)
+                child.proc.wait()
+
+    # -- memory -------------------------------------------------------------------------------
+
+    def node_rss(self) -> int:
+        total = psutil.Process().memory_info().rss
+        for child in self.children:
+            if child.proc is not None:
+                try:
+                    total += psutil.Process(child.proc.pid).memory_info().rss
+                except psutil.Error:
+                    pass  # it just exited; the reaper logs it
+        return int(total)
+
+    def _check_memory(self) -> None:
+        rss = self.node_rss()
+        if self.guard.update(rss):
+            mb = rss / 1024 / 1024
+            if self.guard.pressure:
+                log.warning("memory %.0f MB is over 70%% of MaxMemory %d MB: taking no new work",
+                            mb, self.settings.max_memory)
+            else:
+                log.info("memory %.0f MB is below 60%% of MaxMemory: resuming work", mb)
+        # Sent every time, so a restarted child learns the state within a second.
+        assert self._control is not None
+        self._control.send({"type": "memory", "pressure": self.guard.pressure, "rss": rss},
+                           block=False)
+
+
+def _signal(child: Child, sig: int) -> None:
+    if child.proc is not None:
+        try:
+            child.proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def start(config_path: str | None, environ: dict[str, str] | None = None) -> int:
+    """Load and check everything, then supervise. Returns the process exit code."""
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        settings = config.load(environ, config_path)
+        logs.setup(settings.log_level, settings.node_id, "supervisor")
+        check_ports_free(settings)
+        node_secrets, created = secrets_file.load_or_create(settings.secrets_file, environ)
+    except ConfigError as exc:
+        print(f"scheduler0: {exc}", file=sys.stderr)
+        return 2
+    if created:
+        log.info("generated node secrets in %s (mode 0600)", os.path.abspath(settings.secrets_file))
+    for key in settings.ignored_keys:
+        log.warning("config key %s has no effect in this version and is ignored", key)
+    log.info("starting node %d: api %s, raft %s, data %s", settings.node_id,
+             settings.api_address, settings.raft_address, os.path.abspath(settings.data_dir))
+    hint = f" --config {config_path}" if config_path else ""
+    log.info("create an API credential with: scheduler0 create credential%s", hint)
+    try:
+        return Supervisor(settings, config_path).run()
+    except Scheduler0Error as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def main() -> None:
+    """Console script `scheduler0-supervisor [--config PATH]` (for the systemd unit)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scheduler0-supervisor",
+                                     description="Run a scheduler0 node in the foreground.")
+    parser.add_argument("--config", default=None, help="path to config.yml")
+    args = parser.parse_args()
+    from scheduler0.cli import resolve_config_path
+
+    sys.exit(start(resolve_config_path(args.config)))
