@@ -33,7 +33,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
-def test_settings(data_dir: Path | str, **overrides: Any) -> config.Settings:
+def node_settings(data_dir: Path | str, **overrides: Any) -> config.Settings:
     """Settings for one loopback node on free ports, callbacks restricted to loopback."""
     port = free_port()
     base = config.Settings(
@@ -53,7 +53,7 @@ def local_node(data_dir: Path | str, **overrides: Any) -> Iterator[Any]:
     """A started LocalServices (real pysyncobj + real SQLite) that is stopped afterwards."""
     from scheduler0.raft import LocalServices
 
-    services = LocalServices(test_settings(data_dir, **overrides)).start()
+    services = LocalServices(node_settings(data_dir, **overrides)).start()
     try:
         yield services
     finally:
