@@ -16,6 +16,9 @@ from scheduler0.config import Settings
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
 from scheduler0.raft import RaftNode, raft_password
 from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.roles.planner import Planner
+from scheduler0.roles.pruner import Pruner
+from scheduler0.roles.relay import IntakeRelay, ResultCollector
 from scheduler0.store import StateMachine
 
 log = logging.getLogger(__name__)
@@ -37,12 +40,20 @@ class Coordinator:
     def run(self) -> int:
         self.raft.start()
         server = transport.RouterServer(self.settings.ipc("commands"))
+        self.intake = IntakeRelay(self.settings, self.lifecycle.stopping)
+        self.results = ResultCollector(self.settings, self.lifecycle.stopping, self.raft.submit)
+        self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader)
+        self.pruner = Pruner(self.settings, self.raft, self.lifecycle.stopping)
+        for thread in (self.intake, self.results, self.planner, self.pruner):
+            thread.start()
         log.info("coordinator ready: raft %s, commands %s", self.settings.raft_address,
                  self.settings.ipc("commands"))
         try:
             self._serve(server)
         finally:
             server.close()
+            for thread in (self.planner, self.pruner, self.results, self.intake):
+                thread.join(timeout=3.0)
             self._pool.shutdown(wait=False, cancel_futures=True)
             self.raft.stop()
             self.machine.close()
@@ -100,7 +111,15 @@ class Coordinator:
             return {"ok": False, "error": {"status": exc.status, "code": exc.code,
                                            "message": exc.message}}
         status["memory_pressure"] = self.lifecycle.memory_pressure
+        status["executors"] = self.results.executor_load()
+        status["planner"] = dict(self.planner.stats, in_flight=len(self.planner.in_flight))
+        status["results_committed"] = self.results.committed
         return {"ok": True, "status": status}
+
+    def _pipeline_reader(self) -> Any:
+        from scheduler0.store.pipeline import PipelineReader
+
+        return PipelineReader(self.settings.db_path)
 
 
 def run(settings: Settings, lifecycle: Lifecycle) -> int:

@@ -1,36 +1,267 @@
 """The executor process: pulls batches from its coordinator, POSTs callbacks, publishes results.
 
-The HTTP delivery itself lives in scheduler0.delivery; this module owns the process loop.
+Three threads, each owning what it touches (ZeroMQ sockets are not thread-safe):
+
+    pull thread   PULL <- coordinator PUSH at ipc("batches") (HWM = MaxQueue); takes a batch only
+                  while fewer than MaxQueue are held and there is no memory pressure, and hands
+                  it to the loop with call_soon_threadsafe
+    main thread   the asyncio loop: one task per batch on the process's one Deliverer
+                  (scheduler0.delivery); results go to the outbox queue as chunks settle
+    pub thread    PUB -> coordinator SUB at ipc("results"); sends the outbox, coalesced per
+                  batch, and a load report about every second
+
+Wire formats (msgpack, scheduler0.codec):
+
+    in   {"v":1, "type":"batch", "batch_id": str, "fire_at": int, "deadline": int,
+          "executions": [{"execution_id", "id", "project_id", "scheduled_at", "spec",
+                          "timezone", "data", "callback_url"}],
+          "signing_secrets": {"<project_id>": str}}
+    out  {"v":1, "type":"results", "node_id", "executor", "batch_id", "final": bool,
+          "results": [{"execution_id", "state": "succeeded"|"failed", "attempts",
+                       "http_status": int|None, "error": str|None,
+                       "started_at_ms", "finished_at_ms"}]}
+         final=True marks the last results message of a batch (every execution reported).
+    out  {"v":1, "type":"load", "node_id", "executor", "held", "pid", "pressure": bool,
+          "stopping": bool, "metrics": Metrics.snapshot()}   about every second
+
+Stop (SIGTERM, the supervisor's stop message, or the supervisor gone): stop pulling, drop held
+batches not due within STOP_GRACE (the coordinator re-dispatches them at their deadline), let
+the rest finish for up to STOP_GRACE seconds, publish what settled, exit 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
 
-from scheduler0 import transport
+from scheduler0 import clock, transport
 from scheduler0.config import Settings
+from scheduler0.delivery import Deliverer
+from scheduler0.delivery_core import Metrics
+from scheduler0.errors import TransportError
 from scheduler0.roles.lifecycle import Lifecycle
 
 log = logging.getLogger(__name__)
 
 LOAD_REPORT_INTERVAL = 1.0
+STOP_GRACE = 5.0  # seconds due batches get to finish on stop (the supervisor kills at 8 s)
+PUB_HWM = 1_000_000  # PUB drops silently at its HWM: one message per chunk never gets near it
+MAX_RESULTS_PER_MESSAGE = 5000
+PULL_POLL = 0.1  # seconds between checks of the stop flag while waiting for a batch
+
+Outgoing = tuple[str, list[dict[str, Any]], bool]  # (batch_id, results, final)
+
+
+def results_messages(items: list[Outgoing], node_id: int, executor: int,
+                     max_results: int = MAX_RESULTS_PER_MESSAGE) -> list[dict[str, Any]]:
+    """The results messages for outbox items taken together: one per batch (more if it has
+    over `max_results`), `final` on the last message of a batch whose final piece is among
+    the items. Pure."""
+    merged: dict[str, list[dict[str, Any]]] = {}
+    finals: set[str] = set()
+    for batch_id, results, final in items:
+        merged.setdefault(batch_id, []).extend(results)
+        if final:
+            finals.add(batch_id)
+    messages = []
+    for batch_id, results in merged.items():
+        final = batch_id in finals
+        slices = [results[i:i + max_results] for i in range(0, len(results), max_results)] or [[]]
+        for n, part in enumerate(slices):
+            messages.append({"v": 1, "type": "results", "node_id": node_id, "executor": executor,
+                             "batch_id": batch_id, "results": part,
+                             "final": final and n == len(slices) - 1})
+    return messages
+
+
+class Executor:
+    def __init__(self, settings: Settings, lifecycle: Lifecycle, index: int, *,
+                 now: Callable[[], float] = clock.now,
+                 monotonic: Callable[[], float] = clock.monotonic):
+        self.settings = settings
+        self.lifecycle = lifecycle
+        self.index = index
+        self.metrics = Metrics()
+        self._now = now
+        self._monotonic = monotonic
+        self._held = 0  # batches pulled and not finished; written by both threads under the lock
+        self._held_lock = threading.Lock()
+        self._outbox: queue.Queue[Outgoing | None] = queue.Queue()
+        self._tasks: dict[asyncio.Task[None], dict[str, Any]] = {}
+        self._deliverer: Deliverer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pulling_done: asyncio.Event | None = None
+        self._failed = False
+
+    @property
+    def held(self) -> int:
+        with self._held_lock:
+            return self._held
+
+    def run(self) -> int:
+        pull = transport.Socket("pull", self.settings.ipc("batches"), bind=False,
+                                hwm=self.settings.max_queue)
+        try:
+            pub = transport.Socket("pub", self.settings.ipc("results"), bind=False, hwm=PUB_HWM)
+        except TransportError:
+            pull.close()
+            raise
+        publisher = threading.Thread(target=self._publish_loop, args=(pub,), name="publish")
+        publisher.start()
+        try:
+            asyncio.run(self._main(pull))
+        finally:
+            self._outbox.put(None)
+            publisher.join(10)
+            log.info("executor %d stopped", self.index)
+        return 1 if self._failed else 0
+
+    # -- the loop (main thread) -------------------------------------------------------------
+
+    async def _main(self, pull: transport.Socket) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._pulling_done = asyncio.Event()
+        async with Deliverer(self.settings, now=self._now, monotonic=self._monotonic,
+                             metrics=self.metrics) as deliverer:
+            self._deliverer = deliverer
+            puller = threading.Thread(target=self._pull_loop, args=(pull,), name="pull")
+            puller.start()
+            log.info("executor %d ready (max %d batches held)", self.index,
+                     self.settings.max_queue)
+            await self._pulling_done.wait()
+            await self._finish_held()
+            puller.join(5)
+
+    def _start_batch(self, batch: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+        self._tasks[task] = batch
+        task.add_done_callback(self._batch_done)
+
+    async def _run_batch(self, batch: dict[str, Any]) -> None:
+        assert self._deliverer is not None
+        batch_id = str(batch.get("batch_id"))
+
+        def on_results(results: list[dict[str, Any]], final: bool) -> None:
+            self._outbox.put((batch_id, results, final))
+
+        try:
+            await self._deliverer.deliver(batch, on_results)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch %s: delivery failed; the coordinator will re-dispatch it",
+                          batch_id)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        with self._held_lock:
+            self._held -= 1
+
+    async def _finish_held(self) -> None:
+        """On stop: drop what is not due within the grace period, give the rest that long."""
+        if not self._tasks:
+            return
+        horizon = self._now() + STOP_GRACE
+        not_due = [t for t, b in self._tasks.items() if _number(b.get("fire_at")) > horizon]
+        for task in not_due:
+            task.cancel()
+        running = [t for t in self._tasks if t not in not_due]
+        log.info("stopping: finishing %d due batches (up to %.0f s), handing back %d not due",
+                 len(running), STOP_GRACE, len(not_due))
+        if running:
+            _done, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("stopping: %d batches did not finish within %.0f s; their unsettled "
+                            "executions are re-dispatched by the coordinator", len(late),
+                            STOP_GRACE)
+        await asyncio.gather(*not_due, *running, return_exceptions=True)
+
+    # -- the pull thread --------------------------------------------------------------------
+
+    def _pull_loop(self, pull: transport.Socket) -> None:
+        assert self._loop is not None and self._pulling_done is not None
+        stopping = self.lifecycle.stopping
+        try:
+            while not stopping.is_set():
+                if self.lifecycle.memory_pressure or self.held >= self.settings.max_queue:
+                    stopping.wait(PULL_POLL / 2)
+                    continue
+                try:
+                    message = pull.recv(timeout=PULL_POLL)
+                except ValueError as exc:
+                    log.error("dropping an undecodable message on the batches socket: %s", exc)
+                    continue
+                if message is None:
+                    continue
+                if message.get("type") != "batch" or not isinstance(message.get("executions"), list):
+                    log.error("dropping a message that is not a batch: type %r",
+                              message.get("type"))
+                    continue
+                with self._held_lock:
+                    self._held += 1
+                self._loop.call_soon_threadsafe(self._start_batch, message)
+        except Exception:
+            log.exception("the pull thread failed; stopping")
+            self._failed = True
+            stopping.set()
+        finally:
+            pull.close()
+            self._loop.call_soon_threadsafe(self._pulling_done.set)
+
+    # -- the publish thread -----------------------------------------------------------------
+
+    def _publish_loop(self, pub: transport.Socket) -> None:
+        next_load = self._monotonic()
+        try:
+            while True:
+                items, done = self._take_outbox(max(0.0, next_load - self._monotonic()))
+                for message in results_messages(items, self.settings.node_id, self.index):
+                    self._send(pub, message)
+                if done or self._monotonic() >= next_load:
+                    self._send(pub, self._load_message())
+                    next_load = self._monotonic() + LOAD_REPORT_INTERVAL
+                if done:
+                    return
+        finally:
+            pub.close()
+
+    def _take_outbox(self, timeout: float) -> tuple[list[Outgoing], bool]:
+        """What is in the outbox (waiting up to `timeout` for the first item), and whether the
+        stop sentinel came."""
+        items: list[Outgoing] = []
+        try:
+            item = self._outbox.get(timeout=timeout)
+            while True:
+                if item is None:
+                    return items, True
+                items.append(item)
+                item = self._outbox.get_nowait()
+        except queue.Empty:
+            return items, False
+
+    def _load_message(self) -> dict[str, Any]:
+        return {"v": 1, "type": "load", "node_id": self.settings.node_id, "executor": self.index,
+                "held": self.held, "pid": os.getpid(),
+                "pressure": self.lifecycle.memory_pressure,
+                "stopping": self.lifecycle.stopping.is_set(), "metrics": self.metrics.snapshot()}
+
+    def _send(self, pub: transport.Socket, message: dict[str, Any]) -> None:
+        try:
+            pub.send(message)
+        except TransportError as exc:
+            log.error("cannot publish a %s message: %s", message["type"], exc)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def run(settings: Settings, lifecycle: Lifecycle, index: int = 0) -> int:
-    pull = transport.Socket("pull", settings.ipc("batches"), bind=False, hwm=settings.max_queue)
-    pub = transport.Socket("pub", settings.ipc("results"), bind=False)
-    log.info("executor %d ready", index)
-    try:
-        while not lifecycle.stopping.is_set():
-            if lifecycle.memory_pressure:
-                # Under memory pressure take no new batches; they wait in the coordinator.
-                lifecycle.stopping.wait(0.2)
-                continue
-            batch = pull.recv(timeout=0.2)
-            if batch is not None:
-                log.debug("batch %s received", batch.get("batch_id"))
-    finally:
-        pull.close()
-        pub.close()
-        log.info("executor %d stopped", index)
-    return 0
+    return Executor(settings, lifecycle, index).run()

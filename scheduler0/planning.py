@@ -1,0 +1,189 @@
+"""The planner's pure core: from due schedules and their jobs to PLAN commands and batches.
+
+No I/O and no clock: `now` is an argument. The coordinator (scheduler0.roles.planner) reads the
+due schedules, calls `plan_due`, commits the commands it returns and pushes the batches.
+
+Execution identity (DESIGN §3.2): `execution_id(job_id, scheduled_at)` depends on that pair
+only, so a re-planned or re-dispatched tick has the same id on every node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler0.schedule import Schedule, ScheduleCache, decide_misfires
+
+# Executions per batch (one ZeroMQ message, one PLAN command). A PLAN row is [job_id,
+# project_id] (about 10 bytes pickled), so 1,000 rows stay far below pysyncobj's 64 KiB.
+BATCH_SIZE = 1000
+# The most past ticks one schedule enumerates when it was down; older ones are not recorded.
+MISFIRE_ENUMERATION_LIMIT = 10_000
+# A batch's results are expected by fire time + this + the executor's worst retry time.
+RESULT_GRACE = 5.0
+
+
+def execution_id(job_id: int, scheduled_at: int) -> str:
+    return f"{job_id}-{scheduled_at}"
+
+
+@dataclass(frozen=True)
+class DueSchedule:
+    id: int
+    spec: str
+    timezone: str
+    anchor: int
+    next_fire_at: int
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    id: int
+    project_id: int
+    callback_url: str
+    data: str
+    start_date: int | None
+    end_date: int | None
+    misfire_policy: str
+    spec: str
+    timezone: str
+    created_at: int = 0  # epoch s; a job never fires at or before the second it was created
+
+    def active_at(self, tick: int) -> bool:
+        return (tick > self.created_at
+                and (self.start_date is None or tick >= self.start_date)
+                and (self.end_date is None or tick <= self.end_date))
+
+
+@dataclass
+class Plan:
+    """What one planning round decided."""
+
+    fires: dict[int, list[PlannedJob]] = field(default_factory=dict)  # tick -> jobs to fire
+    missed: dict[int, list[PlannedJob]] = field(default_factory=dict)  # tick -> jobs missed
+    advances: list[tuple[int, int | None, int]] = field(default_factory=list)
+    # (schedule id, its new next_fire_at or None when it can never fire again, last tick)
+
+
+def schedule_ticks(schedule: Schedule, first: int, now: int, horizon: int) -> list[int]:
+    """The ticks of one schedule that are due by `horizon`, starting at its recorded `first`.
+
+    A schedule that was down for long enumerates at most MISFIRE_ENUMERATION_LIMIT ticks up to
+    `now`; the latest ticks are kept, so policies always see the newest missed tick.
+    """
+    ticks = [first]
+    if first < now:
+        past = schedule.between(first, now, limit=MISFIRE_ENUMERATION_LIMIT + 1)
+        if len(past) > MISFIRE_ENUMERATION_LIMIT:
+            # Too many to enumerate from the start: restart the walk near `now`.
+            span = past[-1] - past[0]
+            past = schedule.between(max(first, now - span), now, limit=MISFIRE_ENUMERATION_LIMIT)
+            ticks = []
+        ticks += past
+    last = ticks[-1]
+    while True:
+        nxt = schedule.next_after(last)
+        if nxt > horizon:
+            break
+        ticks.append(nxt)
+        last = nxt
+    return sorted(set(ticks))
+
+
+def plan_schedule(schedule: Schedule, due: DueSchedule, jobs: Sequence[PlannedJob], now: int,
+                  horizon: int, threshold: int, run_all_cap: int, plan: Plan) -> None:
+    """Add one due schedule's fires, misses and advance to `plan`."""
+    ticks = schedule_ticks(schedule, due.next_fire_at, now, horizon)
+    for policy, members in _by_policy(jobs).items():
+        past = [t for t in ticks if t <= now]
+        decision = decide_misfires(past, now, policy, threshold, run_all_cap)
+        future = [t for t in ticks if t > now]
+        for tick in decision.fire + future:
+            _add(plan.fires, tick, [j for j in members if j.active_at(tick)])
+        for tick in decision.missed:
+            _add(plan.missed, tick, [j for j in members if j.active_at(tick)])
+    plan.advances.append((due.id, schedule.next_after(ticks[-1]), ticks[-1]))
+
+
+def plan_due(cache: ScheduleCache, due: Iterable[tuple[DueSchedule, Sequence[PlannedJob]]],
+             now: int, horizon: int, threshold: int, run_all_cap: int) -> Plan:
+    plan = Plan()
+    for schedule_row, jobs in due:
+        schedule = cache.get(schedule_row.spec, schedule_row.timezone, schedule_row.anchor)
+        plan_schedule(schedule, schedule_row, jobs, now, horizon, threshold, run_all_cap, plan)
+    return plan
+
+
+def _by_policy(jobs: Sequence[PlannedJob]) -> dict[str, list[PlannedJob]]:
+    groups: dict[str, list[PlannedJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.misfire_policy, []).append(job)
+    return groups
+
+
+def _add(target: dict[int, list[PlannedJob]], tick: int, jobs: list[PlannedJob]) -> None:
+    if jobs:
+        target.setdefault(tick, []).extend(jobs)
+
+
+# -- batches and commands ----------------------------------------------------------------------
+
+
+def batch_id(tick: int, jobs: Sequence[PlannedJob]) -> str:
+    """Deterministic, so re-planning the same tick and jobs yields the same batch id."""
+    digest = hashlib.sha256(f"{tick}:{jobs[0].id}:{jobs[-1].id}:{len(jobs)}".encode())
+    return f"{tick}-{digest.hexdigest()[:16]}"
+
+
+def chunk(jobs: Sequence[PlannedJob], size: int = BATCH_SIZE) -> list[Sequence[PlannedJob]]:
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    fire_at: int
+    jobs: Sequence[PlannedJob]
+    node_id: int
+
+    def plan_entry(self) -> dict[str, Any]:
+        return {"batch_id": self.id, "node_id": self.node_id, "scheduled_at": self.fire_at,
+                "rows": [[j.id, j.project_id] for j in self.jobs]}
+
+
+def make_batches(plan: Plan, node_for: Any) -> list[Batch]:
+    """Split each tick's jobs into batches; `node_for(batch_index)` picks the target node."""
+    batches = []
+    for tick in sorted(plan.fires):
+        for part in chunk(sorted(plan.fires[tick], key=lambda j: j.id)):
+            batches.append(Batch(batch_id(tick, part), tick, part, node_for(len(batches))))
+    return batches
+
+
+def missed_entries(plan: Plan) -> list[dict[str, Any]]:
+    entries = []
+    for tick in sorted(plan.missed):
+        for part in chunk(sorted(plan.missed[tick], key=lambda j: j.id)):
+            entries.append({"scheduled_at": tick, "rows": [[j.id, j.project_id] for j in part]})
+    return entries
+
+
+def batch_message(batch: Batch, secrets: dict[int, str], deadline: float) -> dict[str, Any]:
+    """The ZeroMQ message an executor receives (see scheduler0.roles.executor)."""
+    executions = [{
+        "execution_id": execution_id(job.id, batch.fire_at), "id": job.id,
+        "project_id": job.project_id, "scheduled_at": batch.fire_at, "spec": job.spec,
+        "timezone": job.timezone, "data": job.data, "callback_url": job.callback_url,
+    } for job in batch.jobs]
+    projects = {j.project_id for j in batch.jobs}
+    return {"type": "batch", "batch_id": batch.id, "fire_at": batch.fire_at,
+            "deadline": int(deadline), "executions": executions,
+            "signing_secrets": {str(p): secrets[p] for p in projects if p in secrets}}
+
+
+def result_deadline(fire_at: int, timeout: float, retry_delay: float, retry_max: int) -> float:
+    """When a batch's results are overdue: every attempt and backoff, plus a grace."""
+    backoff = sum(retry_delay * 2 ** i for i in range(retry_max))
+    return fire_at + timeout * (retry_max + 1) + backoff + RESULT_GRACE

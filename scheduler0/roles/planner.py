@@ -1,0 +1,217 @@
+"""The leader's planner thread (DESIGN §3.3): find due ticks, commit PLAN commands, push batches,
+re-dispatch batches whose results are overdue, and reconcile on becoming leader.
+
+Dispatch happens only after every PLAN command of a round committed: a leader that was cut off
+cannot commit, so it dispatches nothing after its successor took over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scheduler0 import clock, commands, planning, transport
+from scheduler0.config import Settings
+from scheduler0.errors import Scheduler0Error
+from scheduler0.schedule import ScheduleCache
+
+log = logging.getLogger(__name__)
+
+ROUND_INTERVAL = 0.1  # seconds between planning rounds
+DUE_SCHEDULES_PER_ROUND = 2000
+PLAN_COMMAND_ROWS = 1000
+
+
+@dataclass
+class InFlight:
+    batch_id: str
+    node_id: int
+    fire_at: int
+    deadline: float
+    attempts: int = 1
+
+
+class Dispatcher:
+    """PUSH sockets to each node's intake; owned by the planner thread only."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._sockets: dict[int, transport.Socket] = {}
+
+    def intake_of(self, node_id: int) -> str:
+        if node_id == self.settings.node_id:
+            return self.settings.intake_address
+        for replica in self.settings.replicas:
+            if replica.node_id == node_id:
+                return replica.intake_address
+        raise KeyError(node_id)
+
+    def send(self, node_id: int, message: dict[str, Any]) -> bool:
+        sock = self._sockets.get(node_id)
+        if sock is None:
+            sock = self._sockets[node_id] = transport.Socket(
+                "push", f"tcp://{self.intake_of(node_id)}", bind=False, hwm=10_000)
+        return sock.send(message, block=False)
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+
+
+class Planner(threading.Thread):
+    def __init__(self, settings: Settings, raft: Any, lifecycle: Any,
+                 reader_factory: Callable[[], Any],
+                 choose_node: Callable[[int], int] | None = None):
+        super().__init__(name="planner", daemon=True)
+        self.settings = settings
+        self.raft = raft
+        self.lifecycle = lifecycle
+        self._reader_factory = reader_factory
+        self._choose_node = choose_node or (lambda _i: settings.node_id)
+        self.cache = ScheduleCache()
+        self.in_flight: dict[str, InFlight] = {}
+        self.stats = {"rounds": 0, "planned": 0, "missed": 0, "redispatched": 0,
+                      "batches": 0, "last_round_ms": 0.0}
+
+    # -- loop ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        reader = self._reader_factory()
+        dispatcher = Dispatcher(self.settings)
+        leading = False
+        try:
+            while not self.lifecycle.stopping.wait(ROUND_INTERVAL):
+                if not self.raft.is_leader:
+                    leading = False
+                    self.in_flight.clear()
+                    continue
+                if self.lifecycle.memory_pressure:
+                    continue  # no new work under memory pressure; due ticks wait, none is lost
+                try:
+                    if not leading:
+                        self.reconcile(reader, dispatcher, clock.now())
+                        leading = True
+                    self.plan_round(reader, dispatcher, clock.now())
+                    self.redispatch_overdue(reader, dispatcher, clock.now())
+                except Scheduler0Error as exc:
+                    log.warning("planning round failed (%s); retrying", exc)
+        finally:
+            dispatcher.close()
+
+    # -- one round ----------------------------------------------------------------------------
+
+    def plan_round(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
+        """Plan what is due by now + look-ahead; returns the number of executions dispatched."""
+        started = clock.monotonic()
+        horizon = int(now + self.settings.planner_look_ahead)
+        due = reader.due_schedules(horizon, DUE_SCHEDULES_PER_ROUND)
+        if not due:
+            return 0
+        jobs = reader.jobs_of_schedules([d.id for d in due])
+        plan = planning.plan_due(self.cache, ((d, jobs.get(d.id, [])) for d in due), int(now),
+                                 horizon, self.settings.misfire_threshold,
+                                 self.settings.misfire_run_all_cap)
+        batches = planning.make_batches(plan, self._choose_node)
+        self._commit_plan(batches, planning.missed_entries(plan), plan.advances)
+        dispatched = self._dispatch(reader, dispatcher, batches)
+        self.stats["rounds"] += 1
+        self.stats["missed"] += sum(len(v) for v in plan.missed.values())
+        self.stats["last_round_ms"] = (clock.monotonic() - started) * 1000
+        return dispatched
+
+    def _commit_plan(self, batches: list[planning.Batch], missed: list[dict[str, Any]],
+                     advances: list[tuple[int, int | None, int]]) -> None:
+        """Commit every PLAN command of the round, the schedule advances last.
+
+        If one fails, nothing is dispatched and the next round plans the same ticks again: the
+        execution ids are the same, so the rows already recorded are not recorded twice.
+        """
+        bodies = _pack(batches, missed)
+        bodies.append({"batches": [], "missed": [], "advances": [list(a) for a in advances]})
+        for body in bodies:
+            result = self.raft.submit(commands.make(commands.PLAN, body), self.settings.write_timeout)
+            if not result.get("ok"):
+                raise _PlanRefused(str(result.get("error")))
+
+    def _dispatch(self, reader: Any, dispatcher: Dispatcher, batches: list[planning.Batch]) -> int:
+        if not batches:
+            return 0
+        secrets = reader.project_secrets(sorted({j.project_id for b in batches for j in b.jobs}))
+        sent = 0
+        for batch in batches:
+            deadline = planning.result_deadline(batch.fire_at, self.settings.job_execution_timeout,
+                                                self.settings.job_execution_retry_delay,
+                                                self.settings.job_execution_retry_max)
+            message = planning.batch_message(batch, secrets, deadline)
+            if not dispatcher.send(batch.node_id, message):
+                log.warning("intake of node %d is full; batch %s waits for re-dispatch",
+                            batch.node_id, batch.id)
+            self.in_flight[batch.id] = InFlight(batch.id, batch.node_id, batch.fire_at, deadline)
+            sent += len(batch.jobs)
+        self.stats["planned"] += sent
+        self.stats["batches"] += len(batches)
+        return sent
+
+    # -- overdue and reconcile ---------------------------------------------------------------
+
+    def redispatch_overdue(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
+        overdue = [f for f in self.in_flight.values() if f.deadline <= now]
+        count = 0
+        for flight in overdue:
+            pending = reader.unfinished_of_batch(flight.batch_id)
+            if not pending:
+                del self.in_flight[flight.batch_id]
+                continue
+            count += self._resend(reader, dispatcher, flight.batch_id, pending, now,
+                                  flight.attempts + 1)
+        return count
+
+    def reconcile(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
+        """On becoming leader: re-dispatch every planned, unfinished execution (same ids)."""
+        unfinished = reader.unfinished_batches()
+        count = 0
+        for batch_id, pending in unfinished.items():
+            count += self._resend(reader, dispatcher, batch_id, pending, now, 1)
+        if count:
+            log.info("reconciled %d unfinished executions in %d batches", count, len(unfinished))
+        return count
+
+    def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str,
+                pending: list[planning.PlannedJob], now: float, attempt: int) -> int:
+        fire_at = reader.batch_fire_at(batch_id)
+        node_id = self._choose_node(attempt)
+        batch = planning.Batch(batch_id, fire_at, pending, node_id)
+        secrets = reader.project_secrets(sorted({j.project_id for j in pending}))
+        deadline = now + (planning.result_deadline(0, self.settings.job_execution_timeout,
+                                                   self.settings.job_execution_retry_delay,
+                                                   self.settings.job_execution_retry_max))
+        dispatcher.send(node_id, planning.batch_message(batch, secrets, deadline))
+        self.in_flight[batch_id] = InFlight(batch_id, node_id, fire_at, deadline, attempt)
+        self.stats["redispatched"] += len(pending)
+        return len(pending)
+
+
+class _PlanRefused(Scheduler0Error):
+    pass
+
+
+def _pack(batches: list[planning.Batch], missed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PLAN bodies of at most PLAN_COMMAND_ROWS rows each."""
+    bodies: list[dict[str, Any]] = []
+    body: dict[str, Any] = {"batches": [], "missed": [], "advances": []}
+    rows = 0
+    entries = [("batches", b.plan_entry()) for b in batches] + [("missed", m) for m in missed]
+    for kind, entry in entries:
+        if rows and rows + len(entry["rows"]) > PLAN_COMMAND_ROWS:
+            bodies.append(body)
+            body = {"batches": [], "missed": [], "advances": []}
+            rows = 0
+        body[kind].append(entry)
+        rows += len(entry["rows"])
+    if rows:
+        bodies.append(body)
+    return bodies

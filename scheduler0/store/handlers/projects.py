@@ -1,0 +1,75 @@
+"""project.create / update / delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scheduler0.errors import ConflictError, NotFoundError
+from scheduler0.store import body, rows, schedules
+from scheduler0.store.tx import Tx
+
+
+def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
+    name = body.req_str(data, "name")
+    description = body.opt_str(data, "description", "") or ""
+    signing_secret = body.req_str(data, "signing_secret")
+    _require_free_name(tx, name, None)
+    cursor = tx.conn.execute(
+        "INSERT INTO projects (name, description, signing_secret, created_at_ms, updated_at_ms) "
+        "VALUES (?, ?, ?, ?, ?)", (name, description, signing_secret, tx.ts_ms, tx.ts_ms))
+    return {**_fetch(tx, int(cursor.lastrowid or 0)), "signing_secret": signing_secret}
+
+
+def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Changes the given fields; the result shows signing_secret only when it was rotated."""
+    project_id = body.req_int(data, "id")
+    _fetch(tx, project_id)
+    changes: dict[str, str] = {}
+    for field in ("name", "description", "signing_secret"):
+        value = body.opt_str(data, field, None)
+        if value is not None:
+            changes[field] = value
+    if "name" in changes:
+        _require_free_name(tx, changes["name"], project_id)
+    if changes:
+        assignments = ", ".join(f"{field} = ?" for field in changes)  # fixed names, not input
+        tx.conn.execute(f"UPDATE projects SET {assignments}, updated_at_ms = ? WHERE id = ?",
+                        (*changes.values(), tx.ts_ms, project_id))
+    project = _fetch(tx, project_id)
+    if "signing_secret" in changes:
+        project["signing_secret"] = changes["signing_secret"]
+    return project
+
+
+def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuses (409) while the project has jobs, unless `cascade` deletes them too."""
+    project_id = body.req_int(data, "id")
+    cascade = body.opt_bool(data, "cascade", False)
+    _fetch(tx, project_id)
+    (job_count,) = tx.conn.execute("SELECT count(*) FROM jobs WHERE project_id = ?",
+                                   (project_id,)).fetchone()
+    if job_count and not cascade:
+        raise ConflictError(f"project {project_id} has {job_count} jobs; delete them first "
+                            "or pass ?cascade=true")
+    schedule_ids = [sid for (sid,) in tx.conn.execute(
+        "SELECT DISTINCT schedule_id FROM jobs WHERE project_id = ?", (project_id,))]
+    tx.conn.execute("DELETE FROM executions WHERE project_id = ?", (project_id,))
+    tx.conn.execute("DELETE FROM jobs WHERE project_id = ?", (project_id,))
+    schedules.drop_orphans(tx.conn, schedule_ids)
+    tx.conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+    return {"id": project_id, "jobs_deleted": int(job_count)}
+
+
+def _require_free_name(tx: Tx, name: str, own_id: int | None) -> None:
+    row = tx.conn.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
+    if row is not None and row[0] != own_id:
+        raise ConflictError(f'project name "{name}" already exists; choose another name')
+
+
+def _fetch(tx: Tx, project_id: int) -> dict[str, Any]:
+    row = tx.conn.execute(f"SELECT {rows.PROJECT_COLUMNS} FROM projects WHERE id = ?",
+                          (project_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"project {project_id} does not exist")
+    return rows.project(row)

@@ -1,0 +1,105 @@
+"""Helpers for the store tests: a command log, job inputs, dumps, raw execution rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from scheduler0 import commands
+from scheduler0.store import StateMachine
+
+TS_MS = 1_700_000_000_000  # 2023-11-14T22:13:20Z, the default command time in these tests
+TS_S = TS_MS // 1000
+
+
+class Log:
+    """Feeds commands to a StateMachine at consecutive Raft indexes, like pysyncobj does."""
+
+    def __init__(self, machine: StateMachine) -> None:
+        self.machine = machine
+        self.index = machine.last_applied()
+
+    def command(self, command_type: str, body: dict[str, Any], *, ts_ms: int = TS_MS,
+                request_id: str | None = None) -> dict[str, Any]:
+        return commands.make(command_type, body, now_ms=ts_ms,
+                             request_id=request_id or f"req-{self.index + 1}")
+
+    def apply(self, command_type: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        return self.apply_raw(self.command(command_type, body, **kw))
+
+    def apply_raw(self, command: Any) -> dict[str, Any]:
+        self.index += 1
+        return self.machine.apply(command, self.index)
+
+    def ok(self, command_type: str, body: dict[str, Any], **kw: Any) -> Any:
+        result = self.apply(command_type, body, **kw)
+        assert result["ok"] is True, result
+        return result["data"]
+
+    def refused(self, command_type: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        result = self.apply(command_type, body, **kw)
+        assert result["ok"] is False, result
+        return dict(result["error"])
+
+    # shortcuts
+    def project(self, name: str = "acme", **fields: Any) -> dict[str, Any]:
+        body = {"name": name, "description": "", "signing_secret": "s3cret", **fields}
+        return dict(self.ok(commands.PROJECT_CREATE, body))
+
+    def jobs(self, *jobs: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+        return list(self.ok(commands.JOB_CREATE, {"jobs": list(jobs)}, **kw))
+
+    def job(self, project_id: int, spec: str = "*/5 * * * *", *, ts_ms: int = TS_MS,
+            **fields: Any) -> dict[str, Any]:
+        return self.jobs(job_input(project_id, spec, **fields), ts_ms=ts_ms)[0]
+
+
+def job_input(project_id: int, spec: str = "*/5 * * * *", **fields: Any) -> dict[str, Any]:
+    return {"project_id": project_id, "spec": spec, "timezone": "UTC",
+            "callback_url": "http://127.0.0.1:9/hook", "data": "payload",
+            "execution_type": "http", "start_date": None, "end_date": None, "paused": False,
+            "misfire_policy": "run_once", **fields}
+
+
+def table_dump(db_path: str, *, skip_raft_data: bool = False) -> list[str]:
+    """Every schema statement and row of the file, in a stable order."""
+    conn = sqlite3.connect(db_path)
+    try:
+        if skip_raft_data:
+            conn = _without_raft_data(conn)
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def _without_raft_data(conn: sqlite3.Connection) -> sqlite3.Connection:
+    copy = sqlite3.connect(":memory:")
+    conn.backup(copy)
+    conn.close()
+    copy.execute("UPDATE raft_meta SET raft_data = NULL")
+    copy.commit()
+    return copy
+
+
+def insert_executions(db_path: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Write execution rows straight into the file (the plan command is not built yet)."""
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            conn.executemany(
+                "INSERT INTO executions (execution_id, job_id, project_id, scheduled_at, state, "
+                "attempts, http_status, node_id, batch_id, error, planned_at_ms, started_at_ms, "
+                "finished_at_ms) VALUES (:execution_id, :job_id, :project_id, :scheduled_at, "
+                ":state, :attempts, :http_status, :node_id, :batch_id, :error, :planned_at_ms, "
+                ":started_at_ms, :finished_at_ms)",
+                [execution(**row) for row in rows])
+    finally:
+        conn.close()
+
+
+def execution(**fields: Any) -> dict[str, Any]:
+    base = {"attempts": 1, "http_status": 200, "node_id": 1, "batch_id": "b1", "error": None,
+            "planned_at_ms": TS_MS, "started_at_ms": TS_MS, "finished_at_ms": TS_MS,
+            "state": "succeeded"}
+    return {**base, **fields}
