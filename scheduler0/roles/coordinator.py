@@ -106,15 +106,22 @@ class Coordinator:
 
     def _status_reply(self) -> dict[str, Any]:
         try:
-            status = self.raft.status()
+            return {"ok": True, "status": self._status()}
         except ApiError as exc:
             return {"ok": False, "error": {"status": exc.status, "code": exc.code,
                                            "message": exc.message}}
+        except Exception:  # the health check must answer, whatever broke
+            log.exception("status failed")
+            return {"ok": False, "error": {"status": 503, "code": "unavailable",
+                                           "message": "the coordinator could not read its status"}}
+
+    def _status(self) -> dict[str, Any]:
+        status = self.raft.status()
         status["memory_pressure"] = self.lifecycle.memory_pressure
         status["executors"] = self.results.executor_load()
         status["planner"] = dict(self.planner.stats, in_flight=len(self.planner.in_flight))
         status["results_committed"] = self.results.committed
-        return {"ok": True, "status": status}
+        return status
 
     def _pipeline_reader(self) -> Any:
         from scheduler0.store.pipeline import PipelineReader

@@ -127,14 +127,25 @@ class ResultCollector(threading.Thread):
 
 
 def merge_metrics(parts: Any) -> dict[str, Any]:
-    """Sum executor counters (numbers, and dicts of numbers such as histogram buckets)."""
+    """Sum executor counters: numbers, and dicts of numbers or lists such as a histogram's
+    cumulative bucket counts (which add element-wise; bucket bounds `le` are the same)."""
     total: dict[str, Any] = {}
     for part in parts:
         for key, value in part.items():
             if isinstance(value, dict):
                 bucket = total.setdefault(key, {})
                 for k, v in value.items():
-                    bucket[k] = bucket.get(k, 0) + v
-            elif isinstance(value, (int, float)):
+                    bucket[k] = _add(bucket.get(k), v, same=(k == "le"))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 total[key] = total.get(key, 0) + value
     return total
+
+
+def _add(current: Any, value: Any, same: bool) -> Any:
+    if current is None or same:
+        return value
+    if isinstance(value, list) and isinstance(current, list):
+        return [a + b for a, b in zip(current, value, strict=False)]
+    if isinstance(value, (int, float)) and isinstance(current, (int, float)):
+        return current + value
+    return current

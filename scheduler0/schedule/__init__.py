@@ -1,0 +1,46 @@
+"""The pure schedule engine: cron dialect, fire times, daylight saving, misfires, grouping.
+
+No I/O, no clock, no threads: every function takes `now` / `after` as an argument. Instants
+are integer epoch seconds (UTC) throughout.
+
+    fields.py    parse and validate the cron dialect (DESIGN §3.1) into expanded field sets
+    every.py     @every <duration>, anchored elapsed time
+    zones.py     IANA zone validation; each zone's offset as constant-offset segments
+    cron.py      the wall-clock walk and the DST rule (fixed-time vs wildcard specs)
+    schedule.py  Schedule, parse, next_fire, preview
+    misfire.py   decide_misfires and the three policies
+    grouping.py  ScheduleCache and group_next_fires (evaluate once per distinct schedule)
+    timefmt.py   RFC 3339 output, instant parsing
+    DST.md       the user-facing description of the daylight-saving rule
+
+The DST rule in short (cron.py has it exactly): a FIXED-TIME spec (no `*`, `?` or `/` in its
+second, minute and hour fields) fires at the first instant the zone's clock reads the
+scheduled time or later: once in a repeated hour, at the jump in a skipped one. Any other
+spec fires whenever the clock reads a matching time: twice in a repeated hour, never in a
+skipped one. @every is elapsed time: anchor + k * interval.
+"""
+
+from scheduler0.schedule.grouping import ScheduleCache, group_next_fires
+from scheduler0.schedule.misfire import MISFIRE_POLICIES, MisfireDecision, decide_misfires
+from scheduler0.schedule.schedule import PREVIEW_MAX, Schedule, next_fire, parse, preview
+from scheduler0.schedule.timefmt import format_local, format_rfc3339_utc, parse_instant
+from scheduler0.schedule.zones import MAX_EPOCH, MIN_EPOCH, validate_timezone
+
+__all__ = [
+    "MAX_EPOCH",
+    "MIN_EPOCH",
+    "MISFIRE_POLICIES",
+    "PREVIEW_MAX",
+    "MisfireDecision",
+    "Schedule",
+    "ScheduleCache",
+    "decide_misfires",
+    "format_local",
+    "format_rfc3339_utc",
+    "group_next_fires",
+    "next_fire",
+    "parse",
+    "parse_instant",
+    "preview",
+    "validate_timezone",
+]
