@@ -108,6 +108,10 @@ class RaftNode:
             logCompactionMinTime=s.raft_snapshot_interval,
             dynamicMembershipChange=True,
             commandsQueueSize=10000,
+            # The tick thread sleeps this long between ticks; a single node commits and applies
+            # only on the next tick, so it bounds the latency of every write (measured:
+            # 0.05 s gives 51 ms per write, 0.005 s gives 5.5 ms).
+            autoTickPeriod=0.005,
             onStateChanged=self._state_changed,
         )
         return conf

@@ -1,0 +1,124 @@
+"""The Flask application: `create_app(settings, services, node_auth)`.
+
+Every route answers under /api/v1 and under /v1 (the original's README spelling). Replies are
+`{"success": true, "data": ...}`; errors `{"success": false, "data": null, "error": {"code",
+"message"}}`, rendered by the handlers below from ApiError (scheduler0.errors) and from
+werkzeug's HTTP errors (404 and 405 included, as JSON). Anything else is a bug: it is logged
+and answered with a 500 in the same envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from scheduler0.api.auth import require_auth
+from scheduler0.api.callback_guard import CallbackGuard
+from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
+from scheduler0.api.metrics import Metrics
+from scheduler0.api.routes import BLUEPRINTS
+from scheduler0.config import Settings
+from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
+
+log = logging.getLogger(__name__)
+
+PREFIXES = (("/api/v1", ""), ("/v1", "_v1"))
+# 10,000 jobs with generous URLs and data fit easily; more is refused before it is parsed.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+RETRY_AFTER_SECONDS = 2
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout",
+              411: "length_required", 413: "payload_too_large", 414: "uri_too_long",
+              415: "unsupported_media_type", 416: "range_not_satisfiable",
+              429: "too_many_requests", 431: "headers_too_large", 501: "not_implemented"}
+
+
+def create_app(settings: Settings, services: Any,
+               node_auth: tuple[str, str] | None = None) -> Flask:
+    """The API app for one node.
+
+    `services` implements scheduler0.services.NodeServices; `node_auth` is (AuthUsername,
+    AuthPassword) from the node secrets, accepted as HTTP Basic auth (None: no Basic auth).
+    """
+    app = Flask("scheduler0.api")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    app.url_map.merge_slashes = False  # `//x` is a 404, not a redirect a client must follow
+    app.extensions[EXTENSION] = ApiContext(
+        settings=settings, services=services, node_auth=node_auth,
+        guard=CallbackGuard(settings.callback_allowed_networks), metrics=Metrics())
+    app.before_request(_start_timer)
+    app.before_request(require_auth)
+    app.after_request(_finish)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    for prefix, suffix in PREFIXES:
+        for blueprint in BLUEPRINTS:
+            app.register_blueprint(blueprint, url_prefix=prefix, name=blueprint.name + suffix)
+    return app
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cache-Control", "no-store")
+    started = g.get("started")
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        api().metrics.observe(route, request.method, response.status_code,
+                              time.perf_counter() - started)
+    return response
+
+
+def _api_error(exc: ApiError) -> Response:
+    response = error_response(exc.status, exc.code, exc.message)
+    if exc.status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    if 300 <= status < 400:
+        return exc  # a routing redirect keeps its Location
+    code = HTTP_CODES.get(status, f"http_{status}")
+    if status == 404:
+        message = (f"no route {request.path[:200]}; routes live under /api/v1 (or /v1), "
+                   "see /api/v1/docs")
+    elif status == 405:
+        allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or ()))
+        message = f"method {request.method} is not allowed here; allowed: {allowed}"
+    elif status == 413:
+        message = (f"request body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; send at "
+                   "most 10000 jobs per request and split bigger batches")
+    elif status == 400:
+        message = f"bad request: {exc.description or 'the request could not be read'}"
+    else:
+        message = exc.description or exc.name
+    response = error_response(status, code, message)
+    if status == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    if isinstance(exc, (StoreError, RaftError, TransportError)):
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        response = error_response(503, "unavailable",
+                                  f"the node cannot serve this now ({exc}); retry shortly")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error",
+                          "internal error; it has been logged on the node. Please report it")

@@ -1,0 +1,52 @@
+"""What the handlers share: the app's settings, services and helpers, and the envelope.
+
+`create_app` stores one ApiContext in `app.extensions["scheduler0"]`; handlers reach it with
+`api()`. Replies go through `ok()`; errors are raised (scheduler0.errors) and rendered by the
+one error handler in app.py with `error_response()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, g, jsonify
+
+from scheduler0.api.callback_guard import CallbackGuard
+from scheduler0.api.metrics import Metrics
+from scheduler0.config import Settings
+
+EXTENSION = "scheduler0"
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    services: Any  # scheduler0.services.NodeServices
+    node_auth: tuple[str, str] | None
+    guard: CallbackGuard
+    metrics: Metrics
+
+
+def api() -> ApiContext:
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def reader() -> Any:
+    """The store's read view for this request (one per thread, from the services)."""
+    if "reader" not in g:
+        g.reader = api().services.reader()
+    return g.reader
+
+
+def ok(data: Any, status: int = 200) -> Response:
+    response = jsonify({"success": True, "data": data})
+    response.status_code = status
+    return response
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    response = jsonify({"success": False, "data": None,
+                        "error": {"code": code, "message": message}})
+    response.status_code = status
+    return response

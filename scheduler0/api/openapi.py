@@ -1,0 +1,562 @@
+"""The OpenAPI 3.1 document of the API, written by hand as one Python dict.
+
+`document()` is served at /openapi.json and rendered at /docs; the API tests fuzz every
+operation it lists, so a route missing here is a route left untested. Keep it in step with
+routes/ and validation.py (limits are taken from validation.py, not repeated).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from scheduler0 import __version__, schedule
+from scheduler0.api import validation as v
+
+EXECUTION_STATES = v.EXECUTION_STATES
+MISFIRE_POLICIES = tuple(schedule.MISFIRE_POLICIES)
+
+DESCRIPTION = f"""\
+scheduler0 runs cron jobs: every tick of a job's schedule it POSTs the job to its callback URL.
+
+**Envelope.** Every JSON reply is `{{"success": true, "data": ...}}`. Errors are
+`{{"success": false, "data": null, "error": {{"code": "...", "message": "..."}}}}`: `code` is
+stable and meant for programs, `message` names the field and says how to fix it, e.g.
+`jobs[17].spec: minute field: 61 is out of range 0-59`.
+
+**Authentication.** Send `x-api-key` and `x-secret-key` (create a credential with
+`POST /credentials` or the CLI; the secret is shown once). Nodes and the CLI may use HTTP Basic
+auth with the node's AuthUsername/AuthPassword. Archived credentials are refused. Every auth
+failure is the same 401. `GET /healthcheck`, `GET /openapi.json` and `GET /docs` need no auth.
+
+**Reads and writes.** Every write is a Raft command, answered once it is committed and applied
+(a write sent to a follower is forwarded to the leader). Reads are served from the node's own
+SQLite copy: **a follower's reads can lag the leader by the replication delay** (usually
+milliseconds). A 503 (code `unavailable`, header `Retry-After`) means the cluster could not
+commit in time (an election, no majority): retry. A write that timed out may still be applied
+later; send `Idempotency-Key: <your token>` on writes and a retry with the same key returns the
+first result instead of applying twice.
+
+**Formats.** Fields are snake_case; on input the original Go server's camelCase spellings are
+accepted too (`projectId`, `callbackUrl`, `executionType`, `startDate`, `endDate`,
+`misfirePolicy`), and its read-only fields (`id`, `timezoneOffset`, `dateCreated`,
+`lastExecutionDate`, `executionId`, and our own `created_at`, `updated_at`,
+`next_execution_at`, `last_execution_at`) are ignored so a job read with GET can be sent back
+with PUT. Instants are RFC 3339 UTC strings (`2030-01-02T15:04:05Z`) or null; on input an
+instant may also be epoch seconds. Go's zero time `0001-01-01T00:00:00Z` means "none".
+
+**Lists** take `limit` (1-{v.MAX_LIMIT}, default {v.DEFAULT_LIMIT}) and `offset` (default 0)
+and answer `{{"total", "limit", "offset", "<items>": [...]}}`.
+
+**Error codes.** `bad_request`, `invalid_json` (body is not JSON), `invalid_body` (wrong shape),
+`unknown_field`, `invalid_<field>` (e.g. `invalid_spec`, `invalid_callback_url`,
+`invalid_timezone`, `invalid_limit`, `invalid_id`), `unauthorized` (401), `not_found` (404),
+`method_not_allowed` (405), `conflict` (409), `payload_too_large` (413: more than
+{v.MAX_JOBS_PER_REQUEST} jobs or a body over 16 MiB), `unavailable` (503), `internal_error`
+(500: a bug, please report it).
+"""
+
+INSTANT = {"type": ["string", "null"], "format": "date-time",
+           "description": "RFC 3339 UTC, e.g. 2030-01-02T15:04:05Z", "examples": ["2030-01-02T15:04:05Z"]}
+INSTANT_INPUT = {"type": ["string", "integer", "null"],
+                 "description": "RFC 3339 (any offset) or epoch seconds; null or Go's zero time "
+                                "0001-01-01T00:00:00Z for none",
+                 "examples": ["2030-01-02T15:04:05Z", 1893553445]}
+ID = {"type": "integer", "minimum": 1, "maximum": v.MAX_ID}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["success", "data"],
+            "properties": {"success": {"const": True}, "data": data}}
+
+
+def _ok(description: str, data: dict[str, Any], status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description,
+                     "content": {"application/json": {"schema": _envelope(data)}}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    names = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 409: "Conflict",
+             413: "PayloadTooLarge", 503: "Unavailable"}
+    return {str(s): {"$ref": f"#/components/responses/{names[s]}"} for s in statuses}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], description: str,
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required or where == "path",
+            "schema": schema, "description": description}
+
+
+def _path_id(name: str, what: str) -> dict[str, Any]:
+    return _param(name, "path", ID, f"the {what}'s id")
+
+
+def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": v.MAX_LIMIT,
+                                  "default": v.DEFAULT_LIMIT}, "page size")
+OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": v.MAX_OFFSET,
+                                    "default": 0}, "items to skip")
+IDEMPOTENCY = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
+                                                   "maxLength": v.MAX_IDEMPOTENCY_KEY},
+                     "makes a retried write return the first result instead of applying twice")
+EXECUTION_FILTERS = [
+    _param("state", "query", {"type": "string", "enum": list(EXECUTION_STATES)},
+           "only executions in this state"),
+    _param("since", "query", {"type": "string"},
+           "only ticks scheduled at or after this instant (RFC 3339 or epoch seconds)"),
+    _param("until", "query", {"type": "string"},
+           "only ticks scheduled before this instant (exclusive; RFC 3339 or epoch seconds)"),
+    LIMIT, OFFSET,
+]
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "description": "stable machine code, see the list above",
+                     "examples": ["invalid_spec"]},
+            "message": {"type": "string", "description": "names the field and the fix"}},
+    },
+    "ErrorEnvelope": {
+        "type": "object", "required": ["success", "data", "error"],
+        "properties": {"success": {"const": False}, "data": {"type": "null"},
+                       "error": _ref("Error")},
+    },
+    "Credential": {
+        "type": "object",
+        "required": ["id", "api_key", "archived", "created_at", "updated_at"],
+        "properties": {"id": ID, "api_key": {"type": "string"},
+                       "archived": {"type": "boolean", "description": "archived keys are refused"},
+                       "created_at": INSTANT, "updated_at": INSTANT},
+    },
+    "NewCredential": {
+        "allOf": [_ref("Credential"), {
+            "type": "object", "required": ["api_secret"],
+            "properties": {"api_secret": {
+                "type": "string",
+                "description": "send as x-secret-key; shown only in this reply (only its hash is kept)"}}}],
+    },
+    "CredentialCreate": {
+        "type": "object", "additionalProperties": False,
+        "description": "optional; an empty body creates an active credential",
+        "properties": {"archived": {"type": "boolean", "default": False}},
+    },
+    "CredentialUpdate": {
+        "type": "object", "additionalProperties": False, "required": ["archived"],
+        "properties": {"archived": {"type": "boolean",
+                                    "description": "true archives the key, false restores it"}},
+    },
+    "Project": {
+        "type": "object", "required": ["id", "name", "description", "created_at", "updated_at"],
+        "properties": {
+            "id": ID, "name": {"type": "string"}, "description": {"type": "string"},
+            "created_at": INSTANT, "updated_at": INSTANT,
+            "signing_secret": {
+                "type": "string",
+                "description": "only on creation and rotation: the HMAC-SHA256 key of the "
+                               "X-Scheduler0-Signature header on callbacks; keep it"}},
+    },
+    "ProjectCreate": {
+        "type": "object", "additionalProperties": False, "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": v.MAX_NAME_LENGTH,
+                     "description": "unique (409 conflict otherwise)"},
+            "description": {"type": ["string", "null"], "maxLength": v.MAX_DESCRIPTION_LENGTH}},
+    },
+    "ProjectUpdate": {
+        "type": "object", "additionalProperties": False, "minProperties": 1,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": v.MAX_NAME_LENGTH},
+            "description": {"type": ["string", "null"], "maxLength": v.MAX_DESCRIPTION_LENGTH},
+            "rotate_signing_secret": {
+                "type": "boolean",
+                "description": "true: generate a new signing secret, returned in this reply only"}},
+    },
+    "ProjectDeleted": {
+        "type": "object", "required": ["id"],
+        "properties": {"id": ID, "jobs_deleted": {"type": "integer", "minimum": 0}},
+    },
+    "Deleted": {"type": "object", "required": ["id"], "properties": {"id": ID}},
+    "Job": {
+        "type": "object",
+        "required": ["id", "project_id", "spec", "timezone", "callback_url", "data",
+                     "execution_type", "start_date", "end_date", "paused", "misfire_policy",
+                     "created_at", "updated_at", "next_execution_at", "last_execution_at"],
+        "properties": {
+            "id": ID, "project_id": ID, "spec": {"type": "string"},
+            "timezone": {"type": "string"}, "callback_url": {"type": "string", "format": "uri"},
+            "data": {"type": "string"}, "execution_type": {"type": "string", "enum": ["http"]},
+            "start_date": INSTANT, "end_date": INSTANT, "paused": {"type": "boolean"},
+            "misfire_policy": {"type": "string", "enum": list(MISFIRE_POLICIES)},
+            "created_at": INSTANT, "updated_at": INSTANT,
+            "next_execution_at": {**INSTANT, "description": "next tick; null when paused or ended"},
+            "last_execution_at": {**INSTANT, "description": "latest tick recorded in the history"}},
+    },
+    "JobInput": {
+        "type": "object", "required": ["project_id", "spec", "callback_url"],
+        "description": "camelCase spellings (projectId, callbackUrl, executionType, startDate, "
+                       "endDate, misfirePolicy) are accepted; other unknown fields are a 400",
+        "properties": {
+            "project_id": {**ID, "description": "an existing project (404 otherwise)"},
+            "spec": {"type": "string", "minLength": 1, "maxLength": v.MAX_SPEC_LENGTH,
+                     "description": "cron: 5 fields (min hour dom month dow), 6 fields (seconds "
+                                    "first), or @yearly @monthly @weekly @daily @hourly "
+                                    "@every <duration>",
+                     "examples": ["*/5 * * * *", "0 30 9 * * MON-FRI", "@every 90s"]},
+            "timezone": {"type": ["string", "null"], "maxLength": v.MAX_TIMEZONE_LENGTH,
+                         "description": "IANA zone the fields are matched in; default: the "
+                                        "node's DefaultTimezone (UTC)",
+                         "examples": ["UTC", "Europe/Berlin"]},
+            "callback_url": {"type": "string", "format": "uri", "maxLength": v.MAX_URL_LENGTH,
+                             "description": "absolute http(s) URL; must be inside the node's "
+                                            "CallbackAllowedNetworks when those are set"},
+            "data": {"type": ["string", "null"], "maxLength": v.MAX_DATA_BYTES,
+                     "description": f"opaque string echoed in every callback (at most "
+                                    f"{v.MAX_DATA_BYTES} bytes of UTF-8)"},
+            "execution_type": {"type": ["string", "null"], "enum": ["http", None],
+                               "default": "http"},
+            "start_date": {**INSTANT_INPUT, "description": "no tick before it; also the anchor "
+                                                           "of @every (default: creation)"},
+            "end_date": {**INSTANT_INPUT, "description": "no tick after it; must be after "
+                                                         "start_date and in the future"},
+            "paused": {"type": ["boolean", "null"], "default": False},
+            "misfire_policy": {"type": ["string", "null"], "enum": [*MISFIRE_POLICIES, None],
+                               "default": "run_once",
+                               "description": "ticks missed while the cluster was down: "
+                                              "run_once (the latest once), run_all, skip"}},
+    },
+    "JobUpdate": {
+        "type": "object", "minProperties": 1,
+        "description": "any subset; it takes effect from the next tick. project_id and "
+                       "execution_type may be sent back unchanged but not changed",
+        "properties": {
+            "spec": {"type": "string", "minLength": 1, "maxLength": v.MAX_SPEC_LENGTH},
+            "timezone": {"type": "string", "maxLength": v.MAX_TIMEZONE_LENGTH},
+            "callback_url": {"type": "string", "format": "uri", "maxLength": v.MAX_URL_LENGTH},
+            "data": {"type": ["string", "null"], "maxLength": v.MAX_DATA_BYTES},
+            "start_date": INSTANT_INPUT, "end_date": INSTANT_INPUT,
+            "paused": {"type": "boolean", "description": "true pauses, false resumes"},
+            "misfire_policy": {"type": "string", "enum": list(MISFIRE_POLICIES)}},
+    },
+    "Execution": {
+        "type": "object",
+        "required": ["execution_id", "job_id", "project_id", "scheduled_at", "state",
+                     "attempts", "http_status", "node_id", "batch_id", "error", "planned_at",
+                     "started_at", "finished_at"],
+        "properties": {
+            "execution_id": {"type": "string", "description": "derived from (job_id, "
+                                                              "scheduled_at); the callback's "
+                                                              "idempotency key"},
+            "job_id": ID, "project_id": ID, "scheduled_at": INSTANT,
+            "state": {"type": "string", "enum": list(EXECUTION_STATES)},
+            "attempts": {"type": "integer", "minimum": 0},
+            "http_status": {"type": ["integer", "null"]},
+            "node_id": {"type": ["integer", "null"]}, "batch_id": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"]},
+            "planned_at": INSTANT, "started_at": INSTANT, "finished_at": INSTANT},
+    },
+    "Peer": {
+        "type": "object",
+        "properties": {"node_id": {"type": "integer"}, "address": {"type": "string"},
+                       "raft_address": {"type": "string"}, "connected": {"type": "boolean"}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["node_id", "is_leader", "leader_id", "leader_address", "peers", "raft",
+                     "memory_pressure"],
+        "properties": {
+            "node_id": {"type": "integer"}, "is_leader": {"type": "boolean"},
+            "leader_id": {"type": ["integer", "null"]},
+            "leader_address": {"type": ["string", "null"], "description": "the leader's API URL"},
+            "peers": {"type": "array", "items": _ref("Peer")},
+            "raft": {"type": "object", "properties": {
+                "term": {"type": "integer"}, "commit_index": {"type": "integer"},
+                "last_applied": {"type": "integer"}, "log_len": {"type": "integer"}}},
+            "memory_pressure": {"type": "boolean",
+                                "description": "true: over 70% of MaxMemory, new work paused"}},
+    },
+    "Preview": {
+        "type": "object", "required": ["spec", "timezone", "from", "count", "times"],
+        "properties": {
+            "spec": {"type": "string"}, "timezone": {"type": "string"}, "from": INSTANT,
+            "count": {"type": "integer"},
+            "times": {"type": "array", "items": {
+                "type": "object", "required": ["utc", "local", "epoch"],
+                "properties": {"utc": {"type": "string", "format": "date-time"},
+                               "local": {"type": "string", "format": "date-time",
+                                         "description": "the same instant with the zone's offset"},
+                               "epoch": {"type": "integer"}}}}},
+    },
+}
+
+
+def _page(name: str, item: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["total", "limit", "offset", name],
+            "properties": {"total": {"type": "integer"}, "limit": {"type": "integer"},
+                           "offset": {"type": "integer"},
+                           name: {"type": "array", "items": _ref(item)}}}
+
+
+SCHEMAS.update({
+    "CredentialPage": _page("credentials", "Credential"),
+    "ProjectPage": _page("projects", "Project"),
+    "JobPage": _page("jobs", "Job"),
+    "ExecutionPage": _page("executions", "Execution"),
+})
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": _ref("ErrorEnvelope")}}}
+
+
+RESPONSES = {
+    "BadRequest": _error_response("bad input: the message names the field and the fix "
+                                  "(invalid_json, invalid_body, unknown_field, invalid_<field>)"),
+    "Unauthorized": _error_response("missing, wrong or archived credentials (always the same body)"),
+    "NotFound": _error_response("no such resource (not_found)"),
+    "Conflict": _error_response("the change conflicts with the state (conflict)"),
+    "PayloadTooLarge": _error_response(f"more than {v.MAX_JOBS_PER_REQUEST} jobs, or a body over "
+                                       "16 MiB (payload_too_large)"),
+    "Unavailable": {**_error_response("the cluster could not answer in time (no leader, "
+                                      "election, coordinator down): retry after Retry-After"),
+                    "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                                "description": "seconds to wait"}}},
+}
+
+PATHS: dict[str, Any] = {
+    "/credentials": {
+        "post": {
+            "operationId": "createCredential", "tags": ["credentials"],
+            "summary": "Create an API key and secret (the secret is shown once)",
+            "parameters": [IDEMPOTENCY],
+            "requestBody": _json_body(_ref("CredentialCreate"), required=False),
+            "responses": {**_ok("created", _ref("NewCredential"), "201"),
+                          **_errors(400, 401, 409, 413, 503)},
+        },
+        "get": {
+            "operationId": "listCredentials", "tags": ["credentials"],
+            "summary": "List credentials, newest first", "parameters": [LIMIT, OFFSET],
+            "responses": {**_ok("a page of credentials", _ref("CredentialPage")),
+                          **_errors(400, 401)},
+        },
+    },
+    "/credentials/{credential_id}": {
+        "parameters": [_path_id("credential_id", "credential")],
+        "get": {
+            "operationId": "getCredential", "tags": ["credentials"], "summary": "Read a credential",
+            "responses": {**_ok("the credential", _ref("Credential")), **_errors(400, 401, 404)},
+        },
+        "put": {
+            "operationId": "updateCredential", "tags": ["credentials"],
+            "summary": "Archive or restore a credential", "parameters": [IDEMPOTENCY],
+            "requestBody": _json_body(_ref("CredentialUpdate")),
+            "responses": {**_ok("the credential", _ref("Credential")),
+                          **_errors(400, 401, 404, 413, 503)},
+        },
+        "delete": {
+            "operationId": "deleteCredential", "tags": ["credentials"],
+            "summary": "Delete a credential", "parameters": [IDEMPOTENCY],
+            "responses": {**_ok("deleted", _ref("Deleted")), **_errors(400, 401, 404, 503)},
+        },
+    },
+    "/projects": {
+        "post": {
+            "operationId": "createProject", "tags": ["projects"],
+            "summary": "Create a project (answers its signing secret once)",
+            "parameters": [IDEMPOTENCY], "requestBody": _json_body(_ref("ProjectCreate")),
+            "responses": {**_ok("created, with signing_secret", _ref("Project"), "201"),
+                          **_errors(400, 401, 409, 413, 503)},
+        },
+        "get": {
+            "operationId": "listProjects", "tags": ["projects"], "summary": "List projects",
+            "parameters": [LIMIT, OFFSET],
+            "responses": {**_ok("a page of projects", _ref("ProjectPage")), **_errors(400, 401)},
+        },
+    },
+    "/projects/{project_id}": {
+        "parameters": [_path_id("project_id", "project")],
+        "get": {
+            "operationId": "getProject", "tags": ["projects"], "summary": "Read a project",
+            "responses": {**_ok("the project", _ref("Project")), **_errors(400, 401, 404)},
+        },
+        "put": {
+            "operationId": "updateProject", "tags": ["projects"],
+            "summary": "Rename, describe, or rotate the signing secret",
+            "parameters": [IDEMPOTENCY], "requestBody": _json_body(_ref("ProjectUpdate")),
+            "responses": {**_ok("the project (with signing_secret when rotated)", _ref("Project")),
+                          **_errors(400, 401, 404, 409, 413, 503)},
+        },
+        "delete": {
+            "operationId": "deleteProject", "tags": ["projects"],
+            "summary": "Delete a project (409 while it has jobs, unless cascade=true)",
+            "parameters": [IDEMPOTENCY, _param("cascade", "query", {"type": "boolean",
+                                                                    "default": False},
+                                               "also delete the project's jobs")],
+            "responses": {**_ok("deleted", _ref("ProjectDeleted")),
+                          **_errors(400, 401, 404, 409, 503)},
+        },
+    },
+    "/jobs": {
+        "post": {
+            "operationId": "createJobs", "tags": ["jobs"],
+            "summary": f"Create one job, or up to {v.MAX_JOBS_PER_REQUEST} in one all-or-none command",
+            "description": "An object answers the created job; an array answers the created jobs "
+                           "in the same order. Every job is validated first; an error inside an "
+                           "array names its index (jobs[17].spec: ...) and nothing is created.",
+            "parameters": [IDEMPOTENCY],
+            "requestBody": _json_body({"oneOf": [
+                _ref("JobInput"),
+                {"type": "array", "minItems": 1, "maxItems": v.MAX_JOBS_PER_REQUEST,
+                 "items": _ref("JobInput")}]}),
+            "responses": {
+                "201": {"description": "created (an object for an object, an array for an array)",
+                        "content": {"application/json": {"schema": _envelope({"oneOf": [
+                            _ref("Job"), {"type": "array", "items": _ref("Job")}]})}}},
+                **_errors(400, 401, 404, 413, 503)},
+        },
+        "get": {
+            "operationId": "listJobs", "tags": ["jobs"], "summary": "List jobs, oldest first",
+            "parameters": [
+                _param("project_id", "query", ID, "only this project's jobs (projectId accepted)"),
+                _param("paused", "query", {"type": "boolean"}, "only paused (true) or active "
+                                                               "(false) jobs"),
+                LIMIT, OFFSET],
+            "responses": {**_ok("a page of jobs", _ref("JobPage")), **_errors(400, 401)},
+        },
+    },
+    "/jobs/{job_id}": {
+        "parameters": [_path_id("job_id", "job")],
+        "get": {
+            "operationId": "getJob", "tags": ["jobs"], "summary": "Read a job",
+            "responses": {**_ok("the job", _ref("Job")), **_errors(400, 401, 404)},
+        },
+        "put": {
+            "operationId": "updateJob", "tags": ["jobs"],
+            "summary": "Change a job; {\"paused\": true|false} pauses or resumes it",
+            "parameters": [IDEMPOTENCY], "requestBody": _json_body(_ref("JobUpdate")),
+            "responses": {**_ok("the job", _ref("Job")), **_errors(400, 401, 404, 413, 503)},
+        },
+        "delete": {
+            "operationId": "deleteJob", "tags": ["jobs"],
+            "summary": "Delete a job and its execution history", "parameters": [IDEMPOTENCY],
+            "responses": {**_ok("deleted", _ref("Deleted")), **_errors(400, 401, 404, 503)},
+        },
+    },
+    "/jobs/{job_id}/executions": {
+        "parameters": [_path_id("job_id", "job")],
+        "get": {
+            "operationId": "listJobExecutions", "tags": ["executions"],
+            "summary": "One job's execution history, newest first",
+            "parameters": EXECUTION_FILTERS,
+            "responses": {**_ok("a page of executions", _ref("ExecutionPage")),
+                          **_errors(400, 401, 404)},
+        },
+    },
+    "/executions": {
+        "get": {
+            "operationId": "listExecutions", "tags": ["executions"],
+            "summary": "Execution history, newest first",
+            "parameters": [_param("project_id", "query", ID, "only this project (projectId "
+                                                             "accepted)"),
+                           _param("job_id", "query", ID, "only this job (jobId accepted)"),
+                           *EXECUTION_FILTERS],
+            "responses": {**_ok("a page of executions", _ref("ExecutionPage")),
+                          **_errors(400, 401)},
+        },
+    },
+    "/schedules/preview": {
+        "get": {
+            "operationId": "previewSchedule", "tags": ["schedules"],
+            "summary": "The next fire times of a spec in a zone",
+            "parameters": [
+                _param("spec", "query", {"type": "string", "minLength": 1,
+                                         "maxLength": v.MAX_SPEC_LENGTH},
+                       "the cron spec (URL-encode spaces)", required=True),
+                _param("timezone", "query", {"type": "string"},
+                       "IANA zone (default: the node's DefaultTimezone)"),
+                _param("from", "query", {"type": "string"},
+                       "start instant, RFC 3339 or epoch seconds (default: now); also the "
+                       "@every anchor"),
+                _param("count", "query", {"type": "integer", "minimum": 1,
+                                          "maximum": v.MAX_PREVIEW_COUNT,
+                                          "default": v.DEFAULT_PREVIEW_COUNT},
+                       "how many fire times")],
+            "responses": {**_ok("the fire times", _ref("Preview")), **_errors(400, 401)},
+        },
+    },
+    "/healthcheck": {
+        "get": {
+            "operationId": "healthcheck", "tags": ["health"], "security": [],
+            "summary": "This node's view of the cluster (no auth)",
+            "responses": {**_ok("health", _ref("Health")), **_errors(503)},
+        },
+    },
+    "/metrics": {
+        "get": {
+            "operationId": "metrics", "tags": ["meta"],
+            "summary": "Prometheus metrics (text format 0.0.4; auth required: configure the "
+                       "scrape with Basic auth or the key headers)",
+            "description": "scheduler0_http_requests_total{route,method,status}, "
+                           "scheduler0_http_request_duration_seconds (histogram), "
+                           "scheduler0_jobs, scheduler0_projects, scheduler0_executions{state}, "
+                           "scheduler0_raft_term, scheduler0_raft_commit_index, "
+                           "scheduler0_raft_last_applied, scheduler0_is_leader, "
+                           "scheduler0_coordinator_up, scheduler0_memory_pressure",
+            "responses": {"200": {"description": "metrics",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          **_errors(401)},
+        },
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "openapi", "tags": ["meta"], "security": [],
+            "summary": "This document (no auth)",
+            "responses": {"200": {"description": "OpenAPI 3.1",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        },
+    },
+    "/docs": {
+        "get": {
+            "operationId": "docs", "tags": ["meta"], "security": [],
+            "summary": "This document as a readable page (no auth)",
+            "responses": {"200": {"description": "HTML",
+                                  "content": {"text/html": {"schema": {"type": "string"}}}}},
+        },
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "scheduler0", "version": __version__, "description": DESCRIPTION,
+             "license": {"name": "MIT", "identifier": "MIT"}},
+    "servers": [{"url": "/api/v1", "description": "this node"},
+                {"url": "/v1", "description": "the same routes (the original README's path)"}],
+    "security": [{"apiKey": [], "secretKey": []}, {"nodeBasic": []}],
+    "tags": [{"name": name} for name in ("credentials", "projects", "jobs", "executions",
+                                         "schedules", "health", "meta")],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "responses": RESPONSES,
+        "securitySchemes": {
+            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            "secretKey": {"type": "apiKey", "in": "header", "name": "x-secret-key"},
+            "nodeBasic": {"type": "http", "scheme": "basic",
+                          "description": "the node secrets' AuthUsername and AuthPassword "
+                                         "(CLI and node-to-node calls)"},
+        },
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """A copy of the document (callers may not change the shared one)."""
+    return copy.deepcopy(DOCUMENT)

@@ -1,0 +1,11 @@
+"""One blueprint per resource; app.py mounts each under /api/v1 and /v1."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from scheduler0.api.routes import credentials, executions, health, jobs, meta, projects, schedules
+
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    credentials.bp, projects.bp, jobs.bp, executions.bp, health.bp, schedules.bp, meta.bp,
+)

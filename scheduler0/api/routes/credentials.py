@@ -1,0 +1,68 @@
+"""/credentials: API keys. The secret is generated here, shown once, and stored only hashed."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from scheduler0 import commands
+from scheduler0.api import serialize, validation
+from scheduler0.api.auth import hash_secret
+from scheduler0.api.context import ok, reader
+from scheduler0.api.writes import submit
+from scheduler0.errors import ConflictError, NotFoundError
+
+bp = Blueprint("credentials", __name__)
+
+
+@bp.post("/credentials")
+def create() -> Response:
+    fields = validation.credential_create(validation.parse_json(request.get_data(),
+                                                                required=False))
+    api_key = secrets.token_hex(16)
+    api_secret = secrets.token_urlsafe(32)
+    row = submit(commands.CREDENTIAL_CREATE, {"api_key": api_key,
+                                              "secret_hash": hash_secret(api_secret),
+                                              "archived": fields["archived"]})
+    if row["api_key"] != api_key:
+        # A retry with the same Idempotency-Key: the first request's secret is known only
+        # as a hash, so it cannot be shown again.
+        raise ConflictError(f"this Idempotency-Key already created credential {row['id']}; its "
+                            "secret was shown once and cannot be shown again: create another "
+                            "credential (with a new key) if it was lost")
+    return ok({**serialize.credential(row), "api_secret": api_secret}, 201)
+
+
+@bp.get("/credentials")
+def list_all() -> Response:
+    limit, offset = validation.pagination(request.args)
+    rows, total = reader().list_credentials(limit=limit, offset=offset)
+    return ok(serialize.page("credentials", rows, total, limit, offset, serialize.credential))
+
+
+@bp.get("/credentials/<credential_id>")
+def get_one(credential_id: str) -> Response:
+    return ok(serialize.credential(_existing(validation.path_id(credential_id))))
+
+
+@bp.put("/credentials/<credential_id>")
+def update(credential_id: str) -> Response:
+    ident = validation.path_id(credential_id)
+    fields = validation.credential_update(validation.parse_json(request.get_data()))
+    row = submit(commands.CREDENTIAL_UPDATE, {"id": ident, "archived": fields["archived"]})
+    return ok(serialize.credential(row))
+
+
+@bp.delete("/credentials/<credential_id>")
+def delete(credential_id: str) -> Response:
+    ident = validation.path_id(credential_id)
+    return ok(submit(commands.CREDENTIAL_DELETE, {"id": ident}))
+
+
+def _existing(ident: int) -> dict[str, Any]:
+    row = reader().get_credential(ident)
+    if row is None:
+        raise NotFoundError(f"credential {ident} does not exist")
+    return dict(row)

@@ -1,0 +1,81 @@
+"""/jobs: create one or up to 10,000 in one command, list, read, update (pause), delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from scheduler0 import clock, commands
+from scheduler0.api import serialize, validation
+from scheduler0.api.context import api, ok, reader
+from scheduler0.api.writes import submit
+from scheduler0.errors import NotFoundError
+
+bp = Blueprint("jobs", __name__)
+
+
+def job_rules() -> validation.JobRules:
+    ctx = api()
+    return validation.JobRules(now=int(clock.now()),
+                               default_timezone=ctx.settings.default_timezone,
+                               check_host=ctx.guard.problem)
+
+
+@bp.post("/jobs")
+def create() -> Response:
+    """One job object -> 201 with the job; an array -> 201 with the array, in order."""
+    body = validation.parse_json(request.get_data())
+    inputs, many = validation.jobs_create(body, job_rules())
+    _check_projects(inputs, many)
+    rows = submit(commands.JOB_CREATE, {"jobs": inputs})
+    jobs = [serialize.job(row) for row in rows]
+    return ok(jobs if many else jobs[0], 201)
+
+
+def _check_projects(inputs: list[dict[str, Any]], many: bool) -> None:
+    first_index: dict[int, int] = {}
+    for index, job in enumerate(inputs):
+        first_index.setdefault(job["project_id"], index)
+    store = reader()
+    for project_id, index in first_index.items():
+        if store.get_project(project_id) is None:
+            path = f"jobs[{index}].project_id" if many else "project_id"
+            raise NotFoundError(f"{path}: project {project_id} does not exist; create it with "
+                                "POST /projects or use the id of an existing project")
+
+
+@bp.get("/jobs")
+def list_all() -> Response:
+    limit, offset = validation.pagination(request.args)
+    project_id = validation.query_id(request.args, "project_id", "projectId")
+    paused = validation.query_bool(request.args, "paused")
+    rows, total = reader().list_jobs(project_id=project_id, paused=paused, limit=limit,
+                                     offset=offset)
+    return ok(serialize.page("jobs", rows, total, limit, offset, serialize.job))
+
+
+@bp.get("/jobs/<job_id>")
+def get_one(job_id: str) -> Response:
+    return ok(serialize.job(existing_job(validation.path_id(job_id))))
+
+
+@bp.put("/jobs/<job_id>")
+def update(job_id: str) -> Response:
+    ident = validation.path_id(job_id)
+    body = validation.parse_json(request.get_data())
+    current = existing_job(ident)
+    changes = validation.job_update(body, current, job_rules())
+    return ok(serialize.job(submit(commands.JOB_UPDATE, {"id": ident, "changes": changes})))
+
+
+@bp.delete("/jobs/<job_id>")
+def delete(job_id: str) -> Response:
+    return ok(submit(commands.JOB_DELETE, {"id": validation.path_id(job_id)}))
+
+
+def existing_job(ident: int) -> dict[str, Any]:
+    row = reader().get_job(ident)
+    if row is None:
+        raise NotFoundError(f"job {ident} does not exist")
+    return dict(row)

@@ -1,0 +1,61 @@
+"""/projects: a name, a description, and the signing secret callbacks are signed with."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from scheduler0 import commands
+from scheduler0.api import serialize, validation
+from scheduler0.api.context import ok, reader
+from scheduler0.api.writes import submit
+from scheduler0.errors import NotFoundError
+
+bp = Blueprint("projects", __name__)
+
+
+def new_signing_secret() -> str:
+    return secrets.token_hex(32)
+
+
+@bp.post("/projects")
+def create() -> Response:
+    fields = validation.project_create(validation.parse_json(request.get_data()))
+    row = submit(commands.PROJECT_CREATE, {**fields, "signing_secret": new_signing_secret()})
+    return ok(serialize.project(row), 201)
+
+
+@bp.get("/projects")
+def list_all() -> Response:
+    limit, offset = validation.pagination(request.args)
+    rows, total = reader().list_projects(limit=limit, offset=offset)
+    return ok(serialize.page("projects", rows, total, limit, offset, serialize.project))
+
+
+@bp.get("/projects/<project_id>")
+def get_one(project_id: str) -> Response:
+    ident = validation.path_id(project_id)
+    row = reader().get_project(ident)
+    if row is None:
+        raise NotFoundError(f"project {ident} does not exist")
+    return ok(serialize.project(row))
+
+
+@bp.put("/projects/<project_id>")
+def update(project_id: str) -> Response:
+    ident = validation.path_id(project_id)
+    changes = validation.project_update(validation.parse_json(request.get_data()))
+    body: dict[str, Any] = {"id": ident}
+    body.update({k: v for k, v in changes.items() if k != "rotate_signing_secret"})
+    if changes.get("rotate_signing_secret"):
+        body["signing_secret"] = new_signing_secret()
+    return ok(serialize.project(submit(commands.PROJECT_UPDATE, body)))
+
+
+@bp.delete("/projects/<project_id>")
+def delete(project_id: str) -> Response:
+    ident = validation.path_id(project_id)
+    cascade = validation.query_bool(request.args, "cascade") or False
+    return ok(submit(commands.PROJECT_DELETE, {"id": ident, "cascade": cascade}))

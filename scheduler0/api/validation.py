@@ -1,0 +1,636 @@
+"""Request validation: raw JSON and query strings in, normalised values out.
+
+Every function here either returns a normalised value or raises an ApiError (almost always a
+400 ValidationError) whose message starts with the field's path and says what to send instead:
+
+    spec: minute field: 61 is out of range 0-59
+    jobs[17].callback_url: 'ftp://x' is not an absolute http(s) URL; send e.g. https://host/path
+
+The machine code is `invalid_<field>` (`invalid_spec`, `invalid_callback_url`, ...), or
+`unknown_field`, `invalid_json`, `invalid_body`. Nothing here touches the store, the network or
+the clock: the time (`now`) and the callback host check are passed in, and the schedule engine
+it calls is pure. The handlers check what needs the store (does project 7 exist?).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler0 import schedule
+from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
+
+MAX_ID = 2**63 - 1  # SQLite INTEGER PRIMARY KEY range
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_OFFSET = 2**53
+MAX_JOBS_PER_REQUEST = 10_000
+MAX_DATA_BYTES = 64 * 1024
+MAX_URL_LENGTH = 2048
+MAX_SPEC_LENGTH = 1000
+MAX_TIMEZONE_LENGTH = 100
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 4096
+MAX_PREVIEW_COUNT = 1000
+DEFAULT_PREVIEW_COUNT = 10
+# The schedule engine's last instant (9999-12-30): later ones cannot be scheduled.
+MAX_INSTANT = schedule.MAX_EPOCH
+# What Go's encoding/json writes for an unset time.Time: the original's clients send it for
+# startDate/endDate, meaning "none".
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+EXECUTION_TYPES = ("http",)
+# The store's execution states (scheduler0.store.rows.EXECUTION_STATES; a test keeps them equal).
+EXECUTION_STATES = ("scheduled", "succeeded", "failed", "missed")
+MAX_IDEMPOTENCY_KEY = 200
+CALLBACK_SCHEMES = ("http", "https")
+DEFAULT_MISFIRE_POLICY = "run_once"
+
+# Job fields, their Go spellings, and fields accepted on input but ignored (the original's
+# read-only or unused fields, and our own output fields, so a GET result can be sent back).
+JOB_FIELDS = ("project_id", "spec", "timezone", "callback_url", "data", "execution_type",
+              "start_date", "end_date", "paused", "misfire_policy")
+JOB_UPDATABLE = ("spec", "timezone", "callback_url", "data", "start_date", "end_date", "paused",
+                 "misfire_policy")
+JOB_ALIASES = {"projectId": "project_id", "callbackUrl": "callback_url",
+               "executionType": "execution_type", "startDate": "start_date",
+               "endDate": "end_date", "misfirePolicy": "misfire_policy"}
+JOB_IGNORED = ("id", "created_at", "updated_at", "next_execution_at", "last_execution_at",
+               "timezoneOffset", "timezone_offset", "dateCreated", "lastExecutionDate",
+               "executionId")
+
+_MISSING: Any = object()
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value quoted for an error message, cut short so a huge input stays out of the reply."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def invalid(path: str, message: str, code_field: str | None = None) -> ValidationError:
+    """A 400 whose message starts with the field path and code is `invalid_<field>`."""
+    name = code_field or path.rsplit(".", 1)[-1]
+    return ValidationError(f"{path}: {message}", code=f"invalid_{name}")
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+def parse_json(raw: bytes, *, required: bool = True) -> Any:
+    """The request body decoded as JSON; `None` for an empty body when not `required`."""
+    if not raw.strip():
+        if required:
+            raise ValidationError("request body required: send a JSON document with "
+                                  "Content-Type: application/json", code="invalid_json")
+        return None
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValidationError("body: JSON nested too deeply", code="invalid_json") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
+        raise ValidationError(f"body: malformed JSON ({_first_line(exc)}); send valid JSON",
+                              code="invalid_json") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def expect_object(body: Any, what: str = "body") -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationError(f"{what}: expected a JSON object, got {_type_name(body)}",
+                              code="invalid_body")
+    return body
+
+
+def known_fields(raw: Mapping[str, Any], allowed: Iterable[str], prefix: str = "",
+                 aliases: Mapping[str, str] | None = None,
+                 ignored: Iterable[str] = ()) -> dict[str, Any]:
+    """`raw` with aliases resolved and ignored fields dropped; 400 on an unknown field."""
+    allowed = tuple(allowed)
+    aliases = aliases or {}
+    ignored = frozenset(ignored)
+    result: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = aliases.get(key, key)
+        if name in ignored:
+            continue
+        if name not in allowed:
+            raise ValidationError(f"{prefix}{_show(key)}: unknown field; accepted fields: "
+                                  f"{', '.join(allowed)}", code="unknown_field")
+        if name in result:
+            raise ValidationError(f"{prefix}{name}: given twice (as {name} and its camelCase "
+                                  "spelling); send one of them", code=f"invalid_{name}")
+        result[name] = value
+    return result
+
+
+def text(value: Any, path: str, *, max_length: int, allow_empty: bool = False,
+         code_field: str | None = None) -> str:
+    """A JSON string: valid Unicode (no lone surrogates), within `max_length` characters."""
+    if not isinstance(value, str):
+        raise invalid(path, f"expected a string, got {_type_name(value)}", code_field)
+    if len(value) > max_length:
+        raise invalid(path, f"{len(value)} characters is too long; at most {max_length}",
+                      code_field)
+    if not value.strip() and not allow_empty:
+        raise invalid(path, "must not be empty", code_field)
+    _check_unicode(value, path, code_field)
+    return value
+
+
+def _check_unicode(value: str, path: str, code_field: str | None = None) -> bytes:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(path, "contains a lone UTF-16 surrogate (\\ud800-\\udfff); send valid "
+                      "Unicode text", code_field) from None
+
+
+def boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise invalid(path, f"expected true or false, got {_type_name(value)}")
+    return value
+
+
+def identifier(value: Any, path: str) -> int:
+    """A JSON integer usable as a row id (1 .. 2**63-1)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(path, f"expected an integer id, got {_type_name(value)}")
+    if not 1 <= value <= MAX_ID:
+        raise invalid(path, f"{_show(value)} is out of range; ids are 1-{MAX_ID}")
+    return value
+
+
+def path_id(raw: str, name: str = "id") -> int:
+    """An id taken from the URL path."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
+        raise ValidationError(f"{name}: {_show(raw)} is not a valid id; use a positive integer "
+                              f"up to {MAX_ID}", code="invalid_id")
+    return int(raw)
+
+
+def instant(value: Any, path: str) -> int | None:
+    """An instant given as RFC 3339 text or epoch seconds; None for null or Go's zero time."""
+    if value is None or value == GO_ZERO_TIME:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise invalid(path, f"expected an RFC 3339 time such as 2030-01-02T15:04:05Z or epoch "
+                      f"seconds, got {_type_name(value)}")
+    if isinstance(value, str):
+        text(value, path, max_length=64)
+        try:
+            seconds = schedule.parse_instant(value, path)
+        except ScheduleError as exc:
+            raise invalid(path, _strip_field(exc.message, path)) from None
+    else:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise invalid(path, "expected a finite number of epoch seconds")
+        seconds = int(value)
+    if not 0 <= seconds <= MAX_INSTANT:
+        raise invalid(path, f"{_show(value)} is out of range; use a time between "
+                      f"1970-01-01T00:00:00Z and {schedule.format_rfc3339_utc(MAX_INSTANT)}")
+    return seconds
+
+
+def _strip_field(message: str, path: str) -> str:
+    """Engine messages may already start with the field name; avoid `x: x: ...`."""
+    for head in (path + ": ", path.rsplit(".", 1)[-1] + ": "):
+        if message.startswith(head):
+            return message[len(head):]
+    return message
+
+
+# -- query strings -----------------------------------------------------------------------------
+
+
+def query_int(args: Mapping[str, str], name: str, *, default: int | None, low: int,
+              high: int) -> int | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    raw = raw.strip()
+    digits = raw[1:] if raw[:1] in "+-" else raw
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or not (
+            low <= int(raw) <= high):
+        raise ValidationError(f"{name}: {_show(raw)} is not accepted; use an integer "
+                              f"{low}-{high}", code=f"invalid_{name}")
+    return int(raw)
+
+
+def query_bool(args: Mapping[str, str], name: str) -> bool | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValidationError(f"{name}: {_show(raw)} is not accepted; use true or false",
+                          code=f"invalid_{name}")
+
+
+def query_id(args: Mapping[str, str], name: str, alias: str | None = None) -> int | None:
+    raw = args.get(name)
+    if (raw is None or raw == "") and alias:
+        raw = args.get(alias)
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
+        raise ValidationError(f"{name}: {_show(raw)} is not a valid id; use a positive integer",
+                              code=f"invalid_{name}")
+    return int(raw)
+
+
+def query_instant(args: Mapping[str, str], name: str) -> int | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    stripped = raw.strip()
+    if stripped.isascii() and stripped.isdigit() and len(stripped) <= 12:
+        value: Any = int(stripped)
+    else:
+        value = stripped
+    return instant(value, name)
+
+
+def pagination(args: Mapping[str, str]) -> tuple[int, int]:
+    """(limit, offset): limit 1-1000 (default 50), offset 0 and up (default 0)."""
+    limit = query_int(args, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    offset = query_int(args, "offset", default=0, low=0, high=MAX_OFFSET)
+    assert limit is not None and offset is not None
+    return limit, offset
+
+
+# -- credentials and projects -----------------------------------------------------------------
+
+
+def credential_create(body: Any) -> dict[str, Any]:
+    """`{}`, an empty body or `{"archived": bool}`."""
+    if body is None:
+        return {"archived": False}
+    fields = known_fields(expect_object(body), ("archived",))
+    return {"archived": boolean(fields.get("archived", False), "archived")}
+
+
+def credential_update(body: Any) -> dict[str, Any]:
+    fields = known_fields(expect_object(body), ("archived",))
+    if "archived" not in fields:
+        raise invalid("archived", "required; send {\"archived\": true} to archive or false to "
+                      "restore the credential")
+    return {"archived": boolean(fields["archived"], "archived")}
+
+
+def project_create(body: Any) -> dict[str, Any]:
+    fields = known_fields(expect_object(body), ("name", "description"))
+    if "name" not in fields:
+        raise invalid("name", "required; send {\"name\": \"my project\"}")
+    description = fields.get("description")
+    return {
+        "name": text(fields["name"], "name", max_length=MAX_NAME_LENGTH).strip(),
+        "description": "" if description is None else text(
+            description, "description", max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True),
+    }
+
+
+def project_update(body: Any) -> dict[str, Any]:
+    """Changes: any of name, description; `rotate_signing_secret: true` asks for a new secret."""
+    fields = known_fields(expect_object(body), ("name", "description", "rotate_signing_secret"))
+    changes: dict[str, Any] = {}
+    if "name" in fields:
+        changes["name"] = text(fields["name"], "name", max_length=MAX_NAME_LENGTH).strip()
+    if "description" in fields:
+        value = fields["description"]
+        changes["description"] = "" if value is None else text(
+            value, "description", max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True)
+    if boolean(fields.get("rotate_signing_secret", False), "rotate_signing_secret"):
+        changes["rotate_signing_secret"] = True
+    if not changes:
+        raise ValidationError("body: nothing to change; send name, description or "
+                              "\"rotate_signing_secret\": true", code="invalid_body")
+    return changes
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+@dataclass
+class JobRules:
+    """What job validation needs from outside, and its per-request caches.
+
+    `check_host(host)` returns None when callbacks may go to `host`, or the reason they may
+    not (the SSRF guard; it may resolve names, so it is injected). Batches share specs and
+    URLs, so each distinct schedule and host is checked once per request.
+    """
+
+    now: int
+    default_timezone: str
+    check_host: Callable[[str], str | None]
+    _zones: dict[str, str | ScheduleError] = field(default_factory=dict)
+    _schedules: dict[tuple[Any, ...], tuple[str, str] | None] = field(default_factory=dict)
+    _hosts: dict[str, str | None] = field(default_factory=dict)
+    _urls: dict[str, str | None] = field(default_factory=dict)
+    _instants: dict[str, int | None] = field(default_factory=dict)
+
+    def instant(self, value: Any, path: str) -> int | None:
+        """`instant()`, remembering the text of good ones (a batch repeats its dates)."""
+        if isinstance(value, str):
+            known = self._instants.get(value, _MISSING)
+            if known is _MISSING:
+                known = self._instants[value] = instant(value, path)
+            return known  # type: ignore[no-any-return]
+        return instant(value, path)
+
+    def timezone(self, value: Any, path: str) -> str:
+        if value is None:
+            return self.default_timezone
+        name = text(value, path, max_length=MAX_TIMEZONE_LENGTH, code_field="timezone")
+        known = self._zones.get(name)
+        if known is None:
+            try:
+                known = schedule.validate_timezone(name)
+            except ScheduleError as exc:
+                known = exc
+            except (ValueError, OSError, KeyError):  # odd names zoneinfo refuses by raising
+                known = ScheduleError(f"{_show(name)} is not a known IANA time zone")
+            self._zones[name] = known
+        if isinstance(known, ScheduleError):
+            message = _strip_field(known.message, path)
+            if "use" not in message:
+                message += "; use an IANA name such as UTC or Europe/Berlin"
+            raise invalid(path, message, "timezone")
+        return known
+
+    def host_problem(self, host: str) -> str | None:
+        if host not in self._hosts:
+            self._hosts[host] = self.check_host(host)
+        return self._hosts[host]
+
+    def schedule_problem(self, spec: str, zone: str, anchor: int, start: int | None,
+                         end: int | None) -> tuple[str, str] | None:
+        """(field, message) when the spec cannot be used, else None."""
+        key = (spec, zone, anchor, start, end)
+        if key not in self._schedules:
+            # preview answers times after its start: step back one second so a tick at
+            # start_date itself counts.
+            first_from = max(self.now, (start or 0) - 1)
+            self._schedules[key] = _schedule_problem(spec, zone, anchor, first_from, end)
+        return self._schedules[key]
+
+
+def _schedule_problem(spec: str, zone: str, anchor: int, first_from: int,
+                      end: int | None) -> tuple[str, str] | None:
+    try:  # preview parses (schedule.parse) and then looks for the first fire time
+        upcoming = schedule.preview(spec, zone, first_from, 1, anchor=anchor)
+    except ScheduleError as exc:
+        return "spec", _strip_field(exc.message, "spec")
+    except (ValueError, OverflowError) as exc:
+        return "spec", f"{_first_line(exc)}"
+    if not upcoming:
+        return "spec", f"{_show(spec)} never fires; check the day-of-month and month fields"
+    if end is not None and upcoming[0]["epoch"] > end:
+        return "end_date", (f"the first fire time {upcoming[0]['utc']} is after end_date; "
+                            "the job would never run: move end_date later or change the spec")
+    return None
+
+
+def callback_url(value: Any, path: str, rules: JobRules) -> str:
+    if isinstance(value, str):  # a batch repeats its URLs: check each distinct one once
+        known = rules._urls.get(value, _MISSING)
+        if known is None:
+            return value
+        if known is not _MISSING:
+            raise invalid(path, known, "callback_url")
+    url = text(value, path, max_length=MAX_URL_LENGTH, code_field="callback_url")
+    problem = _url_problem(url, rules)
+    rules._urls[url] = problem
+    if problem is not None:
+        raise invalid(path, problem, "callback_url")
+    return url
+
+
+def _url_problem(url: str, rules: JobRules) -> str | None:
+    hint = "send an absolute http(s) URL such as https://example.com/hook"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return f"{_show(url)} contains whitespace or control characters; {hint}"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return f"{_show(url)} is not a valid URL; {hint}"
+    if parts.scheme.lower() not in CALLBACK_SCHEMES or not parts.hostname:
+        return f"{_show(url)} is not an absolute http(s) URL with a host; {hint}"
+    return rules.host_problem(parts.hostname)
+
+
+def job_data(value: Any, path: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid(path, f"expected a string, got {_type_name(value)}; JSON-encode "
+                      "structured data into a string", "data")
+    if len(value) > MAX_DATA_BYTES:
+        raise invalid(path, f"too large; at most {MAX_DATA_BYTES} bytes of UTF-8", "data")
+    size = len(_check_unicode(value, path, "data"))
+    if size > MAX_DATA_BYTES:
+        raise invalid(path, f"{size} bytes is too large; at most {MAX_DATA_BYTES} bytes of UTF-8",
+                      "data")
+    return value
+
+
+def execution_type(value: Any, path: str) -> str:
+    if value is None:
+        return "http"
+    if value not in EXECUTION_TYPES:
+        raise invalid(path, f"{_show(value)} is not supported; supported: "
+                      f"{', '.join(EXECUTION_TYPES)}", "execution_type")
+    return str(value)
+
+
+def misfire_policy(value: Any, path: str) -> str:
+    policies = tuple(schedule.MISFIRE_POLICIES)
+    if value is None:
+        return DEFAULT_MISFIRE_POLICY
+    if not isinstance(value, str) or value not in policies:
+        raise invalid(path, f"{_show(value)} is not a misfire policy; use one of "
+                      f"{', '.join(policies)}", "misfire_policy")
+    return value
+
+
+def jobs_create(body: Any, rules: JobRules) -> tuple[list[dict[str, Any]], bool]:
+    """The job.create inputs for one object or an array of them, and whether it was an array.
+
+    Raises PayloadTooLargeError (413) beyond MAX_JOBS_PER_REQUEST, ValidationError naming
+    `jobs[i].<field>` (or `<field>` for a single object) for the first bad job.
+    """
+    if isinstance(body, list):
+        if not body:
+            raise ValidationError("body: the array is empty; send at least one job",
+                                  code="invalid_body")
+        if len(body) > MAX_JOBS_PER_REQUEST:
+            raise PayloadTooLargeError(
+                f"body: {len(body)} jobs in one request; at most {MAX_JOBS_PER_REQUEST} per "
+                "request: split the array into several POSTs")
+        return [job_create(item, f"jobs[{i}].", rules) for i, item in enumerate(body)], True
+    if isinstance(body, dict):
+        return [job_create(body, "", rules)], False
+    raise ValidationError(f"body: expected a job object or an array of jobs, got "
+                          f"{_type_name(body)}", code="invalid_body")
+
+
+def job_create(raw: Any, prefix: str, rules: JobRules) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValidationError(f"{prefix.rstrip('.') or 'body'}: expected a job object, got "
+                              f"{_type_name(raw)}", code="invalid_body")
+    fields = known_fields(raw, JOB_FIELDS, prefix, JOB_ALIASES, JOB_IGNORED)
+    for required in ("project_id", "spec", "callback_url"):
+        if fields.get(required) is None:
+            raise invalid(prefix + required, "required", required)
+    project_id = identifier(fields["project_id"], prefix + "project_id")
+    spec = text(fields["spec"], prefix + "spec", max_length=MAX_SPEC_LENGTH,
+                code_field="spec").strip()
+    zone = rules.timezone(fields.get("timezone"), prefix + "timezone")
+    url = callback_url(fields["callback_url"], prefix + "callback_url", rules)
+    data = job_data(fields.get("data"), prefix + "data")
+    kind = execution_type(fields.get("execution_type"), prefix + "execution_type")
+    start = rules.instant(fields.get("start_date"), prefix + "start_date")
+    end = rules.instant(fields.get("end_date"), prefix + "end_date")
+    _check_window(start, end, rules.now, prefix)
+    paused = False if fields.get("paused") is None else boolean(fields["paused"],
+                                                                prefix + "paused")
+    policy = misfire_policy(fields.get("misfire_policy"), prefix + "misfire_policy")
+    anchor = start if start is not None else rules.now
+    problem = rules.schedule_problem(spec, zone, anchor, start, end)
+    if problem is not None:
+        raise invalid(prefix + problem[0], problem[1], problem[0])
+    return {"project_id": project_id, "spec": spec, "timezone": zone, "callback_url": url,
+            "data": data, "execution_type": kind, "start_date": start, "end_date": end,
+            "paused": paused, "misfire_policy": policy, "anchor": anchor}
+
+
+def _check_window(start: int | None, end: int | None, now: int, prefix: str) -> None:
+    if end is None:
+        return
+    if start is not None and end <= start:
+        raise invalid(prefix + "end_date", "must be after start_date")
+    if end <= now:
+        raise invalid(prefix + "end_date", "is in the past; the job would never run: send a "
+                      "later end_date or none")
+
+
+def job_update(body: Any, current: Mapping[str, Any], rules: JobRules) -> dict[str, Any]:
+    """The `changes` of a job.update for the job row `current`.
+
+    Read-only fields (id, project_id, execution_type, the timestamps) may be sent back unchanged
+    so a GET result can be edited and PUT; changing them is a 400.
+    """
+    raw = expect_object(body)
+    fields = known_fields(raw, JOB_FIELDS, "", JOB_ALIASES, JOB_IGNORED)
+    for fixed in ("project_id", "execution_type"):
+        if fixed in fields and fields[fixed] != current.get(fixed):
+            raise invalid(fixed, f"cannot be changed by PUT (it is {_show(current.get(fixed))}); "
+                          "create a new job instead")
+    changes: dict[str, Any] = {}
+    if "spec" in fields:
+        changes["spec"] = text(fields["spec"], "spec", max_length=MAX_SPEC_LENGTH).strip()
+    if "timezone" in fields:
+        if fields["timezone"] is None:
+            raise invalid("timezone", "must not be null; send an IANA name such as UTC")
+        changes["timezone"] = rules.timezone(fields["timezone"], "timezone")
+    if "callback_url" in fields:
+        changes["callback_url"] = callback_url(fields["callback_url"], "callback_url", rules)
+    if "data" in fields:
+        changes["data"] = job_data(fields["data"], "data")
+    for name in ("start_date", "end_date"):
+        if name in fields:
+            changes[name] = instant(fields[name], name)
+    if "paused" in fields:
+        changes["paused"] = boolean(fields["paused"], "paused")
+    if "misfire_policy" in fields:
+        changes["misfire_policy"] = misfire_policy(fields["misfire_policy"], "misfire_policy")
+    if not changes:
+        raise ValidationError("body: nothing to change; send any of " + ", ".join(JOB_UPDATABLE),
+                              code="invalid_body")
+    _check_updated_schedule(changes, current, rules)
+    return changes
+
+
+def _check_updated_schedule(changes: dict[str, Any], current: Mapping[str, Any],
+                            rules: JobRules) -> None:
+    schedule_fields = ("spec", "timezone", "start_date", "end_date")
+    if not any(name in changes for name in schedule_fields):
+        return
+    merged = {name: changes.get(name, current.get(name)) for name in schedule_fields}
+    start, end = merged["start_date"], merged["end_date"]
+    if "end_date" in changes or "start_date" in changes:
+        _check_window(start, end, rules.now, "")
+    created = int(current.get("created_at_ms") or rules.now * 1000) // 1000
+    anchor = start if start is not None else created
+    if "start_date" in changes:
+        # @every counts from the start date, else from creation (DESIGN §3.1).
+        changes["anchor"] = anchor
+    problem = rules.schedule_problem(str(merged["spec"]), str(merged["timezone"]), anchor, start,
+                                     end)
+    if problem is not None:
+        raise invalid(problem[0], problem[1])
+
+
+# -- executions and previews --------------------------------------------------------------------
+
+
+def execution_filters(args: Mapping[str, str], *, with_ids: bool = True) -> dict[str, Any]:
+    """Filters for Reader.list_executions (without limit/offset)."""
+    filters: dict[str, Any] = {}
+    if with_ids:
+        filters["project_id"] = query_id(args, "project_id", "projectId")
+        filters["job_id"] = query_id(args, "job_id", "jobId")
+    state = args.get("state")
+    if state:
+        if state.strip().lower() not in EXECUTION_STATES:
+            raise ValidationError(f"state: {_show(state)} is not an execution state; use one of "
+                                  f"{', '.join(EXECUTION_STATES)}", code="invalid_state")
+        filters["state"] = state.strip().lower()
+    else:
+        filters["state"] = None
+    filters["since"] = query_instant(args, "since")
+    filters["until"] = query_instant(args, "until")
+    if filters["since"] is not None and filters["until"] is not None and (
+            filters["until"] < filters["since"]):
+        raise ValidationError("until: must not be before since", code="invalid_until")
+    return filters
+
+
+def preview_query(args: Mapping[str, str], now: int, default_timezone: str) -> dict[str, Any]:
+    """spec, timezone, from (epoch s) and count for a schedule preview."""
+    spec = args.get("spec")
+    if not spec or not spec.strip():
+        raise invalid("spec", "required; e.g. ?spec=*/5 * * * *&timezone=UTC&count=5")
+    if len(spec) > MAX_SPEC_LENGTH:
+        raise invalid("spec", f"too long; at most {MAX_SPEC_LENGTH} characters")
+    rules = JobRules(now=now, default_timezone=default_timezone, check_host=lambda host: None)
+    zone = rules.timezone(args.get("timezone") or None, "timezone")
+    start = query_instant(args, "from")
+    count = query_int(args, "count", default=DEFAULT_PREVIEW_COUNT, low=1, high=MAX_PREVIEW_COUNT)
+    return {"spec": spec.strip(), "timezone": zone, "from": now if start is None else start,
+            "count": count}

@@ -1,0 +1,111 @@
+"""A real node (`scheduler0 start`) as a subprocess on loopback, for integration tests.
+
+Every process it starts is stopped by pid when the test ends, children included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from scheduler0.testing import free_port, wait_for
+
+
+class NodeProcess:
+    def __init__(self, workdir: Path, **settings: Any):
+        self.workdir = workdir
+        self.port = int(settings.pop("Port", free_port()))
+        self.env = dict(os.environ)
+        base = {"Port": self.port, "DataDir": str(workdir / "data"),
+                "RaftAddress": f"127.0.0.1:{free_port()}",
+                "IntakeAddress": f"127.0.0.1:{free_port()}",
+                "CallbackAllowedNetworks": "127.0.0.0/8", "LogLevel": "INFO",
+                "RaftElectionTimeout": 0.3, "RaftHeartbeatTimeout": 0.05, "MaxWorkers": 1,
+                **settings}
+        from scheduler0.config import env_name
+
+        for key, value in base.items():
+            self.env[env_name(key)] = value if isinstance(value, str) else json.dumps(value)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "node.log"
+        self._known_pids: set[int] = set()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def start(self, config_path: str | None = None) -> NodeProcess:
+        cmd = [sys.executable, "-m", "scheduler0.cli", "start"]
+        if config_path:
+            cmd += ["--config", config_path]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        self._known_pids.add(self.proc.pid)
+        return self
+
+    def children(self) -> dict[str, psutil.Process]:
+        """Role name -> child process, as the supervisor runs them now."""
+        assert self.proc is not None
+        found = {}
+        for child in psutil.Process(self.proc.pid).children():
+            try:
+                cmd = child.cmdline()
+            except psutil.Error:
+                continue
+            if "scheduler0.child" in " ".join(cmd):
+                role = cmd[cmd.index("scheduler0.child") + 1]
+                index = cmd[-1] if role == "executor" else ""
+                found[f"{role}{'-' + index if index else ''}"] = child
+                self._known_pids.add(child.pid)
+        return found
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        request = urllib.request.Request(self.base_url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+        except (urllib.error.URLError, OSError):
+            return 0, None
+
+    def health(self) -> dict[str, Any] | None:
+        status, body = self.get("/healthcheck")
+        return body["data"] if status == 200 else None
+
+    def wait_leader(self, timeout: float = 20.0) -> dict[str, Any]:
+        return wait_for(lambda: (h := self.health()) and h["is_leader"] and h,
+                        timeout=timeout, message=f"node on {self.port} to lead ({self.log_path})")
+
+    def terminate(self, timeout: float = 10.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill_all(self) -> None:
+        """Stop the supervisor and every child it ever had, by pid."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.children()
+            except psutil.Error:
+                pass
+        for pid in self._known_pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc is not None:
+            self.proc.wait(10)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
