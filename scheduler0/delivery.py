@@ -1,0 +1,410 @@
+"""HTTP callback delivery with aiohttp (imported nowhere else): one pooled session per process.
+
+`Deliverer.deliver(batch)` holds a batch until its `fire_at`, POSTs its chunks concurrently
+(see delivery_core for the body, headers and keys), retries with doubling backoff and settles
+every execution as succeeded or failed:
+
+    2xx                                   succeeded
+    other status, timeout, network error  retried up to JobExecutionRetryMax times, then failed
+    URL refused before sending            failed at once, attempts 0 (not http(s), no host, or
+                                          outside CallbackAllowedNetworks)
+
+Timeouts are per attempt (JobExecutionTimeout) and start once a connection slot is free, so a
+long queue behind a slow receiver does not count against the receiver that comes next.
+Redirects are not followed and cookies are never kept (one session serves every project).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from scheduler0 import __version__, clock
+from scheduler0.config import Settings
+from scheduler0.delivery_core import (
+    Chunk,
+    Metrics,
+    backoff,
+    chunk_key,
+    group_by_destination,
+    is_allowed,
+    malformed,
+    outcome,
+    parse_networks,
+    plan_chunks,
+    sign,
+    split_chunks,
+)
+
+__all__ = ["Deliverer", "Metrics", "backoff", "chunk_key", "group_by_destination", "is_allowed",
+           "plan_chunks", "sign", "split_chunks"]
+
+log = logging.getLogger(__name__)
+
+POOL_LIMIT = 256  # connections (and attempts in flight) per process
+PER_HOST_LIMIT = 64  # of which to one host:port
+CHUNK_WORKERS = 256  # chunk tasks one batch runs at once (bounds tasks for huge batches)
+RESPONSE_READ_LIMIT = 64 * 1024  # bytes of a response read to keep the connection; more: close
+GUARD_CACHE_SECONDS = 30.0
+
+ResultsCallback = Callable[[list[dict[str, Any]], bool], None]
+
+
+class _OutsideNetworks(OSError):
+    """Raised by the guarded resolver: the address aiohttp would connect to is not allowed."""
+
+
+class _GuardedResolver(AbstractResolver):
+    """Checks the addresses aiohttp actually connects to (a name may re-resolve elsewhere
+    between the pre-check and the connection: DNS rebinding)."""
+
+    def __init__(self, networks: tuple[Any, ...]):
+        self._inner = DefaultResolver()
+        self._networks = networks
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        infos = await self._inner.resolve(host, port, family)
+        for info in infos:
+            if not is_allowed(info["host"], self._networks):
+                raise _OutsideNetworks(refusal(host, info["host"]))
+        return infos
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def refusal(host: str, address: str) -> str:
+    return f"callback host {host} resolves to {address}, outside CallbackAllowedNetworks"
+
+
+def describe_error(exc: BaseException, timeout: float) -> str:
+    """A short reason for a failed attempt, as stored in the execution history."""
+    if isinstance(exc, TimeoutError):
+        return f"timeout after {timeout:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        if isinstance(exc.os_error, _OutsideNetworks):
+            return str(exc.os_error)
+        return f"cannot resolve host {exc.host}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if exc.os_error.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        return f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server disconnected without a response"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid callback URL"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return f"connection error: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _host_port(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+class _Slots:
+    """Attempts in flight: at most `total` at once and `per_host` to one host:port."""
+
+    def __init__(self, total: int, per_host: int):
+        self._total = asyncio.Semaphore(total)
+        self._per_host_limit = per_host
+        self._hosts: dict[str, list[Any]] = {}  # host -> [semaphore, users]
+
+    @asynccontextmanager
+    async def hold(self, host: str) -> AsyncIterator[None]:
+        entry = self._hosts.get(host)
+        if entry is None:
+            entry = self._hosts[host] = [asyncio.Semaphore(self._per_host_limit), 0]
+        entry[1] += 1
+        try:
+            async with entry[0], self._total:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._hosts[host]
+
+
+class Deliverer:
+    """Delivers batches over one aiohttp session. Use inside a running loop:
+
+        async with Deliverer(settings) as deliverer:
+            results = await deliverer.deliver(batch, on_results)
+
+    `now` (epoch seconds) and `sleep` are injectable for tests; `metrics` counts everything
+    delivered by this instance.
+    """
+
+    def __init__(self, settings: Settings, *, now: Callable[[], float] = clock.now,
+                 monotonic: Callable[[], float] = clock.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 metrics: Metrics | None = None, pool_limit: int = POOL_LIMIT,
+                 per_host_limit: int = PER_HOST_LIMIT):
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._now = now
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._timeout = settings.job_execution_timeout
+        self._max_bytes = max(1, int(settings.http_executor_payload_max_size_mb * 1024 * 1024))
+        self._node = str(settings.node_id)
+        self._networks = parse_networks(settings.callback_allowed_networks)
+        self._pool_limit = pool_limit
+        self._per_host_limit = per_host_limit
+        self._session: aiohttp.ClientSession | None = None
+        self._slots: _Slots | None = None
+        self._guard_cache: dict[str, tuple[float, str | None]] = {}
+        self._unsigned_projects: set[int] = set()
+
+    async def __aenter__(self) -> Deliverer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._pool_limit, limit_per_host=self._per_host_limit, ttl_dns_cache=10,
+            resolver=_GuardedResolver(self._networks) if self._networks else None)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self._timeout),
+            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+            headers={"User-Agent": f"scheduler0/{__version__}"})
+        self._slots = _Slots(self._pool_limit, self._per_host_limit)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- a batch ----------------------------------------------------------------------------
+
+    async def deliver(self, batch: dict[str, Any],
+                      on_results: ResultsCallback | None = None) -> list[dict[str, Any]]:
+        """Deliver every execution of `batch` (the wire format of roles/executor.py) no earlier
+        than its `fire_at`; return one result per execution.
+
+        `on_results(results, final)` is called as pieces settle (refusals first, then one call
+        per chunk); the last call has final=True. Cancelling the task stops delivery; pieces
+        already reported stay reported.
+        """
+        emit = _Emitter(on_results)
+        executions, unusable = self._valid(batch)
+        chunks = plan_chunks(executions, self._max_bytes)
+        refused, chunks = await self._refuse(chunks)
+        early = unusable + refused
+        emit.expect(len(chunks) + (1 if early or not chunks else 0))
+        if early or not chunks:
+            emit(early)
+        await self._wait_until(batch.get("fire_at", 0))
+        secrets = batch.get("signing_secrets") or {}
+        pending = iter(chunks)
+
+        async def worker() -> None:
+            for chunk in pending:
+                emit(await self._post_chunk(chunk, self._secret(secrets, chunk.project_id)))
+
+        await asyncio.gather(*(worker() for _ in range(min(len(chunks), CHUNK_WORKERS))))
+        return emit.all
+
+    def _valid(self, batch: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+        executions = batch.get("executions") or []
+        reasons = [malformed(e) for e in executions]
+        if not any(reasons):
+            return executions, []
+        good, bad = [], []
+        now_ms = self._now_ms()
+        for execution, reason in zip(executions, reasons, strict=True):
+            if reason is None:
+                good.append(execution)
+                continue
+            log.error("batch %s: %s", batch.get("batch_id"), reason)
+            execution_id = execution.get("execution_id") if isinstance(execution, dict) else None
+            if isinstance(execution_id, str):  # without an id it cannot even be reported
+                bad.append(outcome(execution_id, succeeded=False, attempts=0, http_status=None,
+                                   error=reason, started_at_ms=now_ms, finished_at_ms=now_ms))
+        self.metrics.add(failed=len(bad), refused=len(bad))
+        return good, bad
+
+    async def _refuse(self, chunks: list[Chunk]) -> tuple[list[dict[str, Any]], list[Chunk]]:
+        problems = {url: await self.problem(url) for url in {c.url for c in chunks}}
+        if not any(problems.values()):
+            return [], chunks
+        refused, kept = [], []
+        now_ms = self._now_ms()
+        for chunk in chunks:
+            reason = problems[chunk.url]
+            if reason is None:
+                kept.append(chunk)
+                continue
+            refused += [outcome(eid, succeeded=False, attempts=0, http_status=None, error=reason,
+                                started_at_ms=now_ms, finished_at_ms=now_ms)
+                        for eid in chunk.execution_ids]
+        log.warning("refused %d executions: %s", len(refused),
+                    "; ".join(sorted({p for p in problems.values() if p})))
+        self.metrics.add(failed=len(refused), refused=len(refused))
+        return refused, kept
+
+    async def problem(self, url: str) -> str | None:
+        """Why callbacks to `url` must not be sent (None: they may). Resolves names when
+        CallbackAllowedNetworks is set; a name that does not resolve is let through, so the
+        attempt fails (and is retried) as a DNS error."""
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            return "invalid callback URL"
+        if parts.scheme not in ("http", "https"):
+            return "callback URL must start with http:// or https://"
+        if not host:
+            return "callback URL has no host"
+        if not self._networks:
+            return None
+        hit = self._guard_cache.get(host)
+        if hit is not None and hit[0] > self._monotonic():
+            return hit[1]
+        answer = await self._check_host(host)
+        if len(self._guard_cache) > 4096:
+            self._guard_cache.clear()
+        self._guard_cache[host] = (self._monotonic() + GUARD_CACHE_SECONDS, answer)
+        return answer
+
+    async def _check_host(self, host: str) -> str | None:
+        if _is_ip(host):
+            addresses = [host]
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, None, type=socket.SOCK_STREAM)
+            except (OSError, UnicodeError):
+                return None
+            addresses = [str(info[4][0]) for info in infos]
+        for address in addresses:
+            if not is_allowed(address, self._networks):
+                return refusal(host, address)
+        return None
+
+    def _secret(self, secrets: dict[Any, str], project_id: int) -> str | None:
+        secret = secrets.get(str(project_id)) or secrets.get(project_id)
+        if secret is None and project_id not in self._unsigned_projects:
+            self._unsigned_projects.add(project_id)
+            log.warning("no signing secret for project %s: its callbacks go unsigned", project_id)
+        return secret
+
+    async def _wait_until(self, at: float) -> None:
+        """Never early: sleep again if the loop woke us a hair before `at`."""
+        while (delay := at - self._now()) > 0:
+            await self._sleep(delay)
+
+    # -- a chunk ----------------------------------------------------------------------------
+
+    async def _post_chunk(self, chunk: Chunk, secret: str | None) -> list[dict[str, Any]]:
+        assert self._slots is not None, "Deliverer.start() was not awaited"
+        host = _host_port(chunk.url)
+        attempts, started_ms = 0, 0
+        retry_max = self.settings.job_execution_retry_max
+        first_delay = self.settings.job_execution_retry_delay
+        while True:
+            attempts += 1
+            async with self._slots.hold(host):
+                sent_at = self._now()
+                if attempts == 1:
+                    started_ms = int(sent_at * 1000)
+                    for scheduled_at, count in chunk.ticks:
+                        self.metrics.observe_lateness(sent_at - scheduled_at, count)
+                status, error = await self._attempt(chunk, secret, int(sent_at))
+            self.metrics.add(posts=1)
+            if error is None or attempts > retry_max:
+                break
+            self.metrics.add(retries=1)
+            await self._sleep(backoff(attempts, first_delay))
+        finished_ms = self._now_ms()
+        n = len(chunk.execution_ids)
+        self.metrics.add(chunks=1, **({"delivered": n} if error is None else {"failed": n}))
+        if error is not None:
+            log.info("chunk %s to %s failed after %d attempts: %s", chunk.key, chunk.url,
+                     attempts, error)
+        return [outcome(eid, succeeded=error is None, attempts=attempts, http_status=status,
+                        error=error, started_at_ms=started_ms, finished_at_ms=finished_ms)
+                for eid in chunk.execution_ids]
+
+    async def _attempt(self, chunk: Chunk, secret: str | None,
+                       timestamp: int) -> tuple[int | None, str | None]:
+        """One POST: (status, None) on 2xx, else (status or None, reason)."""
+        assert self._session is not None, "Deliverer.start() was not awaited"
+        headers = {"Content-Type": "application/json", "Idempotency-Key": chunk.key,
+                   "X-Payload-Chunk-Id": chunk.key, "X-Scheduler0-Node": self._node,
+                   "X-Scheduler0-Timestamp": str(timestamp)}
+        if secret is not None:
+            headers["X-Scheduler0-Signature"] = sign(secret, timestamp, chunk.body)
+        try:
+            async with self._session.post(chunk.url, data=chunk.body, headers=headers,
+                                          allow_redirects=False) as response:
+                status = response.status
+                await _discard_body(response)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return None, describe_error(exc, self._timeout)
+        except (OSError, ValueError) as exc:  # odd URLs and sockets aiohttp does not wrap
+            return None, describe_error(exc, self._timeout)
+        if 200 <= status < 300:
+            return status, None
+        return status, f"HTTP {status}"
+
+    def _now_ms(self) -> int:
+        return int(self._now() * 1000)
+
+
+async def _discard_body(response: aiohttp.ClientResponse) -> None:
+    """Read a small body so the connection goes back to the pool; drop it if the body is big.
+    The status has arrived, so a failure here does not make the attempt a failure."""
+    remaining = RESPONSE_READ_LIMIT
+    try:
+        while remaining > 0:
+            data = await response.content.read(remaining)
+            if not data:
+                return
+            remaining -= len(data)
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        pass
+    response.close()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return True
+    except ValueError:
+        return False
+
+
+class _Emitter:
+    """Calls on_results for each settled piece, flagging the last one final; keeps them all."""
+
+    def __init__(self, on_results: ResultsCallback | None):
+        self._on_results = on_results
+        self._left = 0
+        self.all: list[dict[str, Any]] = []
+
+    def expect(self, pieces: int) -> None:
+        self._left = pieces
+
+    def __call__(self, results: list[dict[str, Any]]) -> None:
+        self._left -= 1
+        self.all += results
+        if self._on_results is not None:
+            self._on_results(results, self._left <= 0)

@@ -1,0 +1,295 @@
+"""The pure half of callback delivery: what is sent, in which chunks, under which keys.
+
+No sockets, no clock, no threads here (the aiohttp half is scheduler0.delivery), so the
+coordinator can import it too, e.g. for `delivery_budget` when it sets a batch's deadline.
+
+The callback contract (DESIGN.md §3.4):
+    POST <callback_url>   Content-Type: application/json
+    body                  a JSON array; each element has exactly ELEMENT_FIELDS, with
+                          `scheduled_at` as RFC 3339 UTC ("2026-11-27T13:00:00Z")
+    Idempotency-Key       chunk_key(execution ids of the chunk); for a one-execution chunk this
+    X-Payload-Chunk-Id    is that execution's id, so a re-dispatched tick repeats the same key
+    X-Scheduler0-Node     the delivering node's NodeId
+    X-Scheduler0-Timestamp  epoch seconds when this attempt was sent
+    X-Scheduler0-Signature  sign(project secret, timestamp, body) = "sha256=<hex>"
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import hmac
+import ipaddress
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps's own C escaper
+from typing import Any
+
+ELEMENT_FIELDS = ("id", "execution_id", "scheduled_at", "project_id", "spec", "timezone", "data",
+                  "callback_url")
+EXECUTION_FIELDS = ELEMENT_FIELDS  # what a batch's execution must carry (scheduled_at as int)
+SIGNATURE_PREFIX = "sha256="
+BACKOFF_CAP = 300.0  # seconds; a retry never waits longer than this (unless the first delay does)
+LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_EMPTY_ARRAY = 2  # len(b"[]")
+
+
+Destination = tuple[str, int]  # (callback_url, project_id)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One POST: the executions it carries, its encoded body and its idempotency key."""
+
+    url: str
+    project_id: int
+    execution_ids: tuple[str, ...]
+    body: bytes
+    key: str
+    ticks: tuple[tuple[int, int], ...] = ()  # (scheduled_at, how many executions), for lateness
+
+
+def rfc3339(epoch_seconds: int | float) -> str:
+    """`1795784400` -> `"2026-11-27T13:00:00Z"` (whole seconds, UTC)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch_seconds)))
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "execution_id": (str,), "callback_url": (str,), "project_id": (int,),
+    "scheduled_at": (int, float)}
+
+
+_REQUIRED = frozenset(EXECUTION_FIELDS)
+
+
+def malformed(execution: Any) -> str | None:
+    """Why an execution of a batch cannot be delivered (None: it can)."""
+    if (isinstance(execution, dict) and execution.keys() >= _REQUIRED
+            and type(execution["execution_id"]) is str and type(execution["callback_url"]) is str
+            and type(execution["project_id"]) is int
+            and type(execution["scheduled_at"]) in (int, float)):
+        return None  # the common case, checked fast
+    if not isinstance(execution, Mapping):
+        return "malformed execution: not a map"
+    missing = [name for name in EXECUTION_FIELDS if name not in execution]
+    if missing:
+        return f"malformed execution: missing {', '.join(missing)}"
+    wrong = [name for name, types in _FIELD_TYPES.items()
+             if not isinstance(execution[name], types) or isinstance(execution[name], bool)]
+    if wrong:
+        return f"malformed execution: bad type for {', '.join(wrong)}"
+    return None
+
+
+def callback_element(execution: Mapping[str, Any], scheduled_text: str | None = None) -> dict[str, Any]:
+    """The JSON object the receiver sees for one execution: exactly ELEMENT_FIELDS."""
+    return {
+        "id": execution["id"],
+        "execution_id": execution["execution_id"],
+        "scheduled_at": scheduled_text or rfc3339(execution["scheduled_at"]),
+        "project_id": execution["project_id"],
+        "spec": execution["spec"],
+        "timezone": execution["timezone"],
+        "data": execution["data"],
+        "callback_url": execution["callback_url"],
+    }
+
+
+def encode_element(element: Mapping[str, Any]) -> str:
+    """One element's JSON text; pure ASCII (non-ASCII is escaped), so len() is its byte size."""
+    return json.dumps(element, separators=(",", ":"))
+
+
+_ELEMENT_TEMPLATE = ('{"id":%d,"execution_id":%s,"scheduled_at":"%s","project_id":%d,"spec":%s,'
+                     '"timezone":%s,"data":%s,"callback_url":%s}')
+
+
+def encode_execution(execution: Mapping[str, Any], scheduled_text: str, url_json: str) -> str:
+    """encode_element(callback_element(execution)) in a third of the time: the hot path of a
+    batch's CPU. Falls back to json.dumps for any value that is not the expected type."""
+    ident, project_id = execution["id"], execution["project_id"]
+    if type(ident) is not int or type(project_id) is not int:  # %d would take a bool or float
+        return encode_element(callback_element(execution, scheduled_text))
+    try:
+        return _ELEMENT_TEMPLATE % (
+            ident, _json_string(execution["execution_id"]), scheduled_text, project_id,
+            _json_string(execution["spec"]), _json_string(execution["timezone"]),
+            _json_string(execution["data"]), url_json)
+    except TypeError:  # a value that is not a string
+        return encode_element(callback_element(execution, scheduled_text))
+
+
+def join_body(parts: Sequence[str]) -> bytes:
+    """The JSON array of already-encoded elements (same bytes as json.dumps of the list)."""
+    return ("[" + ",".join(parts) + "]").encode()
+
+
+def group_by_destination(executions: Iterable[Mapping[str, Any]]) -> dict[Destination, list[Any]]:
+    """Executions keyed by (callback_url, project_id), in first-seen order.
+
+    The project is part of the key because each project signs with its own secret.
+    """
+    groups: dict[Destination, list[Any]] = {}
+    for execution in executions:
+        key = (execution["callback_url"], execution["project_id"])
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [execution]
+        else:
+            group.append(execution)
+    return groups
+
+
+def split_sizes(sizes: Sequence[int], max_bytes: int) -> list[range]:
+    """Index ranges of consecutive elements whose JSON array stays within `max_bytes`.
+
+    An element too big to fit any array under the limit goes alone (the receiver decides).
+    """
+    ranges: list[range] = []
+    start, total = 0, _EMPTY_ARRAY
+    for index, size in enumerate(sizes):
+        extra = size + (1 if index > start else 0)  # the comma before it
+        if index > start and total + extra > max_bytes:
+            ranges.append(range(start, index))
+            start, total, extra = index, _EMPTY_ARRAY, size
+        total += extra
+    if start < len(sizes):
+        ranges.append(range(start, len(sizes)))
+    return ranges
+
+
+def split_chunks(elements: Sequence[Mapping[str, Any]], max_bytes: int) -> list[list[Any]]:
+    """`elements` cut into lists whose JSON array body is at most `max_bytes` each."""
+    sizes = [len(encode_element(e)) for e in elements]
+    return [list(elements[r.start:r.stop]) for r in split_sizes(sizes, max_bytes)]
+
+
+def chunk_key(execution_ids: Iterable[str]) -> str:
+    """A deterministic key for a set of executions: the same chunk of a re-dispatched batch gets
+    the same key. One execution: its own id; several: sha256 of the sorted ids, hex[:32]."""
+    ids = sorted(execution_ids)
+    if len(ids) == 1:
+        return ids[0]
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+
+
+def plan_chunks(executions: Iterable[Mapping[str, Any]], max_bytes: int) -> list[Chunk]:
+    """Group by destination, encode every element once, split by size: the POSTs of a batch."""
+    chunks: list[Chunk] = []
+    scheduled_texts: dict[int, str] = {}  # a batch's executions share few ticks
+    for (url, project_id), group in group_by_destination(executions).items():
+        parts = []
+        url_json = _json_string(url)
+        for execution in group:
+            at = execution["scheduled_at"]
+            text = scheduled_texts.get(at)
+            if text is None:
+                text = scheduled_texts[at] = rfc3339(at)
+            parts.append(encode_execution(execution, text, url_json))
+        for span in split_sizes([len(p) for p in parts], max_bytes):
+            ids = tuple(group[i]["execution_id"] for i in span)
+            ticks = Counter(group[i]["scheduled_at"] for i in span)
+            chunks.append(Chunk(url, project_id, ids, join_body(parts[span.start:span.stop]),
+                                chunk_key(ids), tuple(ticks.items())))
+    return chunks
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The X-Scheduler0-Signature value: "sha256=" + HMAC-SHA256(secret, f"{timestamp}." + body)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return SIGNATURE_PREFIX + mac.hexdigest()
+
+
+def backoff(attempt: int, first_delay: float) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): first_delay, doubling,
+    capped at BACKOFF_CAP (or at first_delay when that is larger)."""
+    delay = first_delay * 2 ** max(0, attempt - 1)
+    return float(min(delay, max(BACKOFF_CAP, first_delay)))
+
+
+def delivery_budget(timeout: float, retry_delay: float, retry_max: int) -> float:
+    """The longest one chunk can take from its first send to its final outcome, ignoring the
+    wait for a free connection: every attempt times out and every backoff is served."""
+    return (retry_max + 1) * timeout + sum(backoff(a, retry_delay) for a in range(1, retry_max + 1))
+
+
+def parse_networks(networks: Iterable[str]) -> tuple[Any, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def is_allowed(ip: str, networks: Sequence[Any]) -> bool:
+    """Is the address `ip` inside one of `networks` (ip_network objects or CIDR strings)?
+    No networks means no restriction. A string that is not an IP address is never allowed."""
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address(ip.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1 to the kernel
+    for net in networks:
+        net = ipaddress.ip_network(net, strict=False) if isinstance(net, str) else net
+        if address.version == net.version and address in net:
+            return True
+    return False
+
+
+def outcome(execution_id: str, *, succeeded: bool, attempts: int, http_status: int | None,
+            error: str | None, started_at_ms: int, finished_at_ms: int) -> dict[str, Any]:
+    """One entry of a results message (the wire format; see roles/executor.py)."""
+    return {"execution_id": execution_id, "state": "succeeded" if succeeded else "failed",
+            "attempts": attempts, "http_status": http_status, "error": error,
+            "started_at_ms": started_at_ms, "finished_at_ms": finished_at_ms}
+
+
+class Metrics:
+    """Counters of one executor process since it started, thread-safe, cumulative (a new pid
+    starts from zero, as Prometheus counters do after a restart).
+
+    delivered / failed   executions settled as succeeded / failed (refused included in failed)
+    refused              executions refused without sending (SSRF guard, bad URL)
+    posts                HTTP POST attempts sent, retries included
+    chunks               chunks settled (one or more POSTs each)
+    retries              attempts after the first
+    lateness             histogram of first send time minus scheduled_at, per execution
+    """
+
+    COUNTERS = ("delivered", "failed", "refused", "posts", "chunks", "retries")
+
+    def __init__(self, buckets: Sequence[float] = LATENESS_BUCKETS):
+        self._lock = threading.Lock()
+        self._buckets = tuple(buckets)
+        self._counts = dict.fromkeys(self.COUNTERS, 0)
+        self._bucket_counts = [0] * (len(self._buckets) + 1)  # the last one is +Inf
+        self._sum = 0.0
+        self._observations = 0
+
+    def add(self, **increments: int) -> None:
+        with self._lock:
+            for name, value in increments.items():
+                self._counts[name] += value
+
+    def observe_lateness(self, seconds: float, count: int = 1) -> None:
+        """`count` executions were first sent `seconds` after their scheduled time."""
+        index = bisect.bisect_left(self._buckets, seconds)
+        with self._lock:
+            self._bucket_counts[index] += count
+            self._sum += seconds * count
+            self._observations += count
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters plus a Prometheus-style histogram: cumulative counts per upper bound `le`
+        (the +Inf bucket is `count`)."""
+        with self._lock:
+            cumulative, running = [], 0
+            for n in self._bucket_counts[:-1]:
+                running += n
+                cumulative.append(running)
+            return {**self._counts,
+                    "lateness": {"le": list(self._buckets), "counts": cumulative,
+                                 "sum": round(self._sum, 6), "count": self._observations}}
