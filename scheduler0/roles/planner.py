@@ -171,14 +171,36 @@ class Planner(threading.Thread):
         return count
 
     def reconcile(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
-        """On becoming leader: re-dispatch every planned, unfinished execution (same ids)."""
+        """On becoming leader: settle every planned, unfinished execution (same ids).
+
+        Those still within the misfire threshold are re-dispatched. Older ones fell while the
+        node or cluster was down, so their job's misfire policy decides: `run_all` jobs get
+        them delivered late, the others record them as missed (the planner has already fired,
+        or will fire, the job's latest tick).
+        """
         unfinished = reader.unfinished_batches()
         count = 0
+        stale_rows: list[list[Any]] = []
         for batch_id, pending in unfinished.items():
-            count += self._resend(reader, dispatcher, batch_id, pending, now, 1)
-        if count:
-            log.info("reconciled %d unfinished executions in %d batches", count, len(unfinished))
+            fire_at = reader.batch_fire_at(batch_id)
+            if now - fire_at > self.settings.misfire_threshold:
+                replay = [j for j in pending if j.misfire_policy == "run_all"]
+                stale_rows += [missed_row(j.id, fire_at) for j in pending if j not in replay]
+                pending = replay
+            if pending:
+                count += self._resend(reader, dispatcher, batch_id, pending, now, 1)
+        if stale_rows:
+            self._record_missed(stale_rows)
+        if count or stale_rows:
+            log.info("reconciled %d unfinished executions in %d batches (%d recorded missed)",
+                     count, len(unfinished), len(stale_rows))
         return count
+
+    def _record_missed(self, rows: list[list[Any]]) -> None:
+        for start in range(0, len(rows), PLAN_COMMAND_ROWS):
+            body = {"rows": rows[start:start + PLAN_COMMAND_ROWS]}
+            self.raft.submit(commands.make(commands.RESULT, body), self.settings.write_timeout)
+        self.stats["missed"] += len(rows)
 
     def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str,
                 pending: list[planning.PlannedJob], now: float, attempt: int) -> int:
@@ -193,6 +215,11 @@ class Planner(threading.Thread):
         self.in_flight[batch_id] = InFlight(batch_id, node_id, fire_at, deadline, attempt)
         self.stats["redispatched"] += len(pending)
         return len(pending)
+
+
+def missed_row(job_id: int, fire_at: int) -> list[Any]:
+    """A RESULT row recording one tick as missed."""
+    return [planning.execution_id(job_id, fire_at), "missed", 0, None, "misfire", None, None, None]
 
 
 class _PlanRefused(Scheduler0Error):

@@ -79,6 +79,33 @@ class NodeProcess:
         except (urllib.error.URLError, OSError):
             return 0, None
 
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the API with the node secrets (HTTP Basic); returns `data`, asserts success."""
+        import base64
+
+        secrets = json.loads((self.workdir / ".scheduler0").read_text())
+        token = base64.b64encode(f"{secrets['AuthUsername']}:{secrets['AuthPassword']}".encode())
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method,
+            headers={"Authorization": "Basic " + token.decode(), "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())["data"]
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+
+    def executions(self, **query: Any) -> list[dict[str, Any]]:
+        """Every execution matching `query` (all pages)."""
+        rows: list[dict[str, Any]] = []
+        while True:
+            params = "&".join(f"{k}={v}" for k, v in {**query, "limit": 1000,
+                                                         "offset": len(rows)}.items())
+            page = self.api("GET", f"/executions?{params}")
+            rows += page["executions"]
+            if len(rows) >= page["total"] or not page["executions"]:
+                return rows
+
     def health(self) -> dict[str, Any] | None:
         status, body = self.get("/healthcheck")
         return body["data"] if status == 200 else None
