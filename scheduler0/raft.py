@@ -134,11 +134,13 @@ class RaftNode:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def submit(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def submit(self, command: dict[str, Any], timeout: float, retry: bool = True) -> dict[str, Any]:
         """Replicate `command`; return its apply result once applied on this node.
 
         Retries the same command (same request_id) on outcomes that leave it unapplied or
-        unknown, until `timeout`. Raises UnavailableError when the deadline passes.
+        unknown, until `timeout`. Raises UnavailableError when the deadline passes. With
+        retry=False any failure raises at once: the planner uses it so that a deposed leader's
+        command is never forwarded to its successor and committed there.
         """
         consumer = self._require_consumer()
         deadline = clock.monotonic() + timeout
@@ -153,11 +155,14 @@ class RaftNode:
                 return consumer.apply(command, sync=True, timeout=remaining)
             except SyncObjException as exc:
                 code = exc.errorCode
-                if code == "Timeout" or code in RETRYABLE:
+                if retry and (code == "Timeout" or code in RETRYABLE):
                     last_reason = _reason_name(code)
                     # Yield briefly: an election is in progress or the queue is full.
                     threading.Event().wait(min(0.05, max(0.0, deadline - clock.monotonic())))
                     continue
+                if code == "Timeout" or code in RETRYABLE:
+                    raise UnavailableError(f"the command was not committed ({_reason_name(code)})"
+                                           ) from None
                 raise RaftError(f"raft refused the command: {_reason_name(code)}") from None
 
     def submit_async(self, command: dict[str, Any],

@@ -53,7 +53,7 @@ def read(path: str, environ: Mapping[str, str] | None = None) -> NodeSecrets | N
     values: dict[str, str] = {}
     if os.path.exists(path):
         values.update(_read_file(path))
-    for name, attr in FIELDS.items():
+    for attr in FIELDS.values():
         env = environ.get("SCHEDULER0_" + attr.upper())
         if env:
             values[attr] = env

@@ -13,11 +13,15 @@ Every message is one msgpack frame (scheduler0.codec). Failures become Transport
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
+import zmq.auth.thread
+from zmq.utils import z85
 
 from scheduler0 import codec
 from scheduler0.errors import TransportError
@@ -39,11 +43,62 @@ def _prepare_ipc(endpoint: str) -> None:
                                  "(over 100 bytes); use a shorter DataDir")
 
 
+@dataclass(frozen=True)
+class CurveKeys:
+    """CURVE key pairs for the channels between nodes, derived from the cluster's SecretKey.
+
+    Every node derives the same pairs, so no key exchange is needed; a process without the
+    SecretKey can neither complete the handshake as a client (the server's ZAP handler admits
+    only the derived client key) nor impersonate a server.
+    """
+
+    server_public: bytes
+    server_secret: bytes
+    client_public: bytes
+    client_secret: bytes
+
+    @classmethod
+    def derive(cls, secret_key: str) -> CurveKeys:
+        def pair(label: str) -> tuple[bytes, bytes]:
+            secret = z85.encode(hashlib.sha256(f"scheduler0-curve-{label}:{secret_key}".encode())
+                                .digest())
+            return zmq.curve_public(secret), secret
+
+        server_public, server_secret = pair("server")
+        client_public, client_secret = pair("client")
+        return cls(server_public, server_secret, client_public, client_secret)
+
+
+_authenticator: Any = None
+_auth_lock = threading.Lock()
+
+
+def _start_authenticator(keys: CurveKeys) -> None:
+    """One ZAP handler per process, admitting only the cluster's client key."""
+    global _authenticator
+    with _auth_lock:
+        if _authenticator is not None:
+            return
+        auth = zmq.auth.thread.ThreadAuthenticator(context())
+        auth.start()
+
+        class _Provider:
+            def callback(self, domain: str, key: bytes) -> bool:
+                return key == keys.client_public
+
+        auth.configure_curve_callback(domain="*", credentials_provider=_Provider())
+        _authenticator = auth
+
+
 class Socket:
-    """One ZeroMQ socket carrying codec messages. Not thread-safe: one thread owns it."""
+    """One ZeroMQ socket carrying codec messages. Not thread-safe: one thread owns it.
+
+    With `curve` the socket authenticates and encrypts (tcp between nodes): a bound socket is
+    the CURVE server, a connecting one the client.
+    """
 
     def __init__(self, kind: str, endpoint: str, *, bind: bool, hwm: int = 100_000,
-                 subscribe: bytes | None = b""):
+                 subscribe: bytes | None = b"", curve: CurveKeys | None = None):
         self.kind = kind
         self.endpoint = endpoint
         self._sock = context().socket(_KINDS[kind])
@@ -52,6 +107,8 @@ class Socket:
         self._sock.setsockopt(zmq.RCVHWM, hwm)
         if kind == "sub" and subscribe is not None:
             self._sock.setsockopt(zmq.SUBSCRIBE, subscribe)
+        if curve is not None:
+            self._secure(curve, bind)
         try:
             if bind:
                 _prepare_ipc(endpoint)
@@ -62,6 +119,17 @@ class Socket:
             self._sock.close(0)
             verb = "bind" if bind else "connect"
             raise TransportError(f"cannot {verb} {kind} socket to {endpoint}: {exc}") from None
+
+    def _secure(self, keys: CurveKeys, server: bool) -> None:
+        if server:
+            _start_authenticator(keys)
+            self._sock.curve_server = True
+            self._sock.curve_secretkey = keys.server_secret
+            self._sock.curve_publickey = keys.server_public
+        else:
+            self._sock.curve_serverkey = keys.server_public
+            self._sock.curve_publickey = keys.client_public
+            self._sock.curve_secretkey = keys.client_secret
 
     @property
     def raw(self) -> Any:

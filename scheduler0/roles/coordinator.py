@@ -16,9 +16,10 @@ from scheduler0.config import Settings
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
 from scheduler0.raft import RaftNode, raft_password
 from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.roles.placement import NodeReports
 from scheduler0.roles.planner import Planner
 from scheduler0.roles.pruner import Pruner
-from scheduler0.roles.relay import IntakeRelay, ResultCollector
+from scheduler0.roles.relay import IntakeRelay, Reporter, ResultCollector
 from scheduler0.store import StateMachine
 
 log = logging.getLogger(__name__)
@@ -34,17 +35,23 @@ class Coordinator:
         self.lifecycle = lifecycle
         self.machine = StateMachine(settings.db_path)
         self.raft = RaftNode(settings, self.machine, raft_password(secret_key))
+        self.curve = transport.CurveKeys.derive(secret_key)
+        self.reports = NodeReports()
         self._replies: queue.Queue[tuple[list[bytes], dict[str, Any]]] = queue.Queue()
         self._pool = ThreadPoolExecutor(SUBMIT_THREADS, thread_name_prefix="submit")
 
     def run(self) -> int:
         self.raft.start()
         server = transport.RouterServer(self.settings.ipc("commands"))
-        self.intake = IntakeRelay(self.settings, self.lifecycle.stopping)
-        self.results = ResultCollector(self.settings, self.lifecycle.stopping, self.raft.submit)
-        self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader)
-        self.pruner = Pruner(self.settings, self.raft, self.lifecycle.stopping)
-        for thread in (self.intake, self.results, self.planner, self.pruner):
+        stopping = self.lifecycle.stopping
+        self.intake = IntakeRelay(self.settings, stopping, self.curve, self.reports)
+        self.results = ResultCollector(self.settings, stopping, self.raft.submit)
+        self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader,
+                               self.curve, self.reports)
+        self.pruner = Pruner(self.settings, self.raft, stopping)
+        self.reporter = Reporter(self.settings, stopping, self.curve, self.reports, self._load)
+        threads = (self.intake, self.results, self.planner, self.pruner, self.reporter)
+        for thread in threads:
             thread.start()
         log.info("coordinator ready: raft %s, commands %s", self.settings.raft_address,
                  self.settings.ipc("commands"))
@@ -52,7 +59,7 @@ class Coordinator:
             self._serve(server)
         finally:
             server.close()
-            for thread in (self.planner, self.pruner, self.results, self.intake):
+            for thread in threads:
                 thread.join(timeout=3.0)
             self._pool.shutdown(wait=False, cancel_futures=True)
             self.raft.stop()
@@ -119,9 +126,16 @@ class Coordinator:
         status = self.raft.status()
         status["memory_pressure"] = self.lifecycle.memory_pressure
         status["executors"] = self.results.executor_load()
+        status["nodes"] = {str(n): {k: r.get(k) for k in ("held", "executors", "memory_pressure")}
+                           for n, r in self.reports.fresh().items()}
         status["planner"] = dict(self.planner.stats, in_flight=len(self.planner.in_flight))
         status["results_committed"] = self.results.committed
         return status
+
+    def _load(self) -> dict[str, Any]:
+        load = self.results.executor_load()
+        return {"held": load["held"], "executors": load["executors"],
+                "memory_pressure": self.lifecycle.memory_pressure}
 
     def _pipeline_reader(self) -> Any:
         from scheduler0.store.pipeline import PipelineReader

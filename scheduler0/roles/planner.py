@@ -16,6 +16,7 @@ from typing import Any
 from scheduler0 import clock, commands, planning, transport
 from scheduler0.config import Settings
 from scheduler0.errors import Scheduler0Error
+from scheduler0.roles.placement import NodeReports, Placement
 from scheduler0.schedule import ScheduleCache
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 ROUND_INTERVAL = 0.1  # seconds between planning rounds
 DUE_SCHEDULES_PER_ROUND = 2000
 PLAN_COMMAND_ROWS = 1000
+LEADERSHIP_PROOF_TIMEOUT = 2.0  # seconds
+# A dispatch this long after the last commit first proves leadership again, so a leader
+# paused mid-round (SIGSTOP, a long GC) does not send the rest after its successor took over.
+DISPATCH_STALENESS = 0.5  # seconds
 
 
 @dataclass
@@ -35,10 +40,13 @@ class InFlight:
 
 
 class Dispatcher:
-    """PUSH sockets to each node's intake; owned by the planner thread only."""
+    """CURVE PUSH sockets to each node's intake; owned by the planner thread only."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, curve: transport.CurveKeys | None,
+                 reports: NodeReports | None = None):
         self.settings = settings
+        self.curve = curve
+        self.reports = reports
         self._sockets: dict[int, transport.Socket] = {}
 
     def intake_of(self, node_id: int) -> str:
@@ -47,13 +55,18 @@ class Dispatcher:
         for replica in self.settings.replicas:
             if replica.node_id == node_id:
                 return replica.intake_address
+        # A node added at run time is known by the load reports it sends.
+        report = self.reports.get(node_id) if self.reports else None
+        if report and report.get("intake_address"):
+            return str(report["intake_address"])
         raise KeyError(node_id)
 
     def send(self, node_id: int, message: dict[str, Any]) -> bool:
         sock = self._sockets.get(node_id)
         if sock is None:
             sock = self._sockets[node_id] = transport.Socket(
-                "push", f"tcp://{self.intake_of(node_id)}", bind=False, hwm=10_000)
+                "push", f"tcp://{self.intake_of(node_id)}", bind=False, hwm=10_000,
+                curve=self.curve)
         return sock.send(message, block=False)
 
     def close(self) -> None:
@@ -64,14 +77,17 @@ class Dispatcher:
 
 class Planner(threading.Thread):
     def __init__(self, settings: Settings, raft: Any, lifecycle: Any,
-                 reader_factory: Callable[[], Any],
-                 choose_node: Callable[[int], int] | None = None):
+                 reader_factory: Callable[[], Any], curve: transport.CurveKeys | None = None,
+                 reports: NodeReports | None = None):
         super().__init__(name="planner", daemon=True)
         self.settings = settings
         self.raft = raft
         self.lifecycle = lifecycle
         self._reader_factory = reader_factory
-        self._choose_node = choose_node or (lambda _i: settings.node_id)
+        self.curve = curve
+        self.reports = reports or NodeReports()
+        self.placement = Placement(settings, raft, self.reports)
+        self._committed_at = 0.0
         self.cache = ScheduleCache()
         self.in_flight: dict[str, InFlight] = {}
         self.stats = {"rounds": 0, "planned": 0, "missed": 0, "redispatched": 0,
@@ -81,7 +97,7 @@ class Planner(threading.Thread):
 
     def run(self) -> None:
         reader = self._reader_factory()
-        dispatcher = Dispatcher(self.settings)
+        dispatcher = Dispatcher(self.settings, self.curve, self.reports)
         leading = False
         try:
             while not self.lifecycle.stopping.wait(ROUND_INTERVAL):
@@ -93,14 +109,32 @@ class Planner(threading.Thread):
                     continue  # no new work under memory pressure; due ticks wait, none is lost
                 try:
                     if not leading:
+                        self.confirm_leadership()
                         self.reconcile(reader, dispatcher, clock.now())
                         leading = True
                     self.plan_round(reader, dispatcher, clock.now())
-                    self.redispatch_overdue(reader, dispatcher, clock.now())
+                    if any(f.deadline <= clock.now() for f in self.in_flight.values()):
+                        self.confirm_leadership()
+                        self.redispatch_overdue(reader, dispatcher, clock.now())
                 except Scheduler0Error as exc:
                     log.warning("planning round failed (%s); retrying", exc)
         finally:
             dispatcher.close()
+
+    def confirm_leadership(self) -> None:
+        """Commit an empty PLAN as this node: only a leader with a majority can.
+
+        Re-dispatching sends work without a new PLAN, so it is gated on this: a leader that was
+        cut off (SIGSTOP, partition) fails here instead of dispatching after its successor.
+        """
+        empty = {"batches": [], "missed": [], "advances": []}
+        self.raft.submit(commands.make(commands.PLAN, empty), LEADERSHIP_PROOF_TIMEOUT, retry=False)
+        self._committed_at = clock.monotonic()
+
+    def _still_leading(self) -> None:
+        if clock.monotonic() - self._committed_at > DISPATCH_STALENESS:
+            self.confirm_leadership()
+            self._committed_at = clock.monotonic()
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -115,7 +149,8 @@ class Planner(threading.Thread):
         plan = planning.plan_due(self.cache, ((d, jobs.get(d.id, [])) for d in due), int(now),
                                  horizon, self.settings.misfire_threshold,
                                  self.settings.misfire_run_all_cap)
-        batches = planning.make_batches(plan, self._choose_node)
+        self.placement.start_round()
+        batches = planning.make_batches(plan, lambda _i: self.placement.choose())
         self._commit_plan(batches, planning.missed_entries(plan), plan.advances)
         dispatched = self._dispatch(reader, dispatcher, batches)
         self.stats["rounds"] += 1
@@ -133,9 +168,11 @@ class Planner(threading.Thread):
         bodies = _pack(batches, missed)
         bodies.append({"batches": [], "missed": [], "advances": [list(a) for a in advances]})
         for body in bodies:
-            result = self.raft.submit(commands.make(commands.PLAN, body), self.settings.write_timeout)
+            result = self.raft.submit(commands.make(commands.PLAN, body),
+                                      self.settings.write_timeout, retry=False)
             if not result.get("ok"):
                 raise _PlanRefused(str(result.get("error")))
+        self._committed_at = clock.monotonic()
 
     def _dispatch(self, reader: Any, dispatcher: Dispatcher, batches: list[planning.Batch]) -> int:
         if not batches:
@@ -147,6 +184,7 @@ class Planner(threading.Thread):
                                                 self.settings.job_execution_retry_delay,
                                                 self.settings.job_execution_retry_max)
             message = planning.batch_message(batch, secrets, deadline)
+            self._still_leading()
             if not dispatcher.send(batch.node_id, message):
                 log.warning("intake of node %d is full; batch %s waits for re-dispatch",
                             batch.node_id, batch.id)
@@ -167,7 +205,7 @@ class Planner(threading.Thread):
                 del self.in_flight[flight.batch_id]
                 continue
             count += self._resend(reader, dispatcher, flight.batch_id, pending, now,
-                                  flight.attempts + 1)
+                                  flight.attempts + 1, exclude=flight.node_id)
         return count
 
     def reconcile(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
@@ -203,14 +241,16 @@ class Planner(threading.Thread):
         self.stats["missed"] += len(rows)
 
     def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str,
-                pending: list[planning.PlannedJob], now: float, attempt: int) -> int:
+                pending: list[planning.PlannedJob], now: float, attempt: int,
+                exclude: int | None = None) -> int:
         fire_at = reader.batch_fire_at(batch_id)
-        node_id = self._choose_node(attempt)
+        node_id = self.placement.choose(exclude=exclude)
         batch = planning.Batch(batch_id, fire_at, pending, node_id)
         secrets = reader.project_secrets(sorted({j.project_id for j in pending}))
         deadline = now + (planning.result_deadline(0, self.settings.job_execution_timeout,
                                                    self.settings.job_execution_retry_delay,
                                                    self.settings.job_execution_retry_max))
+        self._still_leading()
         dispatcher.send(node_id, planning.batch_message(batch, secrets, deadline))
         self.in_flight[batch_id] = InFlight(batch_id, node_id, fire_at, deadline, attempt)
         self.stats["redispatched"] += len(pending)

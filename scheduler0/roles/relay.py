@@ -16,31 +16,40 @@ from typing import Any
 from scheduler0 import clock, commands, transport
 from scheduler0.config import Settings
 from scheduler0.errors import Scheduler0Error
+from scheduler0.roles.placement import NodeReports
 
 log = logging.getLogger(__name__)
 
 RESULT_FLUSH_INTERVAL = 0.1  # seconds results wait to be committed together
 RESULT_COMMAND_ROWS = 1000  # rows per RESULT command (keeps commands well under 64 KiB)
 RESULTS_HWM = 1_000_000  # messages; the executors' PUB drops beyond it (reconcile catches it)
+REPORT_INTERVAL = 1.0  # seconds between load reports
 
 STATE_CODES = {"succeeded": "succeeded", "failed": "failed"}
 
 
 class IntakeRelay(threading.Thread):
-    def __init__(self, settings: Settings, stopping: threading.Event):
+    def __init__(self, settings: Settings, stopping: threading.Event,
+                 curve: transport.CurveKeys | None, reports: NodeReports):
         super().__init__(name="intake", daemon=True)
         self.settings = settings
         self.stopping = stopping
+        self.curve = curve
+        self.reports = reports
         self.relayed = 0
 
     def run(self) -> None:
-        intake = transport.Socket("pull", f"tcp://{self.settings.intake_address}", bind=True)
+        intake = transport.Socket("pull", f"tcp://{self.settings.intake_address}", bind=True,
+                                  curve=self.curve)
         to_executors = transport.Socket("push", self.settings.ipc("batches"), bind=True,
                                         hwm=self.settings.max_queue * self.settings.max_workers)
         try:
             while not self.stopping.is_set():
                 batch = intake.recv(timeout=0.2)
                 if batch is None:
+                    continue
+                if batch.get("type") == "load_report":
+                    self.reports.put(batch)
                     continue
                 # Blocks while every executor holds MaxQueue batches: back-pressure reaches
                 # the intake's own queue and, past its HWM, the leader's PUSH.
@@ -51,6 +60,38 @@ class IntakeRelay(threading.Thread):
         finally:
             intake.close()
             to_executors.close()
+
+
+class Reporter(threading.Thread):
+    """Tells every other node (and this one) this node's load about once a second, over the
+    nodes' intakes; the leader places batches by these reports."""
+
+    def __init__(self, settings: Settings, stopping: threading.Event,
+                 curve: transport.CurveKeys | None, reports: NodeReports,
+                 report: Callable[[], dict[str, Any]]):
+        super().__init__(name="reporter", daemon=True)
+        self.settings = settings
+        self.stopping = stopping
+        self.curve = curve
+        self.reports = reports
+        self._report = report
+
+    def run(self) -> None:
+        # Small HWM and non-blocking sends: a report for a dead peer is dropped, never queued.
+        peers = [transport.Socket("push", f"tcp://{r.intake_address}", bind=False, hwm=5,
+                                  curve=self.curve) for r in self.settings.peers()]
+        try:
+            while not self.stopping.wait(REPORT_INTERVAL):
+                report = {"type": "load_report", "node_id": self.settings.node_id,
+                          "address": self.settings.api_address,
+                          "raft_address": self.settings.raft_address,
+                          "intake_address": self.settings.intake_address, **self._report()}
+                self.reports.put(report)
+                for sock in peers:
+                    sock.send(report, block=False)
+        finally:
+            for sock in peers:
+                sock.close()
 
 
 def result_row(node_id: int, result: dict[str, Any]) -> list[Any]:

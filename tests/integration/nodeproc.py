@@ -21,8 +21,12 @@ from scheduler0.testing import free_port, wait_for
 
 
 class NodeProcess:
-    def __init__(self, workdir: Path, **settings: Any):
+    def __init__(self, workdir: Path, secrets: dict[str, str] | None = None, **settings: Any):
         self.workdir = workdir
+        if secrets is not None:  # a cluster shares one secrets file
+            path = workdir / ".scheduler0"
+            path.write_text(json.dumps(secrets))
+            path.chmod(0o600)
         self.port = int(settings.pop("Port", free_port()))
         self.env = dict(os.environ)
         base = {"Port": self.port, "DataDir": str(workdir / "data"),

@@ -1,0 +1,69 @@
+"""Where the leader sends batches (DESIGN §3.3 step 3): the least-loaded healthy other node.
+
+A node is healthy when Raft sees it connected and its latest load report is fresh and without
+memory pressure. The leader's own executors take work only when no other node is healthy, so
+one node left runs everything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from scheduler0 import clock
+from scheduler0.config import Settings
+
+REPORT_FRESH = 5.0  # seconds a node's load report counts as current
+
+
+class NodeReports:
+    """The latest load report of every node, shared by the intake and planner threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reports: dict[int, dict[str, Any]] = {}
+
+    def put(self, report: dict[str, Any]) -> None:
+        with self._lock:
+            self._reports[int(report["node_id"])] = {**report, "seen": clock.monotonic()}
+
+    def fresh(self) -> dict[int, dict[str, Any]]:
+        now = clock.monotonic()
+        with self._lock:
+            return {n: r for n, r in self._reports.items() if now - r["seen"] < REPORT_FRESH}
+
+    def get(self, node_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            return self._reports.get(node_id)
+
+
+class Placement:
+    def __init__(self, settings: Settings, raft: Any, reports: NodeReports):
+        self.settings = settings
+        self.raft = raft
+        self.reports = reports
+        self._assigned: Counter[int] = Counter()
+
+    def healthy_peers(self) -> dict[int, int]:
+        """Healthy other nodes and the batches each holds now."""
+        healthy = {}
+        for node_id, report in self.reports.fresh().items():
+            if node_id == self.settings.node_id or report.get("memory_pressure"):
+                continue
+            if self.raft.node_connected(str(report.get("raft_address", ""))):
+                healthy[node_id] = int(report.get("held", 0))
+        return healthy
+
+    def start_round(self) -> None:
+        self._assigned.clear()
+
+    def choose(self, exclude: int | None = None) -> int:
+        """The node for the next batch: least held + assigned this round; self if none."""
+        loads = {n: held + self._assigned[n] for n, held in self.healthy_peers().items()
+                 if n != exclude}
+        if not loads:
+            return self.settings.node_id
+        node = min(loads, key=lambda n: (loads[n], n))
+        self._assigned[node] += 1
+        return node
