@@ -280,7 +280,28 @@ def cluster_group() -> None:
 @config_option
 def cluster_status(config_path: str | None) -> None:
     """Nodes, leader and replication lag, as this node sees them."""
-    _print_json(NodeClient(load_settings(config_path)).call("GET", "/healthcheck"))
+    _print_json(NodeClient(load_settings(config_path)).call("GET", "/cluster"))
+
+
+@cluster_group.command("add")
+@click.argument("raft_address")
+@config_option
+def cluster_add(raft_address: str, config_path: str | None) -> None:
+    """Add the node listening for Raft on RAFT_ADDRESS (host:port).
+
+    Start the new node first, with every current member (itself included) in its Replicas.
+    """
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "POST", "/cluster/members", {"raft_address": raft_address}))
+
+
+@cluster_group.command("remove")
+@click.argument("raft_address")
+@config_option
+def cluster_remove(raft_address: str, config_path: str | None) -> None:
+    """Remove the node whose Raft address is RAFT_ADDRESS (host:port)."""
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "DELETE", f"/cluster/members/{urllib.parse.quote(raft_address, safe='')}"))
 
 
 if __name__ == "__main__":

@@ -314,3 +314,7 @@ class LocalServices:
 
     def status(self) -> dict[str, Any]:
         return {**self.raft.status(), "memory_pressure": self.memory_pressure}
+
+    def membership(self, action: str, raft_address: str) -> dict[str, Any]:
+        self.raft.change_membership(action, raft_address)
+        return {"ok": True, "data": None}

@@ -80,8 +80,8 @@ def _ok(description: str, data: dict[str, Any], status: str = "200") -> dict[str
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    names = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 409: "Conflict",
-             413: "PayloadTooLarge", 503: "Unavailable"}
+    names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+             409: "Conflict", 413: "PayloadTooLarge", 503: "Unavailable"}
     return {str(s): {"$ref": f"#/components/responses/{names[s]}"} for s in statuses}
 
 
@@ -321,6 +321,8 @@ RESPONSES = {
     "BadRequest": _error_response("bad input: the message names the field and the fix "
                                   "(invalid_json, invalid_body, unknown_field, invalid_<field>)"),
     "Unauthorized": _error_response("missing, wrong or archived credentials (always the same body)"),
+    "Forbidden": _error_response("needs the node secrets (Basic auth), not an API credential "
+                                 "(forbidden)"),
     "NotFound": _error_response("no such resource (not_found)"),
     "Conflict": _error_response("the change conflicts with the state (conflict)"),
     "PayloadTooLarge": _error_response(f"more than {v.MAX_JOBS_PER_REQUEST} jobs, or a body over "
@@ -490,6 +492,34 @@ PATHS: dict[str, Any] = {
                                           "default": v.DEFAULT_PREVIEW_COUNT},
                        "how many fire times")],
             "responses": {**_ok("the fire times", _ref("Preview")), **_errors(400, 401)},
+        },
+    },
+    "/cluster": {
+        "get": {
+            "operationId": "clusterStatus", "tags": ["cluster"],
+            "summary": "Members, leader, Raft term and this node's replication lag (entries "
+                       "committed by the leader and not yet applied here)",
+            "responses": {**_ok("cluster", {"type": "object"}), **_errors(401, 503)},
+        },
+    },
+    "/cluster/members": {
+        "post": {
+            "operationId": "addMember", "tags": ["cluster"],
+            "summary": "Add a node by its Raft address (node Basic auth only). Start the new "
+                       "node first, with every current member in its Replicas.",
+            "requestBody": _json_body({"type": "object", "additionalProperties": False,
+                                       "required": ["raft_address"],
+                                       "properties": {"raft_address": {"type": "string"}}}),
+            "responses": {**_ok("added", {"type": "object"}, "201"),
+                          **_errors(400, 401, 403, 503)},
+        },
+    },
+    "/cluster/members/{raft_address}": {
+        "delete": {
+            "operationId": "removeMember", "tags": ["cluster"],
+            "summary": "Remove a node by its Raft address (node Basic auth only)",
+            "parameters": [_param("raft_address", "path", {"type": "string"}, "host:port")],
+            "responses": {**_ok("removed", {"type": "object"}), **_errors(400, 401, 403, 503)},
         },
     },
     "/healthcheck": {

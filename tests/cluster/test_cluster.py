@@ -140,3 +140,36 @@ def test_restart_of_every_node_keeps_the_state(cluster):
                  timeout=30, message="ticks after the restart")
         wait_for(lambda: time.time() - restarted_at > 6, timeout=10, interval=0.2)
         assert_every_tick_once(leader, jobs, rx, until=restarted_at)
+
+
+def test_a_node_is_added_then_removed(tmp_path):
+    from tests.cluster.conftest import Cluster
+
+    grown = Cluster(tmp_path, size=3)
+    first_two = grown.nodes[:2]
+    for node in first_two:  # nodes 1 and 2 form the cluster; node 3 joins later
+        node.env["SCHEDULER0_REPLICAS"] = __import__("json").dumps(grown.replicas[:2])
+    try:
+        for node in first_two:
+            node.start()
+        leader = grown.leader(among=first_two)
+        newcomer = grown.node(3).start()
+        third = grown.replicas[2]["RaftAddress"]
+        added = leader.api("POST", "/cluster/members", {"raft_address": third})
+        assert added == {"added": third}
+        wait_for(lambda: (h := newcomer.health()) and h["leader_id"] == leader.health()["node_id"],
+                 timeout=20, message="the new node follows the leader")
+        wait_for(lambda: "3" in leader.api("GET", "/cluster")["nodes"], timeout=10,
+                 message="the leader hears the new node's load reports")
+        with Receiver() as rx:
+            make_jobs(leader, rx.url("/grown"), 30)
+            wait_for(lambda: "3" in {n for n, _ in delivered(rx)}, timeout=30,
+                     message="the added node delivers")
+            leader.api("DELETE", f"/cluster/members/{third}")
+            removed_at = time.time()
+            wait_for(lambda: time.time() - removed_at > 12, timeout=15, interval=0.2)
+            late = [e for n, e in delivered(rx)
+                    if n == "3" and epoch(e["scheduled_at"]) > removed_at + 8]
+            assert not late, "a removed node still gets work"
+    finally:
+        grown.kill_all()

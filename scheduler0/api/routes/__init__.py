@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from scheduler0.api.routes import credentials, executions, health, jobs, meta, projects, schedules
+from scheduler0.api.routes import (
+    cluster,
+    credentials,
+    executions,
+    health,
+    jobs,
+    meta,
+    projects,
+    schedules,
+)
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
     credentials.bp, projects.bp, jobs.bp, executions.bp, health.bp, schedules.bp, meta.bp,
+    cluster.bp,
 )
