@@ -107,6 +107,15 @@ def rss(procs: list[psutil.Process]) -> int:
     return total
 
 
+def whole_ticks_end(start: int, latest: int, spec: str) -> int:
+    """The window's end, so that it spans a whole number of the spec's periods: every job then
+    has the same number of ticks inside it, and min = max hits means exactly once."""
+    from scheduler0.schedule import parse
+
+    period = parse(spec, "UTC", 0).interval or 60
+    return start + (latest - start) // period * period - 1
+
+
 def create_jobs(api: Api, project_id: int, count: int, spec: str, url: str,
                 per_job_urls: bool, batch: int) -> list[float]:
     times = []
@@ -148,7 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             peak = max(peak, rss(procs))
             time.sleep(1.0)
         cpu = cpu_seconds(tree(node.pid)) - cpu0
-        window_end = int(time.time()) - args.settle
+        window_end = whole_ticks_end(window_start, int(time.time()) - args.settle, args.spec)
         time.sleep(args.settle)
         stats = json.loads(urllib.request.urlopen(
             f"http://127.0.0.1:{rport}/stats?from={window_start}&to={window_end}",

@@ -52,9 +52,10 @@ class Metrics:
             series[-2] += seconds
             series[-1] += 1
 
-    def render(self, gauges: Iterable[tuple[str, str, str, Mapping[str, Any], float]]) -> str:
+    def render(self, gauges: Iterable[tuple[str, str, str, Mapping[str, Any], float]],
+               extra: Iterable[str] = ()) -> str:
         """The exposition text; `gauges` are (name, type, help, labels, value) samples,
-        grouped by name."""
+        grouped by name; `extra` are ready-made lines (histograms from other processes)."""
         with self._lock:
             requests = sorted(self._requests.items())
             latency = sorted((k, list(v)) for k, v in self._latency.items())
@@ -65,7 +66,20 @@ class Metrics:
                 seen.add(gauge)
                 lines += [f"# HELP {gauge} {help_text}", f"# TYPE {gauge} {kind}"]
             lines.append(f"{gauge}{_labels(labels)} {_number(value)}")
+        lines += list(extra)
         return "\n".join(lines) + "\n"
+
+
+def histogram_lines(name: str, help_text: str, histogram: Mapping[str, Any]) -> list[str]:
+    """A histogram already accumulated elsewhere: {"le": [...], "counts": [cumulative...],
+    "sum": float, "count": int} (the executors' lateness)."""
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+    for bound, count in zip(histogram.get("le") or [], histogram.get("counts") or [], strict=False):
+        lines.append(f"{name}_bucket{_labels({'le': _number(bound)})} {_number(count)}")
+    lines.append(f"{name}_bucket{_labels({'le': '+Inf'})} {_number(histogram.get('count', 0))}")
+    lines.append(f"{name}_sum {histogram.get('sum', 0.0)!r}")
+    lines.append(f"{name}_count {_number(histogram.get('count', 0))}")
+    return lines
 
 
 def _request_lines(requests: list[tuple[tuple[str, str, int], int]]) -> list[str]:

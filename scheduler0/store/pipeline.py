@@ -6,13 +6,11 @@ the writer; WAL lets the planner read what was committed without blocking it).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 from scheduler0.planning import DueSchedule, PlannedJob
-from scheduler0.store import db
+from scheduler0.store.reads import Reader
 
 _JOB_COLUMNS = ("j.id, j.project_id, j.callback_url, j.data, j.start_date, j.end_date, "
                 "j.misfire_policy, j.spec, j.timezone, j.created_at_ms / 1000")
@@ -29,22 +27,8 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[i:i + SQL_VARIABLES]
 
 
-class PipelineReader:
-    def __init__(self, db_path: str):
-        self._path = db_path
-        self._conn = db.open_reader(db_path)
-
-    def close(self) -> None:
-        self._conn.close()
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with db.wrapped(f"cannot read {self._path}"):
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
+class PipelineReader(Reader):
+    """The Reader plus the planner's queries (same read-only connection and transactions)."""
 
     def due_schedules(self, horizon: int, limit: int) -> list[DueSchedule]:
         """Schedules with jobs whose next fire time is at or before `horizon`, soonest first."""

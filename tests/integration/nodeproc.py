@@ -83,16 +83,24 @@ class NodeProcess:
         except (urllib.error.URLError, OSError):
             return 0, None
 
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        """Call the API with the node secrets (HTTP Basic); returns `data`, asserts success."""
+    def _auth_header(self) -> dict[str, str]:
         import base64
 
         secrets = json.loads((self.workdir / ".scheduler0").read_text())
         token = base64.b64encode(f"{secrets['AuthUsername']}:{secrets['AuthPassword']}".encode())
+        return {"Authorization": "Basic " + token.decode(), "Content-Type": "application/json"}
+
+    def raw(self, path: str) -> str:
+        """GET a non-JSON route (e.g. /metrics) with the node secrets."""
+        request = urllib.request.Request(self.base_url + path, headers=self._auth_header())
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return str(response.read().decode())
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the API with the node secrets (HTTP Basic); returns `data`, asserts success."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url + path, data=data, method=method,
-            headers={"Authorization": "Basic " + token.decode(), "Content-Type": "application/json"})
+        request = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                         headers=self._auth_header())
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read())["data"]

@@ -81,6 +81,13 @@ def test_signature_verifies_with_the_project_secret(node_factory):
         [element] = request.json
         assert request.header("Idempotency-Key") == element["execution_id"]
         assert request.header("X-Scheduler0-Node") == "1"
+        # The pipeline shows in /metrics once the executor reported (about every second).
+        metrics = wait_for(lambda: (m := node.raw("/metrics"))
+                           and "scheduler0_callbacks_delivered_total 0\n" not in m
+                           and "scheduler0_callbacks_delivered_total" in m and m, timeout=10)
+        assert 'scheduler0_callback_lateness_seconds_bucket{le="+Inf"}' in metrics
+        assert "scheduler0_planner_batches_total" in metrics
+        assert 'scheduler0_executions{state="succeeded"}' in metrics
 
 
 def test_retries_on_500_then_failed(node_factory):

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify
 from scheduler0.api import docs, openapi
 from scheduler0.api.auth import public
 from scheduler0.api.context import api, reader
-from scheduler0.api.metrics import CONTENT_TYPE
+from scheduler0.api.metrics import CONTENT_TYPE, histogram_lines
 from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,65 @@ def docs_page() -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     ctx = api()
-    samples = list(_store_samples()) + list(_raft_samples(ctx.services))
-    return Response(ctx.metrics.render(samples), content_type=CONTENT_TYPE)
+    status = _status(ctx.services)
+    samples = list(_store_samples()) + list(_raft_samples(status))
+    samples += list(_pipeline_samples(status))
+    lateness = ((status or {}).get("executors") or {}).get("metrics", {}).get("lateness")
+    extra = histogram_lines("scheduler0_callback_lateness_seconds",
+                            "First send minus scheduled time, per execution (this node's "
+                            "executors).", lateness) if lateness else []
+    return Response(ctx.metrics.render(samples, extra), content_type=CONTENT_TYPE)
+
+
+def _status(services: Any) -> dict[str, Any] | None:
+    try:
+        return dict(services.status())
+    except (ApiError, RaftError, TransportError) as exc:
+        log.warning("metrics: coordinator unavailable: %s", exc)
+        return None
+
+
+PIPELINE_COUNTERS = (
+    ("delivered", "scheduler0_callbacks_delivered_total", "Executions delivered (2xx)."),
+    ("failed", "scheduler0_callbacks_failed_total", "Executions failed after their retries."),
+    ("refused", "scheduler0_callbacks_refused_total", "Executions refused by the SSRF guard."),
+    ("retries", "scheduler0_callback_retries_total", "Callback attempts that were retries."),
+    ("posts", "scheduler0_callback_posts_total", "HTTP POSTs sent (attempts included)."),
+    ("chunks", "scheduler0_callback_chunks_total", "Chunks (request bodies) delivered or failed."),
+)
+PLANNER_GAUGES = (
+    ("planned", "scheduler0_planner_planned_total", "counter", "Executions planned and dispatched."),
+    ("batches", "scheduler0_planner_batches_total", "counter", "Batches dispatched."),
+    ("missed", "scheduler0_planner_missed_total", "counter", "Ticks recorded as missed."),
+    ("redispatched", "scheduler0_planner_redispatched_total", "counter",
+     "Executions re-dispatched (overdue or after a leader change): possible duplicates."),
+    ("in_flight", "scheduler0_planner_batches_in_flight", "gauge", "Batches awaiting results."),
+    ("last_round_ms", "scheduler0_planner_last_round_milliseconds", "gauge",
+     "Duration of the last planning round."),
+)
+
+
+def _pipeline_samples(status: dict[str, Any] | None) -> Iterator[Sample]:
+    if not status:
+        return
+    executors = status.get("executors") or {}
+    counters = executors.get("metrics") or {}
+    for key, name, help_text in PIPELINE_COUNTERS:
+        if isinstance(counters.get(key), (int, float)):
+            yield name, "counter", help_text, {}, counters[key]
+    yield ("scheduler0_executor_batches_held", "gauge",
+           "Batches this node's executors hold or deliver now (queue depth).", {},
+           int(executors.get("held") or 0))
+    yield ("scheduler0_executors_alive", "gauge", "Executor processes reporting.", {},
+           int(executors.get("executors") or 0))
+    planner = status.get("planner") or {}
+    for key, name, kind, help_text in PLANNER_GAUGES:
+        if isinstance(planner.get(key), (int, float)):
+            yield name, kind, help_text, {}, planner[key]
+    batches, planned = planner.get("batches") or 0, planner.get("planned") or 0
+    if batches:
+        yield ("scheduler0_planner_batch_size_mean", "gauge", "Mean executions per batch.", {},
+               planned / batches)
 
 
 def _store_samples() -> Iterator[Sample]:
@@ -60,11 +117,8 @@ def _store_samples() -> Iterator[Sample]:
                {"state": state}, by_state.get(state, 0))
 
 
-def _raft_samples(services: Any) -> Iterator[Sample]:
-    try:
-        status = services.status()
-    except (ApiError, RaftError, TransportError) as exc:
-        log.warning("metrics: coordinator unavailable: %s", exc)
+def _raft_samples(status: dict[str, Any] | None) -> Iterator[Sample]:
+    if status is None:
         yield "scheduler0_coordinator_up", "gauge", "1 when the coordinator answered.", {}, 0
         return
     raft = status.get("raft") or {}
