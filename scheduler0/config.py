@@ -85,8 +85,8 @@ class Settings:
     default_timezone: str = "UTC"  # zone for jobs created without one
     callback_allowed_networks: tuple[str, ...] = ()  # CIDRs callbacks may reach; empty = any
     write_timeout: float = 10.0  # seconds an API write waits for its command to commit
-    raft_election_timeout: float = 1.0  # seconds; pysyncobj raftMinTimeout (max is 2.5x)
-    raft_heartbeat_timeout: float = 0.2  # seconds between heartbeats (appendEntriesPeriod)
+    raft_election_timeout: float = 0.5  # seconds; pysyncobj raftMinTimeout (max is 2.5x)
+    raft_heartbeat_timeout: float = 0.1  # seconds between heartbeats (appendEntriesPeriod)
     raft_leader_fallback_timeout: float = 3.0  # a leader without a majority steps down after this
     raft_snapshot_threshold: int = 50000  # log entries before a snapshot (SQLite backup)
     raft_snapshot_interval: int = 3600  # seconds between snapshots at most

@@ -26,7 +26,8 @@ from scheduler0.errors import ConfigError, Scheduler0Error
 
 log = logging.getLogger("scheduler0.supervisor")
 
-STOP_GRACE = 8.0  # seconds children get after SIGTERM before SIGKILL (the promise is 10 s)
+STOP_GRACE = 8.5  # seconds children get after SIGTERM before SIGKILL (the promise is 10 s)
+COORDINATOR_STOP_TIME = 2.0  # of STOP_GRACE, kept for the coordinator to commit and close
 WATCH_INTERVAL = 0.25
 MEMORY_INTERVAL = 1.0
 BACKOFF_FIRST = 0.5
@@ -163,13 +164,24 @@ class Supervisor:
                     describe_exit(code), ran, delay)
 
     def _stop_children(self) -> None:
-        if self._control is not None:
-            self._control.send({"type": "stop"}, block=False)
-        running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
-        # Executors and the API first, the coordinator last: results still in flight reach it.
-        for child in sorted(running, key=lambda c: c.role == "coordinator"):
-            _signal(child, signal.SIGTERM)
+        """Executors and the API first, the coordinator once they are gone.
+
+        Executors finish what is due (and publish the results) before they exit; the
+        coordinator must still be there to commit those results, or a delivered tick would stay
+        `scheduled` and be settled again (re-sent or recorded missed) after the restart.
+        """
+        # SIGTERM, not the control channel's "stop" (which every child hears at once), so the
+        # coordinator outlives the executors.
         deadline = time.monotonic() + STOP_GRACE
+        workers = [c for c in self.children if c.role != "coordinator"]
+        coordinators = [c for c in self.children if c.role == "coordinator"]
+        self._stop_group(workers, deadline - COORDINATOR_STOP_TIME)
+        self._stop_group(coordinators, deadline)
+
+    def _stop_group(self, children: list[Child], deadline: float) -> None:
+        running = [c for c in children if c.proc is not None and c.proc.poll() is None]
+        for child in running:
+            _signal(child, signal.SIGTERM)
         for child in running:
             assert child.proc is not None
             try:

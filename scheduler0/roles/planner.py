@@ -91,7 +91,7 @@ class Planner(threading.Thread):
         self.cache = ScheduleCache()
         self.in_flight: dict[str, InFlight] = {}
         self.stats = {"rounds": 0, "planned": 0, "missed": 0, "redispatched": 0,
-                      "batches": 0, "last_round_ms": 0.0}
+                      "batches": 0, "last_round_ms": 0.0, "leading_since": None}
 
     # -- loop ---------------------------------------------------------------------------------
 
@@ -112,6 +112,7 @@ class Planner(threading.Thread):
                         self.confirm_leadership()
                         self.reconcile(reader, dispatcher, clock.now())
                         leading = True
+                        self.stats["leading_since"] = clock.now()
                     self.plan_round(reader, dispatcher, clock.now())
                     if any(f.deadline <= clock.now() for f in self.in_flight.values()):
                         self.confirm_leadership()
@@ -259,7 +260,8 @@ class Planner(threading.Thread):
 
 def missed_row(job_id: int, fire_at: int) -> list[Any]:
     """A RESULT row recording one tick as missed."""
-    return [planning.execution_id(job_id, fire_at), "missed", 0, None, "misfire", None, None, None]
+    return [planning.execution_id(job_id, fire_at), "missed", 0, None,
+            "misfire: planned before the outage, not confirmed delivered", None, None, None]
 
 
 class _PlanRefused(Scheduler0Error):
