@@ -27,7 +27,8 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
                                        "--minutes", "5", "--settle", "20"],
                  "1,000,000 jobs @every 1m on one node"),
     "urls": ("pipeline_bench.py", ["--jobs", "30000", "--spec", "@every 10s", "--per-job-urls",
-                                   "--minutes", "3"], "30,000 jobs, own URL each, @every 10s"),
+                                   "--spread", "10", "--minutes", "3"],
+             "30,000 jobs, own URL each, @every 10s, phases spread: 3,000 POSTs/s"),
     "cluster": ("cluster_bench.py", ["--jobs", "50000", "--minutes", "5"],
                 "50,000 jobs @every 1m on a local 3-node cluster"),
     "failover": ("cluster_bench.py", ["--jobs", "50000", "--minutes", "5",
@@ -35,6 +36,8 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
                  "the same, kill -9 of the leader every minute"),
     "peer": ("peer_apscheduler.py", ["--jobs", "50000", "--seconds", "190"],
              "APScheduler 3 on the same workload"),
+    "compare": ("compare.py", ["--jobs", "50000"],
+                "scheduler0 then APScheduler 3, one run, side by side"),
     "misfire": ("misfire_demo.py", ["--down", "3"], "misfire policies after 3 minutes down"),
     "plot": ("plot.py", [], "PNG from receiver statistics JSON"),
 }

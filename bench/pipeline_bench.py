@@ -32,6 +32,8 @@ sys.path.insert(0, str(HERE.parent))
 from scheduler0.config import env_name  # noqa: E402
 from scheduler0.testing import free_port, wait_for  # noqa: E402
 
+SPREAD_DELAY = 15  # seconds from the start of creation to the spread jobs' start dates
+
 
 def start_receiver() -> tuple[subprocess.Popen[bytes], int]:
     proc = subprocess.Popen([sys.executable, str(HERE / "receiver.py"), "--port", "0"],
@@ -117,11 +119,15 @@ def whole_ticks_end(start: int, latest: int, spec: str) -> int:
 
 
 def create_jobs(api: Api, project_id: int, count: int, spec: str, url: str,
-                per_job_urls: bool, batch: int) -> list[float]:
+                per_job_urls: bool, batch: int, spread: int = 0, base: int = 0) -> list[float]:
+    """POST the jobs in batches; with `spread`, job i's @every phase is anchored on a start
+    date i % spread seconds later, so the load is even over each period instead of bursting
+    at the seconds the batches were created."""
     times = []
     for start in range(0, count, batch):
         jobs = [{"project_id": project_id, "spec": spec, "data": json.dumps({"n": i}),
-                 "callback_url": f"{url}/job/{i}" if per_job_urls else f"{url}/callback"}
+                 "callback_url": f"{url}/job/{i}" if per_job_urls else f"{url}/callback",
+                 **({"start_date": base + i % spread} if spread else {})}
                 for i in range(start, min(count, start + batch))]
         t = time.perf_counter()
         api.call("POST", "/jobs", jobs)
@@ -141,13 +147,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         wait_for(lambda: healthy(api), timeout=30, message="node leader")
         project = api.call("POST", "/projects", {"name": "bench"})
         t0 = time.perf_counter()
+        base = int(time.time()) + SPREAD_DELAY  # spread jobs start after creation is done
         post_times = create_jobs(api, project["id"], args.jobs, args.spec,
-                                 f"http://127.0.0.1:{rport}", args.per_job_urls, args.batch)
+                                 f"http://127.0.0.1:{rport}", args.per_job_urls, args.batch,
+                                 args.spread, base)
         created_in = time.perf_counter() - t0
         print(f"created {args.jobs} jobs in {created_in:.1f} s "
               f"(median POST {sorted(post_times)[len(post_times) // 2] * 1000:.0f} ms)", flush=True)
         # Measure whole ticks only: from the first tick after all jobs exist.
-        window_start = int(time.time()) + 1
+        # From the first tick of every job: spread jobs fire first at base + period + offset.
+        window_start = base + args.spread if args.spread else int(time.time()) + 1
         procs = tree(node.pid)
         cpu0 = cpu_seconds(procs)
         peak = 0
@@ -215,8 +224,10 @@ def main() -> None:
     parser.add_argument("--per-job-urls", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--look-ahead", type=float, default=2.0)
+    parser.add_argument("--look-ahead", type=float, default=5.0)
     parser.add_argument("--max-memory", type=int, default=4096)
+    parser.add_argument("--spread", type=int, default=0,
+                        help="spread @every phases evenly over this many seconds")
     parser.add_argument("--settle", type=int, default=15, help="seconds left for the last ticks")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
@@ -224,7 +235,7 @@ def main() -> None:
     report(result)
     os.makedirs(args.out, exist_ok=True)
     name = f"pipeline-{args.jobs}-{args.spec.replace(' ', '').replace('@', '')}" + (
-        "-urls" if args.per_job_urls else "") + ".json"
+        "-urls" if args.per_job_urls else "") + (f"-spread{args.spread}" if args.spread else "") + ".json"
     Path(args.out, name).write_text(json.dumps(result, indent=1))
     print(f"wrote {Path(args.out, name)}")
 

@@ -78,7 +78,7 @@ class Settings:
     job_execution_retry_delay: float = 1.0  # seconds before the first retry; doubles each retry
     job_execution_retry_max: int = 3  # retries after the first attempt
     http_executor_payload_max_size_mb: float = 1.0  # largest callback body; bigger batches are split
-    planner_look_ahead: float = 2.0  # seconds ahead the leader plans due ticks
+    planner_look_ahead: float = 5.0  # seconds ahead the leader plans due ticks
     misfire_threshold: int = 60  # seconds late before a tick counts as a misfire
     misfire_run_all_cap: int = 100  # most missed ticks one job replays under run_all
     execution_retention_hours: int = 168  # execution history kept this long (0 = forever)
