@@ -173,3 +173,33 @@ def test_a_node_is_added_then_removed(tmp_path):
             assert not late, "a removed node still gets work"
     finally:
         grown.kill_all()
+
+
+def test_a_late_node_catches_up_from_a_snapshot_and_joins_the_work(tmp_path):
+    from tests.cluster.conftest import Cluster
+
+    # Compaction after 1,000 entries: the late node is behind the leader's first log entry
+    # and must be sent the snapshot (the SQLite file) rather than the log.
+    late_cluster = Cluster(tmp_path, size=3, RaftSnapshotThreshold=1000)
+    try:
+        first_two = late_cluster.nodes[:2]
+        for node in first_two:
+            node.start()
+        leader = late_cluster.leader(among=first_two)
+        for _ in range(1100):  # 1,100 commands, one credential each
+            leader.api("POST", "/credentials", {})
+        wait_for(lambda: leader.health()["raft"]["log_len"] < 1000, timeout=30,
+                 message="the leader compacted its log")
+        with Receiver() as rx:
+            jobs = make_jobs(leader, rx.url("/late"), 10)
+            late = late_cluster.node(3).start()
+            wait_for(lambda: (late.health() or {}).get("leader_id") == leader.health()["node_id"],
+                     timeout=30, message="the late node follows")
+            wait_for(lambda: late.api("GET", "/credentials?limit=1")["total"] == 1100, timeout=30,
+                     message="the late node has every credential")
+            assert {j["id"] for j in late.api("GET", "/jobs?limit=100")["jobs"]} == \
+                {j["id"] for j in jobs}
+            wait_for(lambda: "3" in {n for n, _ in delivered(rx)}, timeout=30,
+                     message="the late node delivers")
+    finally:
+        late_cluster.kill_all()
