@@ -165,6 +165,20 @@ class RaftNode:
                                            ) from None
                 raise RaftError(f"raft refused the command: {_reason_name(code)}") from None
 
+    def submit_as_leader(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Commit `command` only as the leader; raises UnavailableError otherwise.
+
+        A node that is no longer leader would forward the command to its successor, which
+        would commit it: that must not count as proof that this node still leads. So this
+        node must be leader before proposing and still be leader once it is committed.
+        """
+        if not self.is_leader:
+            raise UnavailableError("this node is not the leader")
+        result = self.submit(command, timeout, retry=False)
+        if not self.is_leader:
+            raise UnavailableError("this node lost the leadership while committing")
+        return result
+
     def submit_async(self, command: dict[str, Any],
                      callback: Callable[[dict[str, Any] | None, str | None], None]) -> None:
         """Propose without waiting; `callback(result, error)` runs in the tick thread."""
@@ -184,6 +198,11 @@ class RaftNode:
         return self._consumer
 
     # -- queries ------------------------------------------------------------------------------
+
+    @property
+    def term(self) -> int:
+        """This node's current Raft term (0 before it started)."""
+        return int(self._syncobj.raftCurrentTerm) if self._syncobj is not None else 0
 
     @property
     def is_leader(self) -> bool:

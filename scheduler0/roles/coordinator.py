@@ -44,7 +44,8 @@ class Coordinator:
         self.raft.start()
         server = transport.RouterServer(self.settings.ipc("commands"))
         stopping = self.lifecycle.stopping
-        self.intake = IntakeRelay(self.settings, stopping, self.curve, self.reports)
+        self.intake = IntakeRelay(self.settings, stopping, self.curve, self.reports,
+                                  lambda: self.raft.term)
         self.results = ResultCollector(self.settings, stopping, self.raft.submit)
         self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader,
                                self.curve, self.reports)
@@ -130,6 +131,8 @@ class Coordinator:
                            for n, r in self.reports.fresh().items()}
         status["planner"] = dict(self.planner.stats, in_flight=len(self.planner.in_flight))
         status["results_committed"] = self.results.committed
+        status["intake"] = {"relayed": self.intake.relayed,
+                            "stale_dropped": self.intake.stale_dropped}
         return status
 
     def _load(self) -> dict[str, Any]:

@@ -91,7 +91,8 @@ class Planner(threading.Thread):
         self.cache = ScheduleCache()
         self.in_flight: dict[str, InFlight] = {}
         self.stats = {"rounds": 0, "planned": 0, "missed": 0, "redispatched": 0,
-                      "batches": 0, "last_round_ms": 0.0, "leading_since": None}
+                      "batches": 0, "last_round_ms": 0.0, "leading_since": None,
+                      "last_dispatch_at": None}
 
     # -- loop ---------------------------------------------------------------------------------
 
@@ -117,6 +118,11 @@ class Planner(threading.Thread):
                     if any(f.deadline <= clock.now() for f in self.in_flight.values()):
                         self.confirm_leadership()
                         self.redispatch_overdue(reader, dispatcher, clock.now())
+                except _LeadershipLost as exc:
+                    # Some committed batches may not have been sent: if this node leads
+                    # again, reconcile sends every unfinished one (same execution ids).
+                    log.warning("stopped dispatching: %s", exc)
+                    leading = False
                 except Scheduler0Error as exc:
                     log.warning("planning round failed (%s); retrying", exc)
         finally:
@@ -129,13 +135,18 @@ class Planner(threading.Thread):
         cut off (SIGSTOP, partition) fails here instead of dispatching after its successor.
         """
         empty = {"batches": [], "missed": [], "advances": []}
-        self.raft.submit(commands.make(commands.PLAN, empty), LEADERSHIP_PROOF_TIMEOUT, retry=False)
+        self.raft.submit_as_leader(commands.make(commands.PLAN, empty), LEADERSHIP_PROOF_TIMEOUT)
         self._committed_at = clock.monotonic()
 
     def _still_leading(self) -> None:
+        """Raise _LeadershipLost unless this node provably still leads."""
+        if not self.raft.is_leader:
+            raise _LeadershipLost("no longer the leader")
         if clock.monotonic() - self._committed_at > DISPATCH_STALENESS:
-            self.confirm_leadership()
-            self._committed_at = clock.monotonic()
+            try:
+                self.confirm_leadership()
+            except Scheduler0Error as exc:
+                raise _LeadershipLost(str(exc)) from None
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -169,8 +180,8 @@ class Planner(threading.Thread):
         bodies = _pack(batches, missed)
         bodies.append({"batches": [], "missed": [], "advances": [list(a) for a in advances]})
         for body in bodies:
-            result = self.raft.submit(commands.make(commands.PLAN, body),
-                                      self.settings.write_timeout, retry=False)
+            result = self.raft.submit_as_leader(commands.make(commands.PLAN, body),
+                                                self.settings.write_timeout)
             if not result.get("ok"):
                 raise _PlanRefused(str(result.get("error")))
         self._committed_at = clock.monotonic()
@@ -184,11 +195,12 @@ class Planner(threading.Thread):
             deadline = planning.result_deadline(batch.fire_at, self.settings.job_execution_timeout,
                                                 self.settings.job_execution_retry_delay,
                                                 self.settings.job_execution_retry_max)
-            message = planning.batch_message(batch, secrets, deadline)
+            message = {**planning.batch_message(batch, secrets, deadline), "term": self.raft.term}
             self._still_leading()
             if not dispatcher.send(batch.node_id, message):
                 log.warning("intake of node %d is full; batch %s waits for re-dispatch",
                             batch.node_id, batch.id)
+            self.stats["last_dispatch_at"] = clock.now()
             self.in_flight[batch.id] = InFlight(batch.id, batch.node_id, batch.fire_at, deadline)
             sent += len(batch.jobs)
         self.stats["planned"] += sent
@@ -238,7 +250,8 @@ class Planner(threading.Thread):
     def _record_missed(self, rows: list[list[Any]]) -> None:
         for start in range(0, len(rows), PLAN_COMMAND_ROWS):
             body = {"rows": rows[start:start + PLAN_COMMAND_ROWS]}
-            self.raft.submit(commands.make(commands.RESULT, body), self.settings.write_timeout)
+            self.raft.submit_as_leader(commands.make(commands.RESULT, body),
+                                       self.settings.write_timeout)
         self.stats["missed"] += len(rows)
 
     def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str,
@@ -252,7 +265,9 @@ class Planner(threading.Thread):
                                                    self.settings.job_execution_retry_delay,
                                                    self.settings.job_execution_retry_max))
         self._still_leading()
-        dispatcher.send(node_id, planning.batch_message(batch, secrets, deadline))
+        dispatcher.send(node_id, {**planning.batch_message(batch, secrets, deadline),
+                                  "term": self.raft.term})
+        self.stats["last_dispatch_at"] = clock.now()
         self.in_flight[batch_id] = InFlight(batch_id, node_id, fire_at, deadline, attempt)
         self.stats["redispatched"] += len(pending)
         return len(pending)
@@ -265,6 +280,10 @@ def missed_row(job_id: int, fire_at: int) -> list[Any]:
 
 
 class _PlanRefused(Scheduler0Error):
+    pass
+
+
+class _LeadershipLost(Scheduler0Error):
     pass
 
 

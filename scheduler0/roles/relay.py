@@ -30,13 +30,16 @@ STATE_CODES = {"succeeded": "succeeded", "failed": "failed"}
 
 class IntakeRelay(threading.Thread):
     def __init__(self, settings: Settings, stopping: threading.Event,
-                 curve: transport.CurveKeys | None, reports: NodeReports):
+                 curve: transport.CurveKeys | None, reports: NodeReports,
+                 current_term: Callable[[], int] = lambda: 0):
         super().__init__(name="intake", daemon=True)
         self.settings = settings
         self.stopping = stopping
         self.curve = curve
         self.reports = reports
+        self._current_term = current_term
         self.relayed = 0
+        self.stale_dropped = 0
 
     def run(self) -> None:
         intake = transport.Socket("pull", f"tcp://{self.settings.intake_address}", bind=True,
@@ -51,6 +54,13 @@ class IntakeRelay(threading.Thread):
                 if batch.get("type") == "load_report":
                     self.reports.put(batch)
                     continue
+                if is_stale(batch, self._current_term()):
+                    # Fencing: a deposed leader (paused, partitioned) may still send what it
+                    # planned; its successor re-sends those ticks with the same ids.
+                    self.stale_dropped += 1
+                    log.info("dropped batch %s from stale term %s", batch.get("batch_id"),
+                             batch.get("term"))
+                    continue
                 # Blocks while every executor holds MaxQueue batches: back-pressure reaches
                 # the intake's own queue and, past its HWM, the leader's PUSH.
                 while not to_executors.send(batch, block=False):
@@ -60,6 +70,12 @@ class IntakeRelay(threading.Thread):
         finally:
             intake.close()
             to_executors.close()
+
+
+def is_stale(batch: dict[str, Any], current_term: int) -> bool:
+    """A batch sent by a leader of an older term than this node knows."""
+    term = batch.get("term")
+    return isinstance(term, int) and term < current_term
 
 
 class Reporter(threading.Thread):

@@ -94,3 +94,11 @@ def test_plan_commands_stay_under_the_row_limit():
 
 def test_result_deadline_covers_every_attempt():
     assert planning.result_deadline(100, 2.0, 1.0, 3) == 100 + 8 + 7 + planning.RESULT_GRACE
+
+
+def test_batches_from_an_older_term_are_stale():
+    from scheduler0.roles.relay import is_stale
+
+    assert is_stale({"term": 3}, 4) is True
+    assert is_stale({"term": 4}, 4) is False
+    assert is_stale({}, 4) is False  # a batch without a term (a local tool) is not fenced
