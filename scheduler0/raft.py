@@ -155,12 +155,13 @@ class RaftNode:
                 return consumer.apply(command, sync=True, timeout=remaining)
             except SyncObjException as exc:
                 code = exc.errorCode
-                if retry and (code == "Timeout" or code in RETRYABLE):
+                not_taken = code == "Timeout" or code in RETRYABLE  # unapplied or unknown
+                if not_taken and retry:
                     last_reason = _reason_name(code)
                     # Yield briefly: an election is in progress or the queue is full.
                     threading.Event().wait(min(0.05, max(0.0, deadline - clock.monotonic())))
                     continue
-                if code == "Timeout" or code in RETRYABLE:
+                if not_taken:
                     raise UnavailableError(f"the command was not committed ({_reason_name(code)})"
                                            ) from None
                 raise RaftError(f"raft refused the command: {_reason_name(code)}") from None
@@ -326,10 +327,7 @@ class LocalServices:
     def reader(self) -> Any:
         from scheduler0.store import Reader
 
-        reader = getattr(self._local, "reader", None)
-        if reader is None:
-            reader = self._local.reader = Reader(self.settings.db_path)
-        return reader
+        return Reader.for_thread(self._local, self.settings.db_path)
 
     def status(self) -> dict[str, Any]:
         return {**self.raft.status(), "memory_pressure": self.memory_pressure}

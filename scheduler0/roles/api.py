@@ -47,10 +47,7 @@ class CoordinatorClient:
     def reader(self) -> Any:
         from scheduler0.store import Reader
 
-        reader = getattr(self._local, "reader", None)
-        if reader is None:
-            reader = self._local.reader = Reader(self.settings.db_path)
-        return reader
+        return Reader.for_thread(self._local, self.settings.db_path)
 
     def _request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         try:

@@ -11,7 +11,7 @@ import queue
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from scheduler0 import secrets_file, transport
+from scheduler0 import commands, secrets_file, transport
 from scheduler0.config import Settings
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
 from scheduler0.raft import RaftNode, raft_password
@@ -91,15 +91,12 @@ class Coordinator:
         try:
             reply = self._answer(message)
         except ApiError as exc:
-            reply = {"ok": False, "error": {"status": exc.status, "code": exc.code,
-                                            "message": exc.message}}
+            reply = commands.refused(exc.status, exc.code, exc.message)
         except Scheduler0Error as exc:
-            reply = {"ok": False, "error": {"status": 503, "code": "unavailable",
-                                            "message": str(exc)}}
+            reply = commands.refused(503, "unavailable", str(exc))
         except Exception:  # a worker must always answer, or the API thread waits in vain
             log.exception("request failed")
-            reply = {"ok": False, "error": {"status": 500, "code": "internal_error",
-                                            "message": "the coordinator failed; see its log"}}
+            reply = commands.refused(500, "internal_error", "the coordinator failed; see its log")
         self._replies.put((envelope, reply))
 
     def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -116,12 +113,10 @@ class Coordinator:
         try:
             return {"ok": True, "status": self._status()}
         except ApiError as exc:
-            return {"ok": False, "error": {"status": exc.status, "code": exc.code,
-                                           "message": exc.message}}
+            return commands.refused(exc.status, exc.code, exc.message)
         except Exception:  # the health check must answer, whatever broke
             log.exception("status failed")
-            return {"ok": False, "error": {"status": 503, "code": "unavailable",
-                                           "message": "the coordinator could not read its status"}}
+            return commands.refused(503, "unavailable", "the coordinator could not read its status")
 
     def _status(self) -> dict[str, Any]:
         status = self.raft.status()

@@ -195,13 +195,7 @@ class Planner(threading.Thread):
             deadline = planning.result_deadline(batch.fire_at, self.settings.job_execution_timeout,
                                                 self.settings.job_execution_retry_delay,
                                                 self.settings.job_execution_retry_max)
-            message = {**planning.batch_message(batch, secrets, deadline), "term": self.raft.term}
-            self._still_leading()
-            if not dispatcher.send(batch.node_id, message):
-                log.warning("intake of node %d is full; batch %s waits for re-dispatch",
-                            batch.node_id, batch.id)
-            self.stats["last_dispatch_at"] = clock.now()
-            self.in_flight[batch.id] = InFlight(batch.id, batch.node_id, batch.fire_at, deadline)
+            self._send(dispatcher, batch, secrets, deadline, attempts=1)
             sent += len(batch.jobs)
         self.stats["planned"] += sent
         self.stats["batches"] += len(batches)
@@ -217,8 +211,8 @@ class Planner(threading.Thread):
             if not pending:
                 del self.in_flight[flight.batch_id]
                 continue
-            count += self._resend(reader, dispatcher, flight.batch_id, pending, now,
-                                  flight.attempts + 1, exclude=flight.node_id)
+            count += self._resend(reader, dispatcher, flight.batch_id, flight.fire_at, pending,
+                                  now, flight.attempts + 1, exclude=flight.node_id)
         return count
 
     def reconcile(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
@@ -239,7 +233,7 @@ class Planner(threading.Thread):
                 stale_rows += [missed_row(j.id, fire_at) for j in pending if j not in replay]
                 pending = replay
             if pending:
-                count += self._resend(reader, dispatcher, batch_id, pending, now, 1)
+                count += self._resend(reader, dispatcher, batch_id, fire_at, pending, now, 1)
         if stale_rows:
             self._record_missed(stale_rows)
         if count or stale_rows:
@@ -254,23 +248,29 @@ class Planner(threading.Thread):
                                        self.settings.write_timeout)
         self.stats["missed"] += len(rows)
 
-    def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str,
+    def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str, fire_at: int,
                 pending: list[planning.PlannedJob], now: float, attempt: int,
                 exclude: int | None = None) -> int:
-        fire_at = reader.batch_fire_at(batch_id)
-        node_id = self.placement.choose(exclude=exclude)
-        batch = planning.Batch(batch_id, fire_at, pending, node_id)
+        batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose(exclude=exclude))
         secrets = reader.project_secrets(sorted({j.project_id for j in pending}))
         deadline = now + (planning.result_deadline(0, self.settings.job_execution_timeout,
                                                    self.settings.job_execution_retry_delay,
                                                    self.settings.job_execution_retry_max))
-        self._still_leading()
-        dispatcher.send(node_id, {**planning.batch_message(batch, secrets, deadline),
-                                  "term": self.raft.term})
-        self.stats["last_dispatch_at"] = clock.now()
-        self.in_flight[batch_id] = InFlight(batch_id, node_id, fire_at, deadline, attempt)
+        self._send(dispatcher, batch, secrets, deadline, attempt)
         self.stats["redispatched"] += len(pending)
         return len(pending)
+
+    def _send(self, dispatcher: Dispatcher, batch: planning.Batch, secrets: dict[int, str],
+              deadline: float, attempts: int) -> None:
+        """Push one batch (stamped with this leader's term) once leadership is proven."""
+        message = {**planning.batch_message(batch, secrets, deadline), "term": self.raft.term}
+        self._still_leading()
+        if not dispatcher.send(batch.node_id, message):
+            log.warning("intake of node %d is full; batch %s waits for re-dispatch",
+                        batch.node_id, batch.id)
+        self.stats["last_dispatch_at"] = clock.now()
+        self.in_flight[batch.id] = InFlight(batch.id, batch.node_id, batch.fire_at, deadline,
+                                            attempts)
 
 
 def missed_row(job_id: int, fire_at: int) -> list[Any]:

@@ -13,6 +13,7 @@ row matching the filters, not just the page. Every method raises StoreError when
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -49,6 +50,15 @@ class Reader:
         self._path = db_path
         self._conn = db.open_reader(db_path)
         self._schedules = ScheduleCache()
+
+    @classmethod
+    def for_thread(cls, local: threading.local, db_path: str) -> Reader:
+        """The calling thread's Reader kept in `local`, opened on first use (a Reader serves
+        only the thread that made it)."""
+        reader: Reader | None = getattr(local, "reader", None)
+        if reader is None:
+            reader = local.reader = cls(db_path)
+        return reader
 
     def close(self) -> None:
         self._conn.close()
