@@ -29,6 +29,11 @@ ENV_PREFIX = "SCHEDULER0_"
 RAFT_PORT_OFFSET = 1000
 INTAKE_PORT_OFFSET = 2000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Where a callback must never go unless the operator says otherwise: link-local (IPv4 and IPv6)
+# holds the cloud metadata services (169.254.169.254, fd00:ec2::254 on AWS, 100.100.100.200 on
+# Alibaba Cloud), which hand out instance credentials to whoever asks from the host.
+DEFAULT_DENIED_NETWORKS = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128",
+                           "100.100.100.200/32")
 
 # Keys of the original Go server that have no meaning here: accepted so an old config file
 # still loads, and reported once at start-up as ignored.
@@ -83,7 +88,12 @@ class Settings:
     misfire_run_all_cap: int = 100  # most missed ticks one job replays under run_all
     execution_retention_hours: int = 168  # execution history kept this long (0 = forever)
     default_timezone: str = "UTC"  # zone for jobs created without one
-    callback_allowed_networks: tuple[str, ...] = ()  # CIDRs callbacks may reach; empty = any
+    callback_allowed_networks: tuple[str, ...] = ()  # CIDRs callbacks may reach; empty = any not denied
+    callback_denied_networks: tuple[str, ...] = DEFAULT_DENIED_NETWORKS  # CIDRs callbacks never reach
+    api_connection_limit: int = 1000  # open API connections at most; more wait in the listen backlog
+    api_channel_timeout: float = 30.0  # seconds an API connection may stay idle or stall mid-request
+    api_use_poll: bool = True  # poll(2) instead of select(2): no 1024-descriptor ceiling
+    api_max_body_mb: float = 16.0  # largest API request body; bigger ones get 413 at the header
     write_timeout: float = 10.0  # seconds an API write waits for its command to commit
     raft_election_timeout: float = 0.5  # seconds; pysyncobj raftMinTimeout (max is 2.5x)
     raft_heartbeat_timeout: float = 0.1  # seconds between heartbeats (appendEntriesPeriod)
@@ -165,6 +175,11 @@ KEYS: tuple[Key, ...] = (
     _key("ExecutionRetentionHours", int, "hours, 0 (forever) to 87600", low=0, high=87600),
     _key("DefaultTimezone", str, "an IANA time zone such as UTC or Europe/London"),
     _key("CallbackAllowedNetworks", list, "a list of CIDRs such as 127.0.0.0/8"),
+    _key("CallbackDeniedNetworks", list, "a list of CIDRs such as 169.254.0.0/16 ([] denies none)"),
+    _key("ApiConnectionLimit", int, "an integer 10-100000", low=10, high=100_000),
+    _key("ApiChannelTimeout", float, "seconds, 1-3600", low=1, high=3600),
+    _key("ApiUsePoll", bool, "true or false"),
+    _key("ApiMaxBodyMb", float, "megabytes, 0.01-1024", low=0.01, high=1024),
     _key("WriteTimeout", float, "seconds, 0.5-300", low=0.5, high=300),
     _key("RaftElectionTimeout", float, "seconds, 0.2-60", low=0.2, high=60),
     _key("RaftHeartbeatTimeout", float, "seconds, 0.01-10", low=0.01, high=10),
@@ -233,7 +248,7 @@ def _from_env_text(key: Key, text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        if key.yaml_name == "CallbackAllowedNetworks":
+        if key.yaml_name in ("CallbackAllowedNetworks", "CallbackDeniedNetworks"):
             return [part.strip() for part in text.split(",") if part.strip()]
         raise ConfigError(f"{env_name(key.yaml_name)}={text!r}: expected JSON for "
                           f"{key.yaml_name} ({key.accepted})") from None
