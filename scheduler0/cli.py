@@ -80,39 +80,87 @@ def credential_group() -> None:
     """Create or show the node secrets file (.scheduler0)."""
 
 
+MIN_PASSWORD_LENGTH = 12
+PASSWORD_ENV = "SCHEDULER0_AUTH_PASSWORD"
+
+
+class UsageProblem(click.ClickException):
+    """A one-line error that exits 2, as a usage error does, without click's usage banner."""
+
+    exit_code = 2
+
+
+def _refuse_password_flag(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        raise UsageProblem(f"--auth-password is no longer accepted: a password on the command "
+                           f"line shows in `ps` and the shell history; set {PASSWORD_ENV} or "
+                           "answer the prompt in a terminal (or pass --generate)")
+
+
+def _check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UsageProblem(f"the auth password must have at least {MIN_PASSWORD_LENGTH} "
+                           f"characters (this one has {len(password)})")
+    return password
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 @credential_group.command("init")
 @config_option
 @click.option("--secret-key", help="Cluster secret: derives the Raft and ZeroMQ keys.")
 @click.option("--auth-username", help="User name for CLI and node-to-node calls.")
-@click.option("--auth-password", help="Password for CLI and node-to-node calls.")
+@click.option("--auth-password", hidden=True, expose_value=False, callback=_refuse_password_flag)
 @click.option("--generate", is_flag=True, help="Generate every value not given.")
 @click.option("--force", is_flag=True, help="Replace an existing secrets file without asking.")
 def credential_init(config_path: str | None, secret_key: str | None, auth_username: str | None,
-                    auth_password: str | None, generate: bool, force: bool) -> None:
-    """Create the node secrets file (mode 0600). Prompts when run in a terminal."""
+                    generate: bool, force: bool) -> None:
+    """Create the node secrets file (mode 0600). Prompts when run in a terminal.
+
+    The auth password (at least 12 characters) comes from SCHEDULER0_AUTH_PASSWORD, else from
+    a hidden prompt asked twice, else --generate makes one; it is never taken as an option.
+    """
     path = load_settings(config_path).secrets_file
-    interactive = sys.stdin.isatty() and not generate
+    interactive = _stdin_is_terminal() and not generate
     if os.path.exists(path) and not force:
         if not interactive:
             raise click.ClickException(f"{path} exists; pass --force to replace it")
         click.confirm(f"{path} exists; re-create it?", abort=True)
     fresh = secrets_file.generate()
+    from_env = os.environ.get(PASSWORD_ENV)
     values = {"secret_key": secret_key, "auth_username": auth_username,
-              "auth_password": auth_password}
+              "auth_password": _check_password(from_env) if from_env else None}
     for attr, value in list(values.items()):
         if value:
             continue
         if interactive:
-            hidden = attr != "auth_username"
-            values[attr] = click.prompt(attr.replace("_", " ").title(), hide_input=hidden,
-                                        default=None if hidden else "admin")
+            values[attr] = _prompt(attr)
         elif generate:
             values[attr] = getattr(fresh, attr)
+        elif attr == "auth_password":
+            raise click.ClickException(f"set {PASSWORD_ENV} (at least {MIN_PASSWORD_LENGTH} "
+                                       "characters) when not in a terminal (or pass --generate)")
         else:
             raise click.ClickException(f"--{attr.replace('_', '-')} is required when not in a "
                                        "terminal (or pass --generate)")
-    secrets_file.write(path, secrets_file.NodeSecrets(**values))  # type: ignore[arg-type]
+    try:
+        secrets_file.write(path, secrets_file.NodeSecrets(**values))  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {path} (mode 0600)", err=True)
+
+
+def _prompt(attr: str) -> str:
+    label = attr.replace("_", " ").title()
+    if attr == "auth_username":
+        return str(click.prompt(label, default="admin"))
+    if attr == "auth_password":
+        return _check_password(click.prompt(
+            f"{label} (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,
+            confirmation_prompt=True))
+    return str(click.prompt(label, hide_input=True))
 
 
 @credential_group.command("show")
@@ -176,6 +224,21 @@ def version() -> None:
 # -- calls to a running node -------------------------------------------------------------------
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None  # urllib then raises the 3xx as an HTTPError
+
+
+def node_opener() -> urllib.request.OpenerDirector:
+    """The urllib opener for every call to a node: no proxy and no redirects.
+
+    Both would hand the node's Basic auth to someone else: urllib sends requests through any
+    http_proxy/all_proxy in the environment, and repeats the Authorization header to wherever
+    a redirect points. The node's API never redirects the CLI's requests.
+    """
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _RefuseRedirects())
+
+
 class NodeClient:
     """HTTP calls to this node's API with the node secrets (Basic auth)."""
 
@@ -194,7 +257,7 @@ class NodeClient:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method, headers=self.headers)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with node_opener().open(request, timeout=30) as response:
                 payload = json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             payload = _json_or_none(exc.read())

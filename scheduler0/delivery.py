@@ -9,52 +9,56 @@ every execution as succeeded or failed:
     URL refused before sending            failed at once, attempts 0 (not http(s), no host, or
                                           outside CallbackAllowedNetworks)
 
+Attempts share the process's slots fairly (delivery_core.FairQueue): at most POOL_LIMIT in
+flight, at most PER_HOST_LIMIT to one host:port, and a chunk is taken only when its host has a
+free slot, round robin over hosts and across every batch the Deliverer is delivering. A receiver
+that hangs holds its own host's slots and no others, so the other hosts of the same tick go on
+being delivered. A chunk waiting out its retry backoff holds no slot.
+
 Timeouts are per attempt (JobExecutionTimeout) and start once a connection slot is free, so a
 long queue behind a slow receiver does not count against the receiver that comes next.
 Redirects are not followed and cookies are never kept (one session serves every project).
+Logs name a callback by callback_target.redact (no userinfo, no query).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
+import functools
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from scheduler0 import __version__, clock
+from scheduler0 import __version__, callback_target, clock
+from scheduler0.callback_target import NetworkPolicy
 from scheduler0.config import Settings
 from scheduler0.delivery_core import (
     Chunk,
+    FairQueue,
     Metrics,
     backoff,
     chunk_key,
     group_by_destination,
-    is_allowed,
     malformed,
     outcome,
-    parse_networks,
     plan_chunks,
     sign,
     split_chunks,
 )
 
-__all__ = ["Deliverer", "Metrics", "backoff", "chunk_key", "group_by_destination", "is_allowed",
+__all__ = ["Deliverer", "Metrics", "backoff", "chunk_key", "group_by_destination",
            "plan_chunks", "sign", "split_chunks"]
 
 log = logging.getLogger(__name__)
 
 POOL_LIMIT = 256  # connections (and attempts in flight) per process
 PER_HOST_LIMIT = 64  # of which to one host:port
-CHUNK_WORKERS = 256  # chunk tasks one batch runs at once (bounds tasks for huge batches)
 RESPONSE_READ_LIMIT = 64 * 1024  # bytes of a response read to keep the connection; more: close
 GUARD_CACHE_SECONDS = 30.0
 
@@ -69,24 +73,21 @@ class _GuardedResolver(AbstractResolver):
     """Checks the addresses aiohttp actually connects to (a name may re-resolve elsewhere
     between the pre-check and the connection: DNS rebinding)."""
 
-    def __init__(self, networks: tuple[Any, ...]):
+    def __init__(self, policy: NetworkPolicy):
         self._inner = DefaultResolver()
-        self._networks = networks
+        self._policy = policy
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         infos = await self._inner.resolve(host, port, family)
         for info in infos:
-            if not is_allowed(info["host"], self._networks):
-                raise _OutsideNetworks(refusal(host, info["host"]))
+            problem = self._policy.address_problem(host, info["host"])
+            if problem is not None:
+                raise _OutsideNetworks(problem)
         return infos
 
     async def close(self) -> None:
         await self._inner.close()
-
-
-def refusal(host: str, address: str) -> str:
-    return f"callback host {host} resolves to {address}, outside CallbackAllowedNetworks"
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
@@ -110,32 +111,52 @@ def describe_error(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}"[:200]
 
 
+@functools.lru_cache(maxsize=4096)
 def _host_port(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    """The connection slot key of a URL that passed `Deliverer.problem`."""
+    return callback_target.parse(url).host_port
 
 
-class _Slots:
-    """Attempts in flight: at most `total` at once and `per_host` to one host:port."""
+class _Delivery:
+    """One deliver() call: its chunks left to settle, the tasks working on them, its outcome."""
 
-    def __init__(self, total: int, per_host: int):
-        self._total = asyncio.Semaphore(total)
-        self._per_host_limit = per_host
-        self._hosts: dict[str, list[Any]] = {}  # host -> [semaphore, users]
+    __slots__ = ("cancelled", "done", "emit", "left", "tasks")
 
-    @asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
-        entry = self._hosts.get(host)
-        if entry is None:
-            entry = self._hosts[host] = [asyncio.Semaphore(self._per_host_limit), 0]
-        entry[1] += 1
-        try:
-            async with entry[0], self._total:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._hosts[host]
+    def __init__(self, emit: _Emitter, chunks: int, done: asyncio.Future[None]):
+        self.emit = emit
+        self.left = chunks
+        self.done = done
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.cancelled = False
+
+    def settle(self, results: list[dict[str, Any]]) -> None:
+        self.emit(results)
+        self.left -= 1
+        if self.left == 0 and not self.done.done():
+            self.done.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+
+    def cancel(self) -> None:
+        """Stop: its queued chunks are skipped when their turn comes, its tasks cancelled."""
+        self.cancelled = True
+        for task in list(self.tasks):
+            task.cancel()
+
+
+class _Send:
+    """A chunk on its way: where it goes, for which delivery, and its attempts so far."""
+
+    __slots__ = ("attempts", "chunk", "delivery", "secret", "started_ms")
+
+    def __init__(self, chunk: Chunk, secret: str | None, delivery: _Delivery):
+        self.chunk = chunk
+        self.secret = secret
+        self.delivery = delivery
+        self.attempts = 0
+        self.started_ms = 0
 
 
 class Deliverer:
@@ -161,11 +182,14 @@ class Deliverer:
         self._timeout = settings.job_execution_timeout
         self._max_bytes = max(1, int(settings.http_executor_payload_max_size_mb * 1024 * 1024))
         self._node = str(settings.node_id)
-        self._networks = parse_networks(settings.callback_allowed_networks)
+        self._policy = NetworkPolicy.of(settings.callback_allowed_networks,
+                                        settings.callback_denied_networks)
         self._pool_limit = pool_limit
         self._per_host_limit = per_host_limit
         self._session: aiohttp.ClientSession | None = None
-        self._slots: _Slots | None = None
+        self._queue: FairQueue[_Send] = FairQueue(pool_limit, per_host_limit)
+        self._deliveries: set[_Delivery] = set()  # deliver() calls with chunks not settled
+        self._closed = False
         self._guard_cache: dict[str, tuple[float, str | None]] = {}
         self._unsigned_projects: set[int] = set()
 
@@ -179,14 +203,19 @@ class Deliverer:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
             limit=self._pool_limit, limit_per_host=self._per_host_limit, ttl_dns_cache=10,
-            resolver=_GuardedResolver(self._networks) if self._networks else None)
+            resolver=_GuardedResolver(self._policy) if self._policy.restricted else None)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self._timeout),
             cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
             headers={"User-Agent": f"scheduler0/{__version__}"})
-        self._slots = _Slots(self._pool_limit, self._per_host_limit)
+        self._closed = False
 
     async def close(self) -> None:
+        """Close the session; a deliver() still running raises RuntimeError (a misuse, as with
+        a closed aiohttp session)."""
+        self._closed = True  # nothing queued starts any more
+        for delivery in list(self._deliveries):
+            delivery.fail(RuntimeError("the Deliverer was closed during delivery"))
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -211,14 +240,24 @@ class Deliverer:
         if early or not chunks:
             emit(early)
         await self._wait_until(batch.get("fire_at", 0))
+        if not chunks:
+            return emit.all
+        if self._closed:
+            raise RuntimeError("the Deliverer is closed")
         secrets = batch.get("signing_secrets") or {}
-        pending = iter(chunks)
-
-        async def worker() -> None:
-            for chunk in pending:
-                emit(await self._post_chunk(chunk, self._secret(secrets, chunk.project_id)))
-
-        await asyncio.gather(*(worker() for _ in range(min(len(chunks), CHUNK_WORKERS))))
+        delivery = _Delivery(emit, len(chunks), asyncio.get_running_loop().create_future())
+        for chunk in chunks:
+            self._queue.put(_host_port(chunk.url),
+                            _Send(chunk, self._secret(secrets, chunk.project_id), delivery))
+        self._deliveries.add(delivery)
+        self._start_sends()
+        try:
+            await delivery.done
+        except BaseException:
+            delivery.cancel()
+            raise
+        finally:
+            self._deliveries.discard(delivery)
         return emit.all
 
     def _valid(self, batch: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]]]:
@@ -260,20 +299,14 @@ class Deliverer:
         return refused, kept
 
     async def problem(self, url: str) -> str | None:
-        """Why callbacks to `url` must not be sent (None: they may). Resolves names when
-        CallbackAllowedNetworks is set; a name that does not resolve is let through, so the
-        attempt fails (and is retried) as a DNS error."""
+        """Why callbacks to `url` must not be sent (None: they may), by the rule the API
+        applied when the job was written (scheduler0.callback_target). A name that does not
+        resolve is let through, so the attempt fails (and is retried) as a DNS error."""
         try:
-            parts = urlsplit(url)
-            host = parts.hostname
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError:
-            return "invalid callback URL"
-        if parts.scheme not in ("http", "https"):
-            return "callback URL must start with http:// or https://"
-        if not host:
-            return "callback URL has no host"
-        if not self._networks:
+            host = callback_target.parse(url).host
+        except callback_target.TargetError as exc:
+            return f"invalid callback URL: {exc}"
+        if not self._policy.restricted:
             return None
         hit = self._guard_cache.get(host)
         if hit is not None and hit[0] > self._monotonic():
@@ -285,7 +318,7 @@ class Deliverer:
         return answer
 
     async def _check_host(self, host: str) -> str | None:
-        if _is_ip(host):
+        if callback_target.ip_literal(host) is not None:
             addresses = [host]
         else:
             try:
@@ -295,8 +328,9 @@ class Deliverer:
                 return None
             addresses = [str(info[4][0]) for info in infos]
         for address in addresses:
-            if not is_allowed(address, self._networks):
-                return refusal(host, address)
+            problem = self._policy.address_problem(host, address)
+            if problem is not None:
+                return problem
         return None
 
     def _secret(self, secrets: dict[Any, str], project_id: int) -> str | None:
@@ -313,34 +347,62 @@ class Deliverer:
 
     # -- a chunk ----------------------------------------------------------------------------
 
-    async def _post_chunk(self, chunk: Chunk, secret: str | None) -> list[dict[str, Any]]:
-        assert self._slots is not None, "Deliverer.start() was not awaited"
-        host = _host_port(chunk.url)
-        attempts, started_ms = 0, 0
-        retry_max = self.settings.job_execution_retry_max
-        first_delay = self.settings.job_execution_retry_delay
-        while True:
-            attempts += 1
-            async with self._slots.hold(host):
-                sent_at = self._now()
-                if attempts == 1:
-                    started_ms = int(sent_at * 1000)
-                    for scheduled_at, count in chunk.ticks:
-                        self.metrics.observe_lateness(sent_at - scheduled_at, count)
-                status, error = await self._attempt(chunk, secret, int(sent_at))
+    def _start_sends(self) -> None:
+        """Start an attempt for every chunk that may go now (its host has a free slot)."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        while (taken := self._queue.take()) is not None:
+            host, send = taken
+            if send.delivery.cancelled:
+                self._queue.release(host)
+                continue
+            task = loop.create_task(self._send(host, send))
+            send.delivery.tasks.add(task)
+            task.add_done_callback(send.delivery.tasks.discard)
+
+    async def _send(self, host: str, send: _Send) -> None:
+        """One attempt of a chunk (its slot already held), then its backoff and requeue or its
+        outcome. A bug here fails the whole delivery rather than leaving it waiting."""
+        try:
+            try:
+                status, error = await self._attempt_once(send)
+            finally:
+                self._queue.release(host)
+                self._start_sends()
             self.metrics.add(posts=1)
-            if error is None or attempts > retry_max:
-                break
-            self.metrics.add(retries=1)
-            await self._sleep(backoff(attempts, first_delay))
+            if error is not None and send.attempts <= self.settings.job_execution_retry_max:
+                self.metrics.add(retries=1)
+                await self._sleep(backoff(send.attempts, self.settings.job_execution_retry_delay))
+                self._queue.put(host, send, first=True)
+                self._start_sends()
+                return
+            send.delivery.settle(self._outcomes(send, status, error))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            send.delivery.fail(exc)
+
+    async def _attempt_once(self, send: _Send) -> tuple[int | None, str | None]:
+        send.attempts += 1
+        sent_at = self._now()
+        if send.attempts == 1:
+            send.started_ms = int(sent_at * 1000)
+            for scheduled_at, count in send.chunk.ticks:
+                self.metrics.observe_lateness(sent_at - scheduled_at, count)
+        return await self._attempt(send.chunk, send.secret, int(sent_at))
+
+    def _outcomes(self, send: _Send, status: int | None,
+                  error: str | None) -> list[dict[str, Any]]:
+        chunk = send.chunk
         finished_ms = self._now_ms()
         n = len(chunk.execution_ids)
         self.metrics.add(chunks=1, **({"delivered": n} if error is None else {"failed": n}))
         if error is not None:
-            log.info("chunk %s to %s failed after %d attempts: %s", chunk.key, chunk.url,
-                     attempts, error)
-        return [outcome(eid, succeeded=error is None, attempts=attempts, http_status=status,
-                        error=error, started_at_ms=started_ms, finished_at_ms=finished_ms)
+            log.info("chunk %s to %s failed after %d attempts: %s", chunk.key,
+                     callback_target.redact(chunk.url), send.attempts, error)
+        return [outcome(eid, succeeded=error is None, attempts=send.attempts, http_status=status,
+                        error=error, started_at_ms=send.started_ms, finished_at_ms=finished_ms)
                 for eid in chunk.execution_ids]
 
     async def _attempt(self, chunk: Chunk, secret: str | None,
@@ -382,14 +444,6 @@ async def _discard_body(response: aiohttp.ClientResponse) -> None:
     except (TimeoutError, aiohttp.ClientError, OSError):
         pass
     response.close()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-        return True
-    except ValueError:
-        return False
 
 
 class _Emitter:

@@ -19,15 +19,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import hmac
-import ipaddress
 import json
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _json_string  # json.dumps's own C escaper
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 ELEMENT_FIELDS = ("id", "execution_id", "scheduled_at", "project_id", "spec", "timezone", "data",
                   "callback_url")
@@ -217,26 +216,84 @@ def delivery_budget(timeout: float, retry_delay: float, retry_max: int) -> float
     return (retry_max + 1) * timeout + sum(backoff(a, retry_delay) for a in range(1, retry_max + 1))
 
 
-def parse_networks(networks: Iterable[str]) -> tuple[Any, ...]:
-    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+T = TypeVar("T")
 
 
-def is_allowed(ip: str, networks: Sequence[Any]) -> bool:
-    """Is the address `ip` inside one of `networks` (ip_network objects or CIDR strings)?
-    No networks means no restriction. A string that is not an IP address is never allowed."""
-    if not networks:
-        return True
-    try:
-        address = ipaddress.ip_address(ip.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1 to the kernel
-    for net in networks:
-        net = ipaddress.ip_network(net, strict=False) if isinstance(net, str) else net
-        if address.version == net.version and address in net:
-            return True
-    return False
+class _Lane(Generic[T]):
+    __slots__ = ("active", "items", "key", "ready")
+
+    def __init__(self, key: str):
+        self.key = key
+        self.items: deque[T] = deque()
+        self.active = 0  # items taken and not released
+        self.ready = False  # in the ring: has items and a free slot
+
+
+class FairQueue(Generic[T]):
+    """Items waiting for a slot, queued per key (a host:port), handed out round robin over the
+    keys that have a free slot: at most `total` taken at once, at most `per_key` of one key.
+
+    A key whose items hang keeps its own slots and no others, so the items of every other key
+    are still taken. Within a key items go first in, first out. Every operation is O(1).
+
+        queue.put(key, item)
+        while (taken := queue.take()) is not None:   # (key, item), its slot now held
+            start(*taken)                            # ... and later queue.release(key)
+    """
+
+    def __init__(self, total: int, per_key: int):
+        self._total = max(1, total)
+        self._per_key = max(1, per_key)
+        self._lanes: dict[str, _Lane[T]] = {}
+        self._ring: deque[_Lane[T]] = deque()  # lanes with items and a free slot
+        self.active = 0  # taken and not released, all keys
+        self.waiting = 0  # put and not taken, all keys
+
+    def put(self, key: str, item: T, *, first: bool = False) -> None:
+        """Queue `item` under `key`; `first` puts it ahead of the key's other items (a retry
+        of something already started goes before what has not started yet)."""
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(key)
+        if first:
+            lane.items.appendleft(item)
+        else:
+            lane.items.append(item)
+        self.waiting += 1
+        self._enlist(lane)
+
+    def take(self) -> tuple[str, T] | None:
+        """The next item of the next key with a free slot, holding one slot for it; None when
+        nothing may start now (all slots taken, or every key with items is at its limit)."""
+        if self.active >= self._total or not self._ring:
+            return None
+        lane = self._ring.popleft()
+        lane.ready = False
+        item = lane.items.popleft()
+        self.waiting -= 1
+        lane.active += 1
+        self.active += 1
+        self._enlist(lane)  # to the back of the ring: the other keys come first
+        return lane.key, item
+
+    def release(self, key: str) -> None:
+        """An item of `key` that was taken no longer holds its slot."""
+        lane = self._lanes[key]
+        lane.active -= 1
+        self.active -= 1
+        if lane.active == 0 and not lane.items:
+            del self._lanes[key]
+        else:
+            self._enlist(lane)
+
+    def active_of(self, key: str) -> int:
+        lane = self._lanes.get(key)
+        return lane.active if lane is not None else 0
+
+    def _enlist(self, lane: _Lane[T]) -> None:
+        if not lane.ready and lane.items and lane.active < self._per_key:
+            lane.ready = True
+            self._ring.append(lane)
 
 
 def outcome(execution_id: str, *, succeeded: bool, attempts: int, http_status: int | None,
@@ -256,10 +313,12 @@ class Metrics:
     posts                HTTP POST attempts sent, retries included
     chunks               chunks settled (one or more POSTs each)
     retries              attempts after the first
+    duplicate_batches    batches dropped on arrival because the executor still held that id
     lateness             histogram of first send time minus scheduled_at, per execution
     """
 
-    COUNTERS = ("delivered", "failed", "refused", "posts", "chunks", "retries")
+    COUNTERS = ("delivered", "failed", "refused", "posts", "chunks", "retries",
+                "duplicate_batches")
 
     def __init__(self, buckets: Sequence[float] = LATENESS_BUCKETS):
         self._lock = threading.Lock()

@@ -8,9 +8,11 @@ SCHEDULER0_AUTH_PASSWORD override the file's values.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -35,16 +37,28 @@ def generate(username: str = "admin") -> NodeSecrets:
 
 
 def write(path: str, node_secrets: NodeSecrets) -> None:
-    """Write atomically with mode 0600 from the start (never world-readable, even briefly)."""
+    """Write atomically with mode 0600 from the start (never world-readable, even briefly).
+
+    A missing directory is created 0700. The temporary file is a new one (mkstemp: O_EXCL,
+    random name, 0600), so a symlink planted beside `path` cannot redirect the secrets.
+    Raises ConfigError when the file cannot be written.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(node_secrets.to_file_dict(), fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-    os.chmod(path, 0o600)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.tmp.")
+    except OSError as exc:
+        raise ConfigError(f"secrets file {path!r} cannot be written ({exc.strerror}); "
+                          "choose a SecretsFile path this user can write") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(node_secrets.to_file_dict(), fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
 
 
 def read(path: str, environ: Mapping[str, str] | None = None) -> NodeSecrets | None:

@@ -4,6 +4,9 @@ Spawns the coordinator, the API process and MaxWorkers executors; restarts a chi
 with backoff, and logs why; watches the whole node's memory with psutil and tells the children
 over the control socket to stop taking new work at 70 % of MaxMemory (and to resume below 60 %);
 stops everything on SIGTERM/SIGINT within STOP_GRACE seconds.
+
+Before anything is created the umask becomes 0o077 (children inherit it) and DataDir is made
+private (scheduler0.datadir): its files hold every project's signing secret.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from scheduler0 import config, logs, secrets_file, transport
+from scheduler0 import config, datadir, logs, secrets_file, transport
 from scheduler0.errors import ConfigError, Scheduler0Error
 
 log = logging.getLogger("scheduler0.supervisor")
@@ -107,7 +110,7 @@ class Supervisor:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, _frame: self._request_stop(signum))
-        os.makedirs(self.settings.run_dir, exist_ok=True)
+        os.makedirs(self.settings.run_dir, mode=0o700, exist_ok=True)
         self._control = transport.Socket("pub", self.settings.ipc("control"), bind=True)
         for child in self.children:
             self._spawn(child)
@@ -238,14 +241,18 @@ def describe_exit(code: int) -> str:
 def start(config_path: str | None, environ: dict[str, str] | None = None) -> int:
     """Load and check everything, then supervise. Returns the process exit code."""
     environ = dict(os.environ) if environ is None else environ
+    # Before the first file is made: every file the node (children included) creates is 0600.
+    os.umask(datadir.PRIVATE_UMASK)
     try:
         settings = config.load(environ, config_path)
         logs.setup(settings.log_level, settings.node_id, "supervisor")
         check_ports_free(settings)
+        tightened = datadir.prepare(settings.data_dir, settings.run_dir, settings.secrets_file)
         node_secrets, created = secrets_file.load_or_create(settings.secrets_file, environ)
     except ConfigError as exc:
         print(f"scheduler0: {exc}", file=sys.stderr)
         return 2
+    _log_tightened(tightened)
     if created:
         log.info("generated node secrets in %s (mode 0600)", os.path.abspath(settings.secrets_file))
     for key in settings.ignored_keys:
@@ -259,6 +266,15 @@ def start(config_path: str | None, environ: dict[str, str] | None = None) -> int
     except Scheduler0Error as exc:
         log.error("%s", exc)
         return 1
+
+
+def _log_tightened(tightened: datadir.Tightened) -> None:
+    summary = tightened.summary()
+    if summary:
+        log.warning("%s", summary)
+    warning = tightened.warning()
+    if warning:
+        log.warning("%s", warning)
 
 
 def main() -> None:

@@ -4,7 +4,13 @@ Every route answers under /api/v1 and under /v1 (the original's README spelling)
 `{"success": true, "data": ...}`; errors `{"success": false, "data": null, "error": {"code",
 "message"}}`, rendered by the handlers below from ApiError (scheduler0.errors) and from
 werkzeug's HTTP errors (404 and 405 included, as JSON). Anything else is a bug: it is logged
-and answered with a 500 in the same envelope.
+and answered with a 500 in the same envelope. What waitress refuses before the app sees it (a
+body over ApiMaxBodyMb, headers too large, an unreadable request) gets the same envelope from
+scheduler0.roles.api, with the messages below.
+
+Request bodies are JSON: a POST, PUT or PATCH with a body must say `Content-Type:
+application/json` (parameters such as charset allowed) or send no Content-Type; anything else
+is a 415. There is no static folder and no /static route.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from scheduler0.api.auth import require_auth
@@ -21,21 +27,36 @@ from scheduler0.api.callback_guard import CallbackGuard
 from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
 from scheduler0.api.metrics import Metrics
 from scheduler0.api.routes import BLUEPRINTS
+from scheduler0.api.validation import MAX_JOBS_PER_REQUEST
+from scheduler0.callback_target import NetworkPolicy
 from scheduler0.config import Settings
 from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
 
 log = logging.getLogger(__name__)
 
 PREFIXES = (("/api/v1", ""), ("/v1", "_v1"))
-# 10,000 jobs with generous URLs and data fit easily; more is refused before it is parsed.
-MAX_BODY_BYTES = 16 * 1024 * 1024
 RETRY_AFTER_SECONDS = 2
+JSON_MEDIA_TYPE = "application/json"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+INTERNAL_ERROR_MESSAGE = "internal error; it has been logged on the node. Please report it"
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout",
               411: "length_required", 413: "payload_too_large", 414: "uri_too_long",
               415: "unsupported_media_type", 416: "range_not_satisfiable",
-              429: "too_many_requests", 431: "headers_too_large", 501: "not_implemented"}
+              429: "too_many_requests", 431: "headers_too_large", 500: "internal_error",
+              501: "not_implemented"}
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The one body limit (ApiMaxBodyMb): waitress refuses at the header, Flask checks again."""
+    return int(settings.api_max_body_mb * 1024 * 1024)
+
+
+def body_too_large_message(limit_bytes: int) -> str:
+    mib = round(limit_bytes / (1024 * 1024), 2)
+    return (f"request body larger than {mib:g} MiB (the node's ApiMaxBodyMb); send at most "
+            f"{MAX_JOBS_PER_REQUEST} jobs per request and split bigger batches")
 
 
 def create_app(settings: Settings, services: Any,
@@ -45,16 +66,19 @@ def create_app(settings: Settings, services: Any,
     `services` implements scheduler0.services.NodeServices; `node_auth` is (AuthUsername,
     AuthPassword) from the node secrets, accepted as HTTP Basic auth (None: no Basic auth).
     """
-    app = Flask("scheduler0.api")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app = Flask("scheduler0.api", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False  # `//x` is a 404, not a redirect a client must follow
     app.extensions[EXTENSION] = ApiContext(
         settings=settings, services=services, node_auth=node_auth,
-        guard=CallbackGuard(settings.callback_allowed_networks), metrics=Metrics())
+        guard=CallbackGuard(NetworkPolicy.of(settings.callback_allowed_networks,
+                                              settings.callback_denied_networks)),
+        metrics=Metrics())
     app.before_request(_start_timer)
     app.before_request(require_auth)
+    app.before_request(_require_json_body)
     app.after_request(_finish)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -67,6 +91,21 @@ def create_app(settings: Settings, services: Any,
 
 def _start_timer() -> None:
     g.started = time.perf_counter()
+
+
+def _require_json_body() -> None:
+    """Refuse a body that says it is not JSON instead of parsing it anyway."""
+    if request.method not in BODY_METHODS or request.url_rule is None:
+        return  # 404/405 are answered by the error handlers
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not (request.content_length or chunked):
+        return
+    if request.mimetype in ("", JSON_MEDIA_TYPE):
+        return
+    sent = request.headers.get("Content-Type", "")[:100]
+    raise ApiError(f"Content-Type {sent!r} is not accepted: send the body as "
+                   f"{JSON_MEDIA_TYPE} (charset utf-8) or without a Content-Type",
+                   status=415, code="unsupported_media_type")
 
 
 def _finish(response: Response) -> Response:
@@ -100,8 +139,7 @@ def _http_error(exc: HTTPException) -> Any:
         allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or ()))
         message = f"method {request.method} is not allowed here; allowed: {allowed}"
     elif status == 413:
-        message = (f"request body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; send at "
-                   "most 10000 jobs per request and split bigger batches")
+        message = body_too_large_message(int(current_app.config["MAX_CONTENT_LENGTH"]))
     elif status == 400:
         message = f"bad request: {exc.description or 'the request could not be read'}"
     else:
@@ -120,5 +158,4 @@ def _unexpected(exc: Exception) -> Response:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "internal_error",
-                          "internal error; it has been logged on the node. Please report it")
+    return error_response(500, "internal_error", INTERNAL_ERROR_MESSAGE)

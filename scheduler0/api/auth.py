@@ -9,6 +9,10 @@ Two ways in:
 Every failure is the same 401 body, whatever was wrong, so a caller cannot probe which keys
 exist. Unknown routes and wrong methods are answered (404/405) without asking for auth, as the
 original's router did.
+
+A `public` view needs no credentials. An `optional_auth` view (the health check) needs none
+either, but checks them when they are sent (a wrong one is the same 401), so it can answer a
+caller who proved who it is in more detail.
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ def public(view: View) -> View:
     return view
 
 
+def optional_auth(view: View) -> View:
+    """Open to anyone; credentials, when sent, are checked like anywhere else (a wrong one is
+    the usual 401) and a right one sets g.principal for the view to see."""
+    view.public = True  # type: ignore[attr-defined]
+    view.optional_auth = True  # type: ignore[attr-defined]
+    return view
+
+
 def hash_secret(secret: str) -> str:
     """What the store keeps instead of an API secret."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
@@ -48,12 +60,19 @@ def require_auth() -> None:
     if request.url_rule is None or request.endpoint is None:
         return  # 404/405: rendered by the error handlers, nothing to protect
     view = current_app.view_functions.get(request.endpoint)
-    if getattr(view, "public", False):
+    if getattr(view, "public", False) and not (getattr(view, "optional_auth", False)
+                                               and _offers_credentials()):
         return
     principal = _credential_principal() or _node_principal()
     if principal is None:
         raise AuthError(UNAUTHORIZED)
     g.principal = principal
+
+
+def _offers_credentials() -> bool:
+    headers = request.headers
+    return bool(headers.get("x-api-key") or headers.get("x-secret-key")
+                or headers.get("Authorization"))
 
 
 def _credential_principal() -> str | None:

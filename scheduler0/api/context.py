@@ -45,8 +45,13 @@ def ok(data: Any, status: int = 200) -> Response:
     return response
 
 
+def error_envelope(code: str, message: str) -> dict[str, Any]:
+    """The error body, also written by the server itself (scheduler0.roles.api) for requests
+    it refuses before Flask sees them."""
+    return {"success": False, "data": None, "error": {"code": code, "message": message}}
+
+
 def error_response(status: int, code: str, message: str) -> Response:
-    response = jsonify({"success": False, "data": None,
-                        "error": {"code": code, "message": message}})
+    response = jsonify(error_envelope(code, message))
     response.status_code = status
     return response

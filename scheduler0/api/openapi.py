@@ -116,6 +116,36 @@ EXECUTION_FILTERS = [
     LIMIT, OFFSET,
 ]
 
+# /healthcheck: what anyone gets (Health), then what a caller with credentials gets on top.
+HEALTH: dict[str, Any] = {
+    "node_id": {"type": "integer"},
+    "state": {"type": "string", "enum": ["leader", "follower", "candidate"]},
+    "is_leader": {"type": "boolean"},
+    "leader_id": {"type": ["integer", "null"], "description": "null while no leader is known"},
+    "leader_address": {"type": ["string", "null"], "description": "the leader's API URL"},
+    "healthy": {"type": "boolean", "description": "this node knows a leader and sees a "
+                                                  "majority: a write sent here can commit"},
+    "memory_pressure": {"type": "boolean",
+                        "description": "true: over 70% of MaxMemory, new work paused"},
+}
+HEALTH_DETAIL: dict[str, Any] = {
+    "peers": {"type": "array", "items": _ref("Peer")},
+    "has_quorum": {"type": "boolean"},
+    "raft": {"type": "object", "required": ["term", "commit_index", "last_applied", "log_len"],
+             "properties": {"term": {"type": "integer"}, "commit_index": {"type": "integer"},
+                            "last_applied": {"type": "integer"},
+                            "log_len": {"type": "integer"},
+                            "leader_commit_index": {"type": ["integer", "null"]}}},
+    "executors": {"type": "object", "description": "this node's executors: batches held, "
+                                                   "processes alive, delivery counters"},
+    "nodes": {"type": "object", "description": "node id -> load its executors last reported "
+                                               "(held, executors, memory_pressure)"},
+    "planner": {"type": "object", "description": "the planner's counters (planned, batches, "
+                                                 "missed, redispatched, in_flight, ...)"},
+    "results_committed": {"type": "integer"},
+    "intake": {"type": "object", "description": "batches relayed and stale ones dropped"},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object", "required": ["code", "message"],
@@ -268,19 +298,22 @@ SCHEMAS: dict[str, Any] = {
                        "raft_address": {"type": "string"}, "connected": {"type": "boolean"}},
     },
     "Health": {
+        "type": "object", "description": "the answer without credentials",
+        "required": [*HEALTH, "raft"], "additionalProperties": False,
+        "properties": {**HEALTH, "raft": {
+            "type": "object", "required": ["term"], "additionalProperties": False,
+            "properties": {"term": {"type": ["integer", "null"],
+                                    "description": "the current Raft term: of two nodes "
+                                                   "naming different leaders, the higher "
+                                                   "term is the newer view"}}}},
+    },
+    "HealthDetail": {
         "type": "object",
-        "required": ["node_id", "is_leader", "leader_id", "leader_address", "peers", "raft",
-                     "memory_pressure"],
-        "properties": {
-            "node_id": {"type": "integer"}, "is_leader": {"type": "boolean"},
-            "leader_id": {"type": ["integer", "null"]},
-            "leader_address": {"type": ["string", "null"], "description": "the leader's API URL"},
-            "peers": {"type": "array", "items": _ref("Peer")},
-            "raft": {"type": "object", "properties": {
-                "term": {"type": "integer"}, "commit_index": {"type": "integer"},
-                "last_applied": {"type": "integer"}, "log_len": {"type": "integer"}}},
-            "memory_pressure": {"type": "boolean",
-                                "description": "true: over 70% of MaxMemory, new work paused"}},
+        "description": "the answer with credentials (a credential or the node's Basic auth): "
+                       "Health plus peers, Raft indexes and the planner, executor and intake "
+                       "counters (these tell how busy the node is, like /metrics)",
+        "required": [*HEALTH, "peers", "has_quorum", "raft"],
+        "properties": {**HEALTH, **HEALTH_DETAIL},
     },
     "Preview": {
         "type": "object", "required": ["spec", "timezone", "from", "count", "times"],
@@ -525,8 +558,15 @@ PATHS: dict[str, Any] = {
     "/healthcheck": {
         "get": {
             "operationId": "healthcheck", "tags": ["health"], "security": [],
-            "summary": "This node's view of the cluster (no auth)",
-            "responses": {**_ok("health", _ref("Health")), **_errors(503)},
+            "summary": "This node's view of the cluster (no auth; with credentials, the detail)",
+            "description": "Without credentials: `Health`, enough for a load balancer or a "
+                           "peer. With a credential's headers or the node's Basic auth: "
+                           "`HealthDetail`, which adds peers, Raft indexes and the planner, "
+                           "executor and intake counters. Credentials that are sent are "
+                           "checked: a wrong one is the usual 401.",
+            "responses": {**_ok("health (Health without credentials, HealthDetail with)",
+                                {"oneOf": [_ref("Health"), _ref("HealthDetail")]}),
+                          **_errors(401, 503)},
         },
     },
     "/metrics": {

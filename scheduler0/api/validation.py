@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.parse
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scheduler0 import schedule
+from scheduler0 import callback_target, schedule
 from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
 
 MAX_ID = 2**63 - 1  # SQLite INTEGER PRIMARY KEY range
@@ -46,7 +46,9 @@ EXECUTION_TYPES = ("http",)
 # The store's execution states (scheduler0.store.rows.EXECUTION_STATES; a test keeps them equal).
 EXECUTION_STATES = ("scheduled", "succeeded", "failed", "missed")
 MAX_IDEMPOTENCY_KEY = 200
-CALLBACK_SCHEMES = ("http", "https")
+# Embeddings, overrides, isolates and marks that reorder how text displays (Trojan Source).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
 DEFAULT_MISFIRE_POLICY = "run_once"
 
 # Job fields, their Go spellings, and fields accepted on input but ignored (the original's
@@ -146,8 +148,10 @@ def known_fields(raw: Mapping[str, Any], allowed: Iterable[str], prefix: str = "
 
 
 def text(value: Any, path: str, *, max_length: int, allow_empty: bool = False,
-         code_field: str | None = None) -> str:
-    """A JSON string: valid Unicode (no lone surrogates), within `max_length` characters."""
+         code_field: str | None = None, forbid: Callable[[str], str | None] | None = None
+         ) -> str:
+    """A JSON string: valid Unicode (no lone surrogates), within `max_length` characters, and
+    without a character `forbid` names (it returns what the character is, else None)."""
     if not isinstance(value, str):
         raise invalid(path, f"expected a string, got {_type_name(value)}", code_field)
     if len(value) > max_length:
@@ -156,7 +160,42 @@ def text(value: Any, path: str, *, max_length: int, allow_empty: bool = False,
     if not value.strip() and not allow_empty:
         raise invalid(path, "must not be empty", code_field)
     _check_unicode(value, path, code_field)
+    if forbid is not None:
+        _check_forbidden(value, path, forbid, code_field)
     return value
+
+
+def name_text(value: Any, path: str) -> str:
+    """A name shown in lists and logs: no control or bidirectional-override characters."""
+    return text(value, path, max_length=MAX_NAME_LENGTH, forbid=unsafe_in_name).strip()
+
+
+def unsafe_in_text(ch: str) -> str | None:
+    """NUL truncates text in C tools and logs; bidi controls make text read as other text."""
+    if ch == "\0":
+        return "a NUL character (U+0000)"
+    if ch in BIDI_CONTROLS:
+        return f"a bidirectional control character (U+{ord(ch):04X})"
+    return None
+
+
+def unsafe_in_name(ch: str) -> str | None:
+    """Names are one line of plain text: no control character at all, beyond unsafe_in_text."""
+    found = unsafe_in_text(ch)
+    if found is None and unicodedata.category(ch) == "Cc":
+        return f"a control character (U+{ord(ch):04X})"
+    return found
+
+
+def _check_forbidden(value: str, path: str, forbid: Callable[[str], str | None],
+                     code_field: str | None) -> None:
+    for index, ch in enumerate(value):
+        if ch.isprintable() and ch not in BIDI_CONTROLS:
+            continue  # the common case, cheaply
+        found = forbid(ch)
+        if found is not None:
+            raise invalid(path, f"contains {found} at position {index}; remove it",
+                          code_field)
 
 
 def _check_unicode(value: str, path: str, code_field: str | None = None) -> bytes:
@@ -308,9 +347,10 @@ def project_create(body: Any) -> dict[str, Any]:
         raise invalid("name", "required; send {\"name\": \"my project\"}")
     description = fields.get("description")
     return {
-        "name": text(fields["name"], "name", max_length=MAX_NAME_LENGTH).strip(),
+        "name": name_text(fields["name"], "name"),
         "description": "" if description is None else text(
-            description, "description", max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True),
+            description, "description", max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True,
+            forbid=unsafe_in_text),
     }
 
 
@@ -319,11 +359,12 @@ def project_update(body: Any) -> dict[str, Any]:
     fields = known_fields(expect_object(body), ("name", "description", "rotate_signing_secret"))
     changes: dict[str, Any] = {}
     if "name" in fields:
-        changes["name"] = text(fields["name"], "name", max_length=MAX_NAME_LENGTH).strip()
+        changes["name"] = name_text(fields["name"], "name")
     if "description" in fields:
         value = fields["description"]
         changes["description"] = "" if value is None else text(
-            value, "description", max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True)
+            value, "description", max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True,
+            forbid=unsafe_in_text)
     if boolean(fields.get("rotate_signing_secret", False), "rotate_signing_secret"):
         changes["rotate_signing_secret"] = True
     if not changes:
@@ -431,17 +472,11 @@ def callback_url(value: Any, path: str, rules: JobRules) -> str:
 
 
 def _url_problem(url: str, rules: JobRules) -> str | None:
-    hint = "send an absolute http(s) URL such as https://example.com/hook"
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        return f"{_show(url)} contains whitespace or control characters; {hint}"
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        return f"{_show(url)} is not a valid URL; {hint}"
-    if parts.scheme.lower() not in CALLBACK_SCHEMES or not parts.hostname:
-        return f"{_show(url)} is not an absolute http(s) URL with a host; {hint}"
-    return rules.host_problem(parts.hostname)
+    try:  # the executor's own parser, so the host checked is the host it connects to
+        target = callback_target.parse(url)
+    except callback_target.TargetError as exc:
+        return str(exc)
+    return rules.host_problem(target.host)
 
 
 def job_data(value: Any, path: str) -> str:

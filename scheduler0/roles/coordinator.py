@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from scheduler0 import commands, secrets_file, transport
+from scheduler0.callback_target import NetworkPolicy
 from scheduler0.config import Settings
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
 from scheduler0.raft import RaftNode, raft_password
@@ -56,6 +57,8 @@ class Coordinator:
             thread.start()
         log.info("coordinator ready: raft %s, commands %s", self.settings.raft_address,
                  self.settings.ipc("commands"))
+        log.info("%s", NetworkPolicy.of(self.settings.callback_allowed_networks,
+                                        self.settings.callback_denied_networks).describe())
         try:
             self._serve(server)
         finally:

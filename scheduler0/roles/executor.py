@@ -6,7 +6,9 @@ Three threads, each owning what it touches (ZeroMQ sockets are not thread-safe):
                   while fewer than MaxQueue are held and there is no memory pressure, and hands
                   it to the loop with call_soon_threadsafe
     main thread   the asyncio loop: one task per batch on the process's one Deliverer
-                  (scheduler0.delivery); results go to the outbox queue as chunks settle
+                  (scheduler0.delivery); results go to the outbox queue as chunks settle.
+                  A batch whose id it already holds (a re-dispatch reaching the executor that
+                  still delivers it) is dropped: the copy held reports every result
     pub thread    PUB -> coordinator SUB at ipc("results"); sends the outbox, coalesced per
                   batch, and a load report about every second
 
@@ -93,6 +95,7 @@ class Executor:
         self._held_lock = threading.Lock()
         self._outbox: queue.Queue[Outgoing | None] = queue.Queue()
         self._tasks: dict[asyncio.Task[None], dict[str, Any]] = {}
+        self._batch_ids: set[str] = set()  # of the batches in _tasks; loop thread only
         self._deliverer: Deliverer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pulling_done: asyncio.Event | None = None
@@ -138,6 +141,13 @@ class Executor:
             puller.join(5)
 
     def _start_batch(self, batch: dict[str, Any]) -> None:
+        batch_id = str(batch.get("batch_id"))
+        if batch_id in self._batch_ids:
+            log.info("batch %s: already held here; dropped the re-dispatched copy", batch_id)
+            self.metrics.add(duplicate_batches=1)
+            self._release_hold()
+            return
+        self._batch_ids.add(batch_id)
         task = asyncio.get_running_loop().create_task(self._run_batch(batch))
         self._tasks[task] = batch
         task.add_done_callback(self._batch_done)
@@ -158,7 +168,12 @@ class Executor:
                           batch_id)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
+        batch = self._tasks.pop(task, None)
+        if batch is not None:
+            self._batch_ids.discard(str(batch.get("batch_id")))
+        self._release_hold()
+
+    def _release_hold(self) -> None:
         with self._held_lock:
             self._held -= 1
 

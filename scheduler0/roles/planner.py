@@ -3,6 +3,11 @@ re-dispatch batches whose results are overdue, and reconcile on becoming leader.
 
 Dispatch happens only after every PLAN command of a round committed: a leader that was cut off
 cannot commit, so it dispatches nothing after its successor took over.
+
+A batch is re-dispatched at most REDISPATCH_LIMIT times. When the last dispatch is overdue too,
+its executions still unsettled are recorded failed ("no result after N dispatches") through a
+RESULT command, so each tick still ends recorded exactly once (a RESULT changes only executions
+still `scheduled`: a late result that wins the race is kept, one that comes after is ignored).
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ LEADERSHIP_PROOF_TIMEOUT = 2.0  # seconds
 # A dispatch this long after the last commit first proves leadership again, so a leader
 # paused mid-round (SIGSTOP, a long GC) does not send the rest after its successor took over.
 DISPATCH_STALENESS = 0.5  # seconds
+# Re-sends of one overdue batch before its unsettled executions are recorded failed; each
+# dispatch waits a whole result deadline, so this bounds a tick's time unsettled (and the
+# duplicate POSTs a receiver that never answers gets) instead of re-sending forever.
+REDISPATCH_LIMIT = 3
 
 
 @dataclass
@@ -36,7 +45,7 @@ class InFlight:
     node_id: int
     fire_at: int
     deadline: float
-    attempts: int = 1
+    attempts: int = 1  # dispatches so far, the first included
 
 
 class Dispatcher:
@@ -90,9 +99,9 @@ class Planner(threading.Thread):
         self._committed_at = 0.0
         self.cache = ScheduleCache()
         self.in_flight: dict[str, InFlight] = {}
-        self.stats = {"rounds": 0, "planned": 0, "missed": 0, "redispatched": 0,
-                      "batches": 0, "last_round_ms": 0.0, "leading_since": None,
-                      "last_dispatch_at": None}
+        self.stats: dict[str, Any] = {
+            "rounds": 0, "planned": 0, "missed": 0, "redispatched": 0, "undelivered": 0,
+            "batches": 0, "last_round_ms": 0.0, "leading_since": None, "last_dispatch_at": None}
 
     # -- loop ---------------------------------------------------------------------------------
 
@@ -134,7 +143,7 @@ class Planner(threading.Thread):
         Re-dispatching sends work without a new PLAN, so it is gated on this: a leader that was
         cut off (SIGSTOP, partition) fails here instead of dispatching after its successor.
         """
-        empty = {"batches": [], "missed": [], "advances": []}
+        empty: dict[str, list[Any]] = {"batches": [], "missed": [], "advances": []}
         self.raft.submit_as_leader(commands.make(commands.PLAN, empty), LEADERSHIP_PROOF_TIMEOUT)
         self._committed_at = clock.monotonic()
 
@@ -204,16 +213,31 @@ class Planner(threading.Thread):
     # -- overdue and reconcile ---------------------------------------------------------------
 
     def redispatch_overdue(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
+        """Re-send each overdue batch's unsettled executions, or record them failed once the
+        batch was re-sent REDISPATCH_LIMIT times; returns the number re-sent."""
         overdue = [f for f in self.in_flight.values() if f.deadline <= now]
         count = 0
         for flight in overdue:
             pending = reader.unfinished_of_batch(flight.batch_id)
             if not pending:
                 del self.in_flight[flight.batch_id]
-                continue
-            count += self._resend(reader, dispatcher, flight.batch_id, flight.fire_at, pending,
-                                  now, flight.attempts + 1, exclude=flight.node_id)
+            elif flight.attempts > REDISPATCH_LIMIT:
+                self._record_undelivered(flight, pending)
+            else:
+                count += self._resend(reader, dispatcher, flight.batch_id, flight.fire_at,
+                                      pending, now, flight.attempts + 1, exclude=flight.node_id)
         return count
+
+    def _record_undelivered(self, flight: InFlight, pending: list[planning.PlannedJob]) -> None:
+        """The batch's last dispatch is overdue: record what is unsettled as failed. Only
+        forgotten once committed; if the commit fails, the next round tries again."""
+        error = f"no result after {flight.attempts} dispatches"
+        self._record_rows([undelivered_row(j.id, flight.fire_at, flight.node_id, error)
+                           for j in pending])
+        del self.in_flight[flight.batch_id]
+        self.stats["undelivered"] += len(pending)
+        log.warning("batch %s: %s (last to node %d); recorded %d executions failed",
+                    flight.batch_id, error, flight.node_id, len(pending))
 
     def reconcile(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
         """On becoming leader: settle every planned, unfinished execution (same ids).
@@ -235,18 +259,19 @@ class Planner(threading.Thread):
             if pending:
                 count += self._resend(reader, dispatcher, batch_id, fire_at, pending, now, 1)
         if stale_rows:
-            self._record_missed(stale_rows)
+            self._record_rows(stale_rows)
+            self.stats["missed"] += len(stale_rows)
         if count or stale_rows:
             log.info("reconciled %d unfinished executions in %d batches (%d recorded missed)",
                      count, len(unfinished), len(stale_rows))
         return count
 
-    def _record_missed(self, rows: list[list[Any]]) -> None:
+    def _record_rows(self, rows: list[list[Any]]) -> None:
+        """Commit RESULT rows as this leader (raises Scheduler0Error when it cannot)."""
         for start in range(0, len(rows), PLAN_COMMAND_ROWS):
             body = {"rows": rows[start:start + PLAN_COMMAND_ROWS]}
             self.raft.submit_as_leader(commands.make(commands.RESULT, body),
                                        self.settings.write_timeout)
-        self.stats["missed"] += len(rows)
 
     def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str, fire_at: int,
                 pending: list[planning.PlannedJob], now: float, attempt: int,
@@ -277,6 +302,11 @@ def missed_row(job_id: int, fire_at: int) -> list[Any]:
     """A RESULT row recording one tick as missed."""
     return [planning.execution_id(job_id, fire_at), "missed", 0, None,
             "misfire: planned before the outage, not confirmed delivered", None, None, None]
+
+
+def undelivered_row(job_id: int, fire_at: int, node_id: int, error: str) -> list[Any]:
+    """A RESULT row recording one tick as failed because no result came for it."""
+    return [planning.execution_id(job_id, fire_at), "failed", 0, None, error, node_id, None, None]
 
 
 class _PlanRefused(Scheduler0Error):

@@ -26,9 +26,10 @@ def test_huge_body_is_json_413(api: Api) -> None:
           "payload_too_large", "MiB")
 
 
-def test_body_is_read_whatever_the_content_type(api: Api) -> None:
-    created = data(api.post("/api/v1/projects", data=b'{"name": "typeless-project"}',
-                            content_type="text/plain"), 201)
+def test_a_body_must_be_json_or_untyped(api: Api) -> None:
+    error(api.post("/api/v1/projects", data=b'{"name": "typed-project"}',
+                   content_type="text/plain"), 415, "unsupported_media_type", "application/json")
+    created = data(api.post("/api/v1/projects", data=b'{"name": "typeless-project"}'), 201)
     assert created["name"] == "typeless-project"
 
 

@@ -122,6 +122,13 @@ def test_array_is_all_or_none(api: Api) -> None:
     ({"callback_url": "http://10.1.2.3/hook"}, "invalid_callback_url",
      ("callback_url", "10.1.2.3", "127.0.0.0/8")),
     ({"callback_url": "http://[::1]/hook"}, "invalid_callback_url", ("callback_url",)),
+    # what the executor's parser (yarl) refuses or cannot send must not pass the API
+    ({"callback_url": "http://127.0.0.1\\@10.0.0.1/x"}, "invalid_callback_url", ("backslash",)),
+    ({"callback_url": "http://127.0.0.1:0/x"}, "invalid_callback_url", ("port 0", "1-65535")),
+    ({"callback_url": "http://169.254.169.254/latest/meta-data/"}, "invalid_callback_url",
+     ("callback_url", "169.254.0.0/16", "CallbackDeniedNetworks")),
+    ({"callback_url": "http://[::ffff:10.1.2.3]/x"}, "invalid_callback_url",
+     ("callback_url", "10.1.2.3", "127.0.0.0/8")),
     ({"data": {"k": 1}}, "invalid_data", ("data", "string")),
     ({"data": "x" * (validation.MAX_DATA_BYTES + 1)}, "invalid_data", ("data", "65536")),
     ({"data": "é" * (validation.MAX_DATA_BYTES // 2 + 1)}, "invalid_data", ("data", "bytes")),

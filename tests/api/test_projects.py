@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.helpers import Api, data, error, job_body, unique
 
 BASE = "/api/v1/projects"
@@ -44,6 +46,28 @@ def test_create_errors_name_the_field(api: Api) -> None:
           "invalid_name", "name", "surrogate")
     error(api.post(BASE, data=b"", content_type="application/json"), 400, "invalid_json",
           "body required")
+
+
+@pytest.mark.parametrize(("name", "fragment"), [
+    ("billing\x00admin", "NUL"),
+    ("invoice\u202egpj.exe", "U+202E"),
+    ("\u2066hidden\u2069", "U+2066"),
+    ("two\nlines", "control character (U+000A)"),
+])
+def test_names_refuse_nul_bidi_and_control_characters(api: Api, name: str, fragment: str) -> None:
+    error(api.post(BASE, json={"name": name}), 400, "invalid_name", "name", fragment)
+    project = api.post(BASE, json={"name": unique("p")}).json["data"]
+    error(api.put(f"{BASE}/{project['id']}", json={"name": name}), 400, "invalid_name", fragment)
+    assert api.get(f"{BASE}/{project['id']}").json["data"]["name"] == project["name"]
+
+
+def test_descriptions_keep_newlines_but_refuse_nul_and_bidi(api: Api) -> None:
+    created = api.post(BASE, json={"name": unique("p"), "description": "line 1\nline 2"})
+    assert created.status_code == 201 and created.json["data"]["description"] == "line 1\nline 2"
+    error(api.post(BASE, json={"name": unique("p"), "description": "a\x00b"}), 400,
+          "invalid_description", "NUL")
+    error(api.post(BASE, json={"name": unique("p"), "description": "a\u202eb"}), 400,
+          "invalid_description", "U+202E")
 
 
 def test_list_is_paginated(api: Api) -> None:

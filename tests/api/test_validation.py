@@ -7,6 +7,7 @@ import pytest
 from scheduler0.api import serialize, validation
 from scheduler0.api.callback_guard import CallbackGuard
 from scheduler0.api.metrics import Metrics
+from scheduler0.callback_target import NetworkPolicy
 from scheduler0.errors import PayloadTooLargeError, ValidationError
 
 NOW = 1_900_000_000
@@ -114,7 +115,7 @@ def test_guard_unrestricted_resolves_nothing() -> None:
     def never(host: str) -> list[str]:
         raise AssertionError("resolved")
 
-    assert CallbackGuard((), resolver=never).problem("anything.example") is None
+    assert CallbackGuard(NetworkPolicy(), resolver=never).problem("anything.example") is None
 
 
 def test_guard_checks_every_address_and_caches() -> None:
@@ -127,7 +128,7 @@ def test_guard_checks_every_address_and_caches() -> None:
             raise OSError("no such host")
         return answers[host]
 
-    guard = CallbackGuard(["127.0.0.0/8"], resolver=resolver)
+    guard = CallbackGuard(NetworkPolicy.of(["127.0.0.0/8"], []), resolver=resolver)
     assert guard.problem("127.0.0.1") is None
     assert "outside" in str(guard.problem("10.1.1.1"))
     assert "outside" in str(guard.problem("[::1]"))

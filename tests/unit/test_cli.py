@@ -49,13 +49,13 @@ def test_config_init_writes_every_key_and_refuses_to_overwrite(tmp_path):
 
 
 def test_credential_init_with_flags_writes_0600(tmp_path):
-    result = run(["credential", "init", "--secret-key", "s3cret", "--auth-username", "ops",
-                  "--auth-password", "pw"], tmp_path)
+    result = run(["credential", "init", "--secret-key", "s3cret", "--auth-username", "ops"],
+                 tmp_path, env={"SCHEDULER0_AUTH_PASSWORD": "pw-from-the-env"})
     assert result.exit_code == 0, result.output
     path = tmp_path / ".scheduler0"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text()) == {"SecretKey": "s3cret", "AuthUsername": "ops",
-                                            "AuthPassword": "pw"}
+                                            "AuthPassword": "pw-from-the-env"}
 
 
 def test_credential_init_generate_and_missing_flags(tmp_path):
@@ -71,12 +71,12 @@ def test_credential_init_generate_and_missing_flags(tmp_path):
 
 
 def test_credential_show_masks_unless_reveal(tmp_path):
-    run(["credential", "init", "--secret-key", "abcdefgh", "--auth-username", "ops",
-         "--auth-password", "hunter2"], tmp_path)
+    run(["credential", "init", "--secret-key", "abcdefgh", "--auth-username", "ops"], tmp_path,
+        env={"SCHEDULER0_AUTH_PASSWORD": "hunter2hunter2"})
     masked = run(["credential", "show"], tmp_path)
     assert "hunter2" not in masked.output and "ops" in masked.output
     revealed = run(["credential", "show", "--reveal"], tmp_path)
-    assert json.loads(revealed.output)["AuthPassword"] == "hunter2"
+    assert json.loads(revealed.output)["AuthPassword"] == "hunter2hunter2"
 
 
 def test_credential_show_without_secrets_says_what_to_run(tmp_path):

@@ -1,12 +1,18 @@
-"""/healthcheck: this node's view of the cluster, without auth."""
+"""/healthcheck: this node's view of the cluster.
+
+Anyone gets the short answer a load balancer or a peer needs (who leads, is it healthy, is it
+under memory pressure). A caller with credentials (a credential or the node's Basic auth) gets
+the detail as well: peers, Raft indexes, planner, executor and intake counters, which tell how
+busy the node is and so stay behind auth like /metrics.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, g
 
-from scheduler0.api.auth import public
+from scheduler0.api.auth import optional_auth
 from scheduler0.api.context import api, ok
 from scheduler0.errors import RaftError, TransportError, UnavailableError
 
@@ -14,29 +20,41 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthcheck")
-@public
+@optional_auth
 def healthcheck() -> Response:
     try:
         status = api().services.status()
     except (RaftError, TransportError) as exc:
         raise UnavailableError(f"the coordinator did not answer ({exc}); retry shortly") from exc
-    return ok(shape(status))
+    return ok(detail(status) if g.get("principal") else public(status))
 
 
-def shape(status: dict[str, Any]) -> dict[str, Any]:
-    """The health object: the documented keys first, anything extra the node reports after."""
-    raft = status.get("raft") or {}
-    health = {
+def public(status: dict[str, Any]) -> dict[str, Any]:
+    """The answer for anyone (openapi.py `Health`)."""
+    leader_id = status.get("leader_id")
+    return {
         "node_id": status.get("node_id"),
+        "state": status.get("state"),
         "is_leader": bool(status.get("is_leader")),
-        "leader_id": status.get("leader_id"),
+        "leader_id": leader_id,
         "leader_address": status.get("leader_address"),
-        "peers": list(status.get("peers") or []),
-        "raft": {"term": raft.get("term"), "commit_index": raft.get("commit_index"),
-                 "last_applied": raft.get("last_applied"), "log_len": raft.get("log_len"),
-                 **raft},
+        # A leader is known and a majority reachable: a write sent here can commit.
+        "healthy": bool(status.get("has_quorum")) and leader_id is not None,
         "memory_pressure": bool(status.get("memory_pressure")),
+        # The term tells which of two differing leader views is the newer one.
+        "raft": {"term": (status.get("raft") or {}).get("term")},
     }
+
+
+def detail(status: dict[str, Any]) -> dict[str, Any]:
+    """The answer for an authenticated caller (openapi.py `HealthDetail`): the public keys,
+    then the documented detail, then anything extra the node reports."""
+    raft = status.get("raft") or {}
+    health = public(status)
+    health["peers"] = list(status.get("peers") or [])
+    health["raft"] = {"term": raft.get("term"), "commit_index": raft.get("commit_index"),
+                      "last_applied": raft.get("last_applied"), "log_len": raft.get("log_len"),
+                      **raft}
     for key, value in status.items():
         health.setdefault(key, value)
     return health

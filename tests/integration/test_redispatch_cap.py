@@ -1,0 +1,74 @@
+"""The leader re-sends an overdue batch at most REDISPATCH_LIMIT times, then records what is
+still unsettled as failed, once. A real single node (pysyncobj + SQLite), the real planner and
+dispatcher, and a ZeroMQ PULL socket standing in for the node's intake; the planner's methods
+are called with `now` past each deadline instead of waiting for it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from scheduler0 import commands, transport
+from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.roles.planner import REDISPATCH_LIMIT, Dispatcher, Planner
+from scheduler0.store.pipeline import PipelineReader
+from scheduler0.testing import local_node
+from tests.store.helpers import job_input
+
+pytestmark = pytest.mark.timeout(60)
+
+BATCH = "b-never-answered"
+
+
+def ok(services, command_type: str, body: dict) -> dict:
+    result = services.submit(commands.make(command_type, body))
+    assert result["ok"], result
+    return result["data"]
+
+
+def test_an_overdue_batch_is_resent_up_to_the_limit_then_recorded_failed_once(tmp_path):
+    with local_node(tmp_path) as services:
+        settings = services.settings
+        project = ok(services, commands.PROJECT_CREATE,
+                     {"name": "p", "description": "", "signing_secret": "s"})
+        jobs = ok(services, commands.JOB_CREATE,
+                  {"jobs": [job_input(project["id"], "@every 1m") for _ in range(2)]})
+        fire_at = int(time.time())
+        ok(services, commands.PLAN, {"batches": [{
+            "batch_id": BATCH, "node_id": settings.node_id, "scheduled_at": fire_at,
+            "rows": [[j["id"], project["id"]] for j in jobs]}], "missed": [], "advances": []})
+
+        intake = transport.Socket("pull", f"tcp://{settings.intake_address}", bind=True)
+        reader = PipelineReader(settings.db_path)
+        dispatcher = Dispatcher(settings, None)
+        planner = Planner(settings, services.raft, Lifecycle(settings), lambda: reader)
+        try:
+            assert planner.reconcile(reader, dispatcher, fire_at) == 2  # the first dispatch
+            sent = [intake.recv(timeout=10)]
+            for _ in range(REDISPATCH_LIMIT):
+                deadline = planner.in_flight[BATCH].deadline
+                assert planner.redispatch_overdue(reader, dispatcher, deadline) == 2
+                sent.append(intake.recv(timeout=10))
+            assert [m and m["batch_id"] for m in sent] == [BATCH] * (1 + REDISPATCH_LIMIT)
+
+            deadline = planner.in_flight[BATCH].deadline
+            assert planner.redispatch_overdue(reader, dispatcher, deadline) == 0
+            assert BATCH not in planner.in_flight
+            assert planner.redispatch_overdue(reader, dispatcher, deadline + 3600) == 0
+            # Messages on one PUSH arrive in order: nothing was sent before this one.
+            assert dispatcher.send(settings.node_id, {"type": "marker"})
+            assert (intake.recv(timeout=10) or {}).get("type") == "marker"
+
+            history = services.reader().list_executions(project_id=project["id"])[0]
+            assert {(e["state"], e["error"], e["node_id"]) for e in history} == {
+                ("failed", f"no result after {1 + REDISPATCH_LIMIT} dispatches", settings.node_id)}
+            assert len(history) == 2 and planner.stats["undelivered"] == 2
+
+            # A result arriving after that changes nothing: each tick is recorded once.
+            late = [[e["execution_id"], "succeeded", 1, 200, None, 1, 0, 0] for e in history]
+            assert ok(services, commands.RESULT, {"rows": late}) == {"settled": 0}
+        finally:
+            dispatcher.close()
+            intake.close()
+            reader.close()
