@@ -7,7 +7,7 @@ Prints:
      both iterating (after = previous fire) and from a spread of instants;
   2. group_next_fires for N jobs over 1,000 distinct (spec, zone) pairs on one core: a fresh
      cache (parses included) and a warm ScheduleCache (the planner's steady state); goal < 0.5 s;
-  3. naive croniter per job (construct + get_next, as research/limits.md §1) on a 10,000-job
+  3. naive croniter per job (construct + get_next) on a 10,000-job
      sample, extrapolated to N.
 Each figure is the median of --runs runs; the runs are shown.
 """

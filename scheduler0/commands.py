@@ -1,4 +1,4 @@
-"""Replicated commands: the only way shared state changes (DESIGN.md §2).
+"""Replicated commands: the only way shared state changes.
 
 A command is plain data, a dict that msgpack and pickle both carry:
 
@@ -28,8 +28,8 @@ Bodies by type (all times epoch seconds unless named *_ms):
                     "start_date", "end_date", "paused", "misfire_policy", "anchor"}
     job.update         {"id": int, "changes": {field: value}}        -> job row
     job.delete         {"id": int}                                   -> {"id": int}
-    plan               (issue 5) ticks planned for dispatch
-    result             (issue 5) execution outcomes
+    plan               ticks planned for dispatch
+    result             execution outcomes
     prune              {"before": int, "limit": int}                 -> {"deleted": int}
 """
 

@@ -3,7 +3,7 @@
 No sockets, no clock, no threads here (the aiohttp half is scheduler0.delivery), so the
 coordinator can import it too, e.g. for `delivery_budget` when it sets a batch's deadline.
 
-The callback contract (DESIGN.md §3.4):
+The callback contract (the README's Callbacks section):
     POST <callback_url>   Content-Type: application/json
     body                  a JSON array; each element has exactly ELEMENT_FIELDS, with
                           `scheduled_at` as RFC 3339 UTC ("2026-11-27T13:00:00Z")

@@ -3,7 +3,7 @@
 No I/O and no clock: `now` is an argument. The coordinator (scheduler0.roles.planner) reads the
 due schedules, calls `plan_due`, commits the commands it returns and pushes the batches.
 
-Execution identity (DESIGN §3.2): `execution_id(job_id, scheduled_at)` depends on that pair
+Execution identity: `execution_id(job_id, scheduled_at)` depends on that pair
 only, so a re-planned or re-dispatched tick has the same id on every node.
 """
 

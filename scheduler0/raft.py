@@ -1,9 +1,10 @@
 """The Raft engine's one door: pysyncobj is imported here and nowhere else.
 
 `RaftNode` replicates command dicts (scheduler0.commands) into a StateMachine (scheduler0.store)
-with the settings research/pysyncobj.md §6 measured: journal and dump always together, the
+with measured settings: journal and dump always together, the
 SQLite file as the snapshot, a password on the wire, `connectionTimeout` long enough for
-one-round elections and a short `leaderFallbackTimeout`.
+one-round elections and a short `leaderFallbackTimeout`, and a TCP transport whose read side is
+bounded (see "the wire" below: pysyncobj itself buffers any announced frame before checking it).
 
 There is ONE replicated method (`_Consumer.apply`): pysyncobj numbers replicated methods by
 sorted name, so adding a second one later would make old journals run the wrong method.
@@ -11,21 +12,37 @@ sorted name, so adding a second one later would make old journals run the wrong 
 
 from __future__ import annotations
 
+import _socket
+import functools
 import hashlib
+import hmac
 import logging
 import os
 import pickle
+import socket
+import struct
 import threading
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj import pickle as syncobj_pickle
+from pysyncobj.dns_resolver import globalDnsResolver
+from pysyncobj.monotonic import monotonic as syncobj_monotonic
 from pysyncobj.node import TCPNode
+from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.syncobj import SyncObjException
+from pysyncobj.tcp_connection import CONNECTION_STATE, TcpConnection
+from pysyncobj.transport import TCPTransport
 
 from scheduler0 import clock
 from scheduler0.config import Settings
 from scheduler0.errors import RaftError, UnavailableError
+
+# pysyncobj replaces socket.inet_ntop with a Windows-only function on every OS (its
+# win_inet_pton module), which breaks IPv6 formatting for the whole process: put the real one back.
+socket.inet_ntop = _socket.inet_ntop
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +94,9 @@ class RaftNode:
         os.makedirs(self._settings.data_dir, exist_ok=True)
         self._consumer = _Consumer(self._machine, self._next_index)
         others = [r.raft_address for r in self._settings.peers()]
+        transport = functools.partial(_BoundedTransport, frame_cap=frame_cap(self._settings))
         self._syncobj = SyncObj(self._settings.raft_address, others, conf=self._conf(),
-                                consumers=[self._consumer])
+                                consumers=[self._consumer], transportClass=transport)
 
     def stop(self) -> None:
         if self._syncobj is not None:
@@ -93,6 +111,8 @@ class RaftNode:
         s = self._settings
         data = s.data_dir
         conf = SyncObjConf(
+            # Listen on RaftAddress only: unset, pysyncobj binds every interface.
+            bindAddress=s.raft_address,
             journalFile=os.path.join(data, "raft.journal"),
             fullDumpFile=os.path.join(data, "raft.dump"),
             serializer=self._serialize,
@@ -289,6 +309,280 @@ def _reason_name(code: Any) -> str:
         if not name.startswith("_") and getattr(FAIL_REASON, name) == code:
             return name
     return str(code)
+
+
+# -- the wire: pysyncobj's TCP transport with a bounded read side ----------------------------------
+#
+# pysyncobj 0.3.17 reads a frame (a native signed-int length, then that many bytes) into a bytes
+# buffer with `+=` and looks at it only once it is complete: one client without the password that
+# announces 1 GiB and streams zeros costs the tick thread quadratic copying and the node unbounded
+# memory, and no write commits meanwhile. `_BoundedTransport` is its TCPTransport with
+# the server and the connections swapped for ones that buffer into a bytearray, refuse a frame
+# over the cap as soon as its length is read, and read a bounded amount per poll event.
+#
+# Frames on this version (password set, as RaftNode always does), measured on loopback:
+#   handshake: each side's random key, then the connecting side's address (or an admin command):
+#   248-332 B. A frame is a Fernet token, 4/3 of (its zlib'ed pickle + 57-73 B), so the 4 KiB
+#   cap leaves room for a 2,000-character address.
+#   after it: votes, heartbeats, next_node_idx <= 632 B; a snapshot travels in 64 KiB file chunks
+#   and an entry of >= appendEntriesBatchSizeBytes (64 KiB) alone in its batch in 64 KiB pieces,
+#   ~68 KB frames (bound: ~175 KB). But a command a follower forwards to the leader
+#   (apply_command), like an entry batched behind smaller ones, travels whole: a job.create from
+#   a 16 MiB body made a 17.2 MB frame (base64 data) and a 20.7 MB one (random non-ASCII data);
+#   10,000 minimal jobs 32 KB. Bound: 2.7x the body (a protocol-2 pickle of bytes doubles every
+#   byte >= 0x80, base64 adds 4/3, zlib assumed to gain nothing) plus the fields the API adds.
+HANDSHAKE_FRAME_CAP = 4 * 1024  # bytes a frame may have before the peer proved the password
+MIN_FRAME_CAP = 64 * 2**20  # bytes a frame may have afterwards, at least
+FRAME_CAP_PER_BODY_BYTE = 8  # ... and at least this many times api_max_body_mb (bound: 2.7)
+READ_BUDGET = 2**20  # bytes one authenticated connection reads per poll event
+HANDSHAKE_TIMEOUT = 10.0  # seconds an accepted connection has to prove the password
+_FRAME_HEADER = struct.Struct("i")  # pysyncobj's length prefix
+# TcpConnection internals replaced or updated here (pysyncobj is pinned to 0.3.17 in setup.cfg):
+# if an upgrade renames them, the transport refuses to start rather than run unbounded.
+_HOOK_METHODS = ("_TcpConnection__tryReadBuffer", "_TcpConnection__processParseMessage")
+_HOOK_ATTRIBUTES = ("_TcpConnection__socket", "_TcpConnection__lastReadTime")
+_ACCEPT_WARNING_INTERVAL = 60.0  # seconds between two warnings about failing accept() calls
+
+
+def frame_cap(settings: Settings) -> int:
+    """The largest frame, in bytes, a peer that proved the password may send.
+
+    It must exceed the largest real frame, one command built from the largest API body (at most
+    ~2.7x the body, see above): a cut frame would be resent and cut again, for good. 128 MiB for
+    the default 16 MiB body.
+    """
+    body = int(settings.api_max_body_mb * 2**20)
+    return max(MIN_FRAME_CAP, body * FRAME_CAP_PER_BODY_BYTE)
+
+
+def _check_pysyncobj_hooks() -> None:
+    probe = TcpConnection(poller=None)
+    missing = [name for name in _HOOK_METHODS if not callable(getattr(TcpConnection, name, None))]
+    missing += [name for name in _HOOK_ATTRIBUTES if not hasattr(probe, name)]
+    if missing:
+        raise RaftError("this pysyncobj lacks the TcpConnection internals scheduler0.raft bounds "
+                        f"({', '.join(missing)}): install pysyncobj==0.3.17")
+
+
+class _BoundedConnection(TcpConnection):  # type: ignore[misc]
+    """pysyncobj's TcpConnection with the read side replaced (see "the wire").
+
+    Until the peer proved the password (a frame carried the random key this side sent, or with
+    no password its first frame arrived), frames are capped at HANDSHAKE_FRAME_CAP and a poll
+    event reads no more than one such frame; afterwards at `frame_cap` and READ_BUDGET. An
+    oversized frame closes the connection with one warning naming the peer. Sending, timeouts
+    and the handshake itself stay pysyncobj's.
+    """
+
+    recvLastTimestamp: int  # TcpConnection's, set in its __init__
+
+    def __init__(self, poller: Any, *, frame_cap: int, peer: str, **kwargs: Any) -> None:
+        self._frame_cap = frame_cap
+        self._recv_size = int(kwargs.get("recvBufferSize", 2**16))
+        self._begin(peer)
+        super().__init__(poller, **kwargs)
+
+    def _begin(self, peer: str) -> None:
+        self._peer = peer
+        self._buffer = bytearray()
+        self._authenticated = False
+        self._handshake_deadline = clock.monotonic() + HANDSHAKE_TIMEOUT
+
+    def connect(self, host: str, port: int) -> bool:
+        self._begin(f"{host}:{port}")
+        return bool(super().connect(host, port))
+
+    def disconnect(self) -> None:
+        self._buffer = bytearray()
+        self._authenticated = False
+        super().disconnect()
+
+    def handshake_overdue(self, now: float) -> bool:
+        return (not self._authenticated and now > self._handshake_deadline
+                and self.state != CONNECTION_STATE.DISCONNECTED)
+
+    # TcpConnection.__processConnection calls these two on every read event.
+    def _TcpConnection__tryReadBuffer(self) -> None:
+        budget = READ_BUDGET if self._authenticated else HANDSHAKE_FRAME_CAP + _FRAME_HEADER.size
+        sock = self._TcpConnection__socket
+        while budget > 0:
+            try:
+                chunk = sock.recv(min(budget, self._recv_size))
+            except BlockingIOError:
+                break
+            except OSError:
+                self.disconnect()
+                return
+            if not chunk:
+                self.disconnect()
+                return
+            self._buffer += chunk
+            budget -= len(chunk)
+        self._TcpConnection__lastReadTime = syncobj_monotonic()
+
+    def _TcpConnection__processParseMessage(self) -> Any:
+        """The next whole message, or None (not complete yet, or the connection was closed)."""
+        buffer = self._buffer
+        if len(buffer) < _FRAME_HEADER.size:
+            return None
+        (length,) = _FRAME_HEADER.unpack_from(buffer)
+        cap = self._frame_cap if self._authenticated else HANDSHAKE_FRAME_CAP
+        if not 0 <= length <= cap:
+            self._refuse(length, cap)
+            return None
+        end = _FRAME_HEADER.size + length
+        if len(buffer) < end:
+            return None
+        with memoryview(buffer) as view:
+            frame = view[_FRAME_HEADER.size:end].tobytes()
+        del buffer[:end]
+        try:
+            return self._decode(frame)
+        except Exception:
+            # As pysyncobj does: a frame that does not decrypt, unpickle or carry this
+            # connection's key ends the connection.
+            self.disconnect()
+            return None
+
+    def _decode(self, frame: bytes) -> Any:
+        """pysyncobj's decoding, its `assert`s made real checks (python -O drops asserts)."""
+        if self.encryptor:
+            stamp = self.encryptor.extract_timestamp(frame)
+            if stamp < self.recvLastTimestamp:
+                raise ValueError("a frame older than the one before it")
+            self.recvLastTimestamp = stamp
+            frame = self.encryptor.decrypt(frame)
+        message = syncobj_pickle.loads(zlib.decompress(frame))
+        if self.recvRandKey:
+            key, message = message
+            if not hmac.compare_digest(key, self.recvRandKey):
+                raise ValueError("a frame for another connection")
+            self._authenticated = True
+        elif not self.encryptor:
+            self._authenticated = True  # no password: nothing to prove
+        return message
+
+    def _refuse(self, length: int, cap: int) -> None:
+        stage = "after" if self._authenticated else "before"
+        log.warning("raft: closing the connection with %s: it announced a frame of %d bytes, "
+                    "over the %d-byte limit %s the handshake", self._peer, length, cap, stage)
+        self.disconnect()
+
+
+class _BoundedServer:
+    """pysyncobj's TcpServer (same socket options), accepting into _BoundedConnection.
+
+    Unlike it, a failing accept() (out of descriptors, say) does not stop the listening for good.
+    """
+
+    def __init__(self, poller: Any, host: str, port: int,
+                 on_connection: Callable[[_BoundedConnection], None], conf: Any, frame_cap: int):
+        self._poller = poller
+        self._host = host
+        self._port = int(port)
+        self._on_connection = on_connection
+        self._conf = conf
+        self._frame_cap = frame_cap
+        self._socket: socket.socket | None = None
+        self._last_accept_warning = float("-inf")
+
+    def _tune(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._conf.sendBufferSize)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._conf.recvBufferSize)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+
+    def bind(self) -> None:
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._tune(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+            sock.listen(5)
+        except OSError:
+            sock.close()
+            raise
+        self._socket = sock
+        self._poller.subscribe(sock.fileno(), self._accept,
+                               POLL_EVENT_TYPE.READ | POLL_EVENT_TYPE.ERROR)
+
+    def unbind(self) -> None:
+        if self._socket is not None:
+            self._poller.unsubscribe(self._socket.fileno())
+            self._socket.close()
+            self._socket = None
+
+    def _accept(self, descr: int, event: int) -> None:
+        if event & POLL_EVENT_TYPE.ERROR:
+            self.unbind()  # as TcpServer does
+        if self._socket is None or not event & POLL_EVENT_TYPE.READ:
+            return
+        try:
+            sock, address = self._socket.accept()
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            now = clock.monotonic()
+            if now - self._last_accept_warning >= _ACCEPT_WARNING_INTERVAL:
+                self._last_accept_warning = now
+                log.warning("raft: accepting a connection failed (%s); still listening", exc)
+            return
+        self._tune(sock)
+        conf = self._conf
+        self._on_connection(_BoundedConnection(
+            self._poller, socket=sock, timeout=conf.connectionTimeout,
+            sendBufferSize=conf.sendBufferSize, recvBufferSize=conf.recvBufferSize,
+            frame_cap=self._frame_cap, peer=f"{address[0]}:{address[1]}"))
+
+
+class _BoundedTransport(TCPTransport):  # type: ignore[misc]
+    """pysyncobj's TCPTransport over _BoundedServer and _BoundedConnection.
+
+    Also closes accepted connections that have not proved the password within
+    HANDSHAKE_TIMEOUT: pysyncobj keeps a silent one open for good.
+    """
+
+    def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any, *, frame_cap: int):
+        _check_pysyncobj_hooks()
+        self._frame_cap = frame_cap  # before TCPTransport.__init__, which calls addNode
+        super().__init__(syncObj, selfNode, otherNodes)
+
+    def _createServer(self) -> None:
+        # TCPTransport._createServer, with our server class.
+        conf = self._syncObj.conf
+        if conf.bindAddress is not None:
+            host, port = conf.bindAddress.rsplit(":", 1)
+        else:
+            host, port = self._selfNode.address.rsplit(":", 1)
+            host = "::" if ":" in host else "0.0.0.0"
+        if host != "0.0.0.0":
+            host = globalDnsResolver().resolve(host)
+        self._server = _BoundedServer(self._syncObj._poller, host, int(port),
+                                      self._onNewIncomingConnection, conf, self._frame_cap)
+
+    def addNode(self, node: Any) -> None:
+        # TCPTransport.addNode, with our connection class.
+        self._nodes.add(node)
+        self._nodeAddrToNode[node.address] = node
+        if not self._shouldConnect(node):
+            return
+        conf = self._syncObj.conf
+        conn = _BoundedConnection(
+            self._syncObj._poller, timeout=conf.connectionTimeout,
+            sendBufferSize=conf.sendBufferSize, recvBufferSize=conf.recvBufferSize,
+            keepalive=conf.tcp_keepalive, frame_cap=self._frame_cap, peer=node.address)
+        conn.encryptor = self._syncObj.encryptor
+        conn.setOnConnectedCallback(functools.partial(self._onOutgoingConnected, conn))
+        conn.setOnMessageReceivedCallback(functools.partial(self._onMessageReceived, node))
+        conn.setOnDisconnectedCallback(functools.partial(self._onDisconnected, conn))
+        self._connections[node] = conn
+
+    def _onTick(self) -> None:
+        super()._onTick()
+        now = clock.monotonic()
+        for conn in [c for c in self._unknownConnections if c.handshake_overdue(now)]:
+            conn.disconnect()
 
 
 class LocalServices:

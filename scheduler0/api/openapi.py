@@ -52,8 +52,11 @@ and answer `{{"total", "limit", "offset", "<items>": [...]}}`.
 `unknown_field`, `invalid_<field>` (e.g. `invalid_spec`, `invalid_callback_url`,
 `invalid_timezone`, `invalid_limit`, `invalid_id`), `unauthorized` (401), `not_found` (404),
 `method_not_allowed` (405), `conflict` (409), `payload_too_large` (413: more than
-{v.MAX_JOBS_PER_REQUEST} jobs or a body over 16 MiB), `unavailable` (503), `internal_error`
-(500: a bug, please report it).
+{v.MAX_JOBS_PER_REQUEST} jobs, or a body over the node's ApiMaxBodyMb, 16 MiB by default, refused
+at its headers), `unsupported_media_type` (415: a body that is not `application/json`),
+`headers_too_large` (431), `not_implemented` (501: e.g. an unsupported Transfer-Encoding),
+`unavailable` (503), `internal_error` (500: a bug, please report it). Errors the HTTP server
+itself raises before the request reaches the API (400, 413, 431, 501) use the same envelope.
 """
 
 INSTANT = {"type": ["string", "null"], "format": "date-time",
@@ -359,7 +362,7 @@ RESPONSES = {
     "NotFound": _error_response("no such resource (not_found)"),
     "Conflict": _error_response("the change conflicts with the state (conflict)"),
     "PayloadTooLarge": _error_response(f"more than {v.MAX_JOBS_PER_REQUEST} jobs, or a body over "
-                                       "16 MiB (payload_too_large)"),
+                                       "ApiMaxBodyMb, 16 MiB by default (payload_too_large)"),
     "Unavailable": {**_error_response("the cluster could not answer in time (no leader, "
                                       "election, coordinator down): retry after Retry-After"),
                     "headers": {"Retry-After": {"schema": {"type": "integer"},

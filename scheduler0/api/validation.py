@@ -623,7 +623,7 @@ def _check_updated_schedule(changes: dict[str, Any], current: Mapping[str, Any],
     created = int(current.get("created_at_ms") or rules.now * 1000) // 1000
     anchor = start if start is not None else created
     if "start_date" in changes:
-        # @every counts from the start date, else from creation (DESIGN §3.1).
+        # @every counts from the start date, else from creation.
         changes["anchor"] = anchor
     problem = rules.schedule_problem(str(merged["spec"]), str(merged["timezone"]), anchor, start,
                                      end)

@@ -1,4 +1,4 @@
-"""Where the leader sends batches (DESIGN §3.3 step 3): the least-loaded healthy other node.
+"""Where the leader sends batches: the least-loaded healthy other node.
 
 A node is healthy when Raft sees it connected and its latest load report is fresh and without
 memory pressure. The leader's own executors take work only when no other node is healthy, so

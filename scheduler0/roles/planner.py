@@ -1,4 +1,4 @@
-"""The leader's planner thread (DESIGN §3.3): find due ticks, commit PLAN commands, push batches,
+"""The leader's planner thread: find due ticks, commit PLAN commands, push batches,
 re-dispatch batches whose results are overdue, and reconcile on becoming leader.
 
 Dispatch happens only after every PLAN command of a round committed: a leader that was cut off

@@ -3,7 +3,7 @@
 No I/O, no clock, no threads: every function takes `now` / `after` as an argument. Instants
 are integer epoch seconds (UTC) throughout.
 
-    fields.py    parse and validate the cron dialect (DESIGN §3.1) into expanded field sets
+    fields.py    parse and validate the cron dialect (the README's Cron specs) into expanded field sets
     every.py     @every <duration>, anchored elapsed time
     zones.py     IANA zone validation; each zone's offset as constant-offset segments
     cron.py      the wall-clock walk and the DST rule (fixed-time vs wildcard specs)

@@ -11,7 +11,7 @@ The DST rule (README "Daylight saving time"; DST.md):
   `*`, `?` or `/`: only numbers, lists and ranges (`30 2 * * *`, `0 9-17 * * 1-5`, `@daily`).
   Otherwise it is a WILDCARD spec (`30 * * * *`, `0 */2 * * *`, `*/5 1 * * *`, `@hourly`).
   This is Vixie cron's rule (a field starting with `*` makes a wildcard job), extended to steps
-  as DESIGN §3.1 asks.
+  as the README's Cron specs section says.
 * A fixed-time spec fires, for each matching local time w, at the FIRST instant at which the
   zone's clock reads w or later. So a time in the repeated hour fires once, at its first
   occurrence; a time in the skipped hour fires at the jump (the first instant after the gap);

@@ -1,4 +1,4 @@
-"""Parse and validate the cron dialect of DESIGN §3.1 into expanded field sets.
+"""Parse and validate the cron dialect (the README's Cron specs) into expanded field sets.
 
 Grammar of one field: a comma list of items; an item is `*`, `?` (same as `*`), a value,
 or a range `a-b`, each optionally followed by a step `/n`; a bare `a/n` means `a-max/n`

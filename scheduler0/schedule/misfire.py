@@ -1,4 +1,4 @@
-"""What to do with the ticks that fell while nobody could fire them (DESIGN §3.2).
+"""What to do with the ticks that fell while nobody could fire them.
 
 A tick t is a MISFIRE when `now - t > threshold`. Ticks within the threshold (and ticks not yet
 due, should a caller include them) always fire: a failover, a restart or a stall delivers

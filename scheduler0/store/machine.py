@@ -1,6 +1,6 @@
 """The replicated state machine: Raft commands applied to the node's SQLite file.
 
-The recipe of research/pysyncobj.md §4:
+The recipe for a pysyncobj state machine:
 - apply by index: the file records the last applied Raft index in the same transaction as each
   command's effect; a command at or below it (journal replay after a restart) is skipped;
 - idempotent for clients: a request_id seen before returns the first result;

@@ -1,8 +1,8 @@
 """Schedule rows: one per distinct (spec, timezone, anchor), shared by every job that has it.
 
 The planner advances a schedule's `next_fire_at` once per group, so per-job rows change only
-when a job changes (research/limits.md §2). A cron spec's phase does not depend on an anchor,
-so cron rows store anchor 0 and every job with the same spec and zone shares one row;
+when a job changes (measured: the per-job UPDATE was the bottleneck). A cron spec's phase does
+not depend on an anchor, so cron rows store anchor 0 and every job with the same spec and zone shares one row;
 `@every` rows keep the job's anchor (its phase). Keys are normalised by the schedule engine
 (blank runs collapsed, canonical zone name), and job rows store the same normalised text.
 

@@ -56,7 +56,7 @@ _V1: Migration = (
         updated_at_ms INTEGER NOT NULL
     )""",
     # Jobs sharing (spec, timezone, anchor) share one row: the planner advances next_fire_at
-    # once per group instead of once per job (research/limits.md §2: the per-job UPDATE is the
+    # once per group instead of once per job (measured: the per-job UPDATE is the
     # bottleneck). Cron specs store anchor 0 so every job with the same spec and zone shares.
     """CREATE TABLE schedules (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,7 +121,7 @@ def configure(conn: sqlite3.Connection) -> None:
     """Per-connection settings of the writer (WAL itself is stored in the file)."""
     conn.execute("PRAGMA journal_mode = WAL")
     # NORMAL under WAL survives a process crash, as pysyncobj's own journal does; FULL would
-    # fsync every apply in the tick thread (research/pysyncobj.md §3g: 3.5x slower, elections).
+    # fsync every apply in the tick thread (measured 3.5x slower, and elections).
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     # A 10k-job create grows the WAL; without a limit the file keeps that size forever.

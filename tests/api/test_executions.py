@@ -1,7 +1,8 @@
 """/executions and /jobs/{id}/executions: filters, newest first, pagination.
 
-Until the pipeline's plan/result commands exist (issue 5) the history is seeded by writing
-rows straight into the node's SQLite file, in the schema the store defines.
+The history is seeded by writing rows straight into the node's SQLite file, in the schema the
+store defines, so each test controls exact states and timings; tests/integration/test_pipeline.py
+covers the real plan/result path.
 """
 
 from __future__ import annotations

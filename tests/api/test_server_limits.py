@@ -1,4 +1,4 @@
-"""The edges of the API (issue 10): Content-Type on bodies, the body limit from settings, the
+"""The edges of the API: Content-Type on bodies, the body limit from settings, the
 minimal public health check and its authenticated detail, no /static route, and the pure parts
 of the waitress set-up (limits, open-file budget, the JSON envelope for waitress's own errors).
 The same behaviour through a real `scheduler0 start` is in tests/integration/test_api_hostile.py.

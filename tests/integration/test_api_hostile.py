@@ -1,4 +1,4 @@
-"""The API of a real node (`scheduler0 start`) against clients that misbehave (issue 10): hundreds
+"""The API of a real node (`scheduler0 start`) against clients that misbehave: hundreds
 of idle and stalled connections, bodies declared or streamed beyond ApiMaxBodyMb, oversized
 headers and unreadable requests, and the open-file limit of the API process.
 

@@ -1,4 +1,4 @@
-"""Misfire policies and the threshold (DESIGN §3.2)."""
+"""Misfire policies and the threshold."""
 
 from __future__ import annotations
 

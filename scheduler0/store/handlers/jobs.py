@@ -103,7 +103,7 @@ def _job_input(raw: Any, where: str, ts_s: int) -> dict[str, Any]:
     except ValidationError as exc:
         raise ValidationError(where + exc.message) from None
     if job["anchor"] is None:
-        # DESIGN §3.1: an @every job's phase starts at its start date, else its creation.
+        # An @every job's phase starts at its start date, else its creation.
         job["anchor"] = job["start_date"] if job["start_date"] is not None else ts_s
     return job
 

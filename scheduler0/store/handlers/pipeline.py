@@ -1,8 +1,8 @@
-"""PLAN and RESULT: the pipeline's commands (DESIGN §3.3 steps 2 and 5).
+"""PLAN and RESULT: the pipeline's commands (steps 2 and 5 of a tick's path).
 
 PLAN records planned ticks as `scheduled` executions (or `missed` ones) and advances due
 schedules once per group. RESULT settles executions: only a row still `scheduled` changes, so
-each tick is recorded exactly once whatever duplicates or retries arrive (DESIGN §3.2).
+each tick is recorded exactly once whatever duplicates or retries arrive.
 """
 
 from __future__ import annotations
