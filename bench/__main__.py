@@ -40,6 +40,7 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
                 "scheduler0 then APScheduler 3, one run, side by side"),
     "misfire": ("misfire_demo.py", ["--down", "3"], "misfire policies after 3 minutes down"),
     "plot": ("plot.py", [], "PNG from receiver statistics JSON"),
+    "hostile": ("hostile_bench.py", [], "the security review's attacks on one node"),
 }
 
 
