@@ -117,3 +117,20 @@ def test_port_in_use_stops_start_up_with_exit_2(node_factory):
         result = _start(node.workdir, node.env)
     assert result.returncode == 2
     assert f"config key Port: port {port}" in result.stderr.decode()
+
+
+def test_start_up_log_says_which_callback_networks_are_in_force(node_factory):
+    open_node = node_factory(CallbackAllowedNetworks="[]").start()
+    open_node.wait_leader()
+    wait_for(lambda: "callbacks may reach any address except" in open_node.log_text(),
+             message="the callback policy line")
+    line = next(t for t in open_node.log_text().splitlines() if "callbacks may reach" in t)
+    assert "169.254.0.0/16" in line and "fe80::/10" in line
+    assert "CallbackAllowedNetworks" in line  # how to restrict them
+    assert open_node.terminate(timeout=10) == 0
+
+    closed_node = node_factory().start()  # the test default: 127.0.0.0/8
+    closed_node.wait_leader()
+    wait_for(lambda: "callbacks may reach only 127.0.0.0/8; never 169.254.0.0/16"
+             in closed_node.log_text(), message="the restricted policy line")
+    assert closed_node.terminate(timeout=10) == 0
