@@ -54,7 +54,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from pipeline_bench import start_receiver  # noqa: E402
+from pipeline_bench import start_receiver, tree  # noqa: E402
 
 from scheduler0.config import env_name  # noqa: E402
 from scheduler0.testing import free_port, wait_for  # noqa: E402
@@ -141,14 +141,6 @@ def node_code() -> str:
 
 
 # -- processes ---------------------------------------------------------------------------------
-
-
-def tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -137,6 +137,14 @@ class NetworkPolicy:
                     "host in them or ask the operator to extend CallbackAllowedNetworks")
         return None
 
+    def addresses_problem(self, host: str, addresses: Iterable[str | Address]) -> str | None:
+        """The problem of the first of `addresses` a callback to `host` must not go to."""
+        for address in addresses:
+            problem = self.address_problem(host, address)
+            if problem is not None:
+                return problem
+        return None
+
     def describe(self) -> str:
         """One line for the start-up log: what is in force, and how to tighten it if open."""
         denied = ", ".join(str(n) for n in self.denied) or "none"

@@ -80,10 +80,9 @@ class _GuardedResolver(AbstractResolver):
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         infos = await self._inner.resolve(host, port, family)
-        for info in infos:
-            problem = self._policy.address_problem(host, info["host"])
-            if problem is not None:
-                raise _OutsideNetworks(problem)
+        problem = self._policy.addresses_problem(host, (info["host"] for info in infos))
+        if problem is not None:
+            raise _OutsideNetworks(problem)
         return infos
 
     async def close(self) -> None:
@@ -327,11 +326,7 @@ class Deliverer:
             except (OSError, UnicodeError):
                 return None
             addresses = [str(info[4][0]) for info in infos]
-        for address in addresses:
-            problem = self._policy.address_problem(host, address)
-            if problem is not None:
-                return problem
-        return None
+        return self._policy.addresses_problem(host, addresses)
 
     def _secret(self, secrets: dict[Any, str], project_id: int) -> str | None:
         secret = secrets.get(str(project_id)) or secrets.get(project_id)

@@ -72,8 +72,4 @@ class CallbackGuard:
             if not self.policy.allowed:
                 return None
             return f"host {host[:100]!r} does not resolve; use a resolvable host or an IP address"
-        for address in addresses:
-            problem = self.policy.address_problem(host, address)
-            if problem is not None:
-                return problem
-        return None
+        return self.policy.addresses_problem(host, addresses)
