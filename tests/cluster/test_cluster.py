@@ -200,8 +200,9 @@ def test_a_late_node_catches_up_from_a_snapshot_and_joins_the_work(tmp_path):
         with Receiver() as rx:
             jobs = make_jobs(leader, rx.url("/late"), 10)
             late = late_cluster.node(3).start()
-            wait_for(lambda: (late.health() or {}).get("leader_id") == leader.health()["node_id"],
-                     timeout=30, message="the late node follows")
+            # The newcomer may start an election before the leader's first heartbeat reaches
+            # it, so the leader can change: wait for all three to agree on one, whichever.
+            late_cluster.leader(timeout=60)
             wait_for(lambda: late.api("GET", "/credentials?limit=1")["total"] == 1100, timeout=30,
                      message="the late node has every credential")
             assert {j["id"] for j in late.api("GET", "/jobs?limit=100")["jobs"]} == \
