@@ -119,12 +119,14 @@ def _host_port(url: str) -> str:
 class _Delivery:
     """One deliver() call: its chunks left to settle, the tasks working on them, its outcome."""
 
-    __slots__ = ("cancelled", "done", "emit", "left", "tasks")
+    __slots__ = ("cancelled", "done", "emit", "left", "owned", "tasks")
 
-    def __init__(self, emit: _Emitter, chunks: int, done: asyncio.Future[None]):
+    def __init__(self, emit: _Emitter, chunks: int, done: asyncio.Future[None],
+                 owned: Callable[[], Awaitable[bool]] | None = None):
         self.emit = emit
         self.left = chunks
         self.done = done
+        self.owned = owned
         self.tasks: set[asyncio.Task[None]] = set()
         self.cancelled = False
 
@@ -158,6 +160,11 @@ class _Send:
         self.started_ms = 0
 
 
+class BatchRevoked(Exception):
+    """The batch was placed under a lease this node no longer holds: the leader gave it to
+    another node, which delivers it; this one must not."""
+
+
 class Deliverer:
     """Delivers batches over one aiohttp session. Use inside a running loop:
 
@@ -172,8 +179,10 @@ class Deliverer:
                  monotonic: Callable[[], float] = clock.monotonic,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  metrics: Metrics | None = None, pool_limit: int = POOL_LIMIT,
-                 per_host_limit: int = PER_HOST_LIMIT):
+                 per_host_limit: int = PER_HOST_LIMIT,
+                 gate: Callable[[dict[str, Any]], Awaitable[bool]] | None = None):
         self.settings = settings
+        self._gate = gate
         self.metrics = metrics or Metrics()
         self._now = now
         self._monotonic = monotonic
@@ -231,6 +240,7 @@ class Deliverer:
         already reported stay reported.
         """
         emit = _Emitter(on_results)
+        owned = (lambda: self._gate(batch)) if self._gate is not None else None
         executions, unusable = self._valid(batch)
         chunks = plan_chunks(executions, self._max_bytes)
         refused, chunks = await self._refuse(chunks)
@@ -243,8 +253,11 @@ class Deliverer:
             return emit.all
         if self._closed:
             raise RuntimeError("the Deliverer is closed")
+        if owned is not None and not await owned():
+            raise BatchRevoked(str(batch.get("batch_id")))
         secrets = batch.get("signing_secrets") or {}
-        delivery = _Delivery(emit, len(chunks), asyncio.get_running_loop().create_future())
+        delivery = _Delivery(emit, len(chunks), asyncio.get_running_loop().create_future(),
+                             owned)
         for chunk in chunks:
             self._queue.put(_host_port(chunk.url),
                             _Send(chunk, self._secret(secrets, chunk.project_id), delivery))
@@ -361,6 +374,9 @@ class Deliverer:
         outcome. A bug here fails the whole delivery rather than leaving it waiting."""
         try:
             try:
+                if send.delivery.owned is not None and not await send.delivery.owned():
+                    send.delivery.fail(BatchRevoked("its lease moved on"))
+                    return
                 status, error = await self._attempt_once(send)
             finally:
                 self._queue.release(host)

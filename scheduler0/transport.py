@@ -5,8 +5,10 @@ Sockets of one node (ipc files under <DataDir>/run, see Settings.ipc):
     commands  coordinator ROUTER <- api REQ          submit a command, read status
     batches   coordinator PUSH -> executors PULL     batches for this node's executors
     results   coordinator SUB  <- executors PUB      execution results and executor load
+    leases    coordinator PUB  -> executors SUB      this node's lease (scheduler0.leases)
 Between nodes:
-    intake    coordinator PULL (tcp, IntakeAddress) <- the leader's PUSH   batches for this node
+    intake    coordinator PULL (tcp, IntakeAddress) <- the leader's PUSH   batches and lease
+              acks for this node; every node's heartbeats
 
 Every message is one msgpack frame (scheduler0.codec). Failures become TransportError.
 """

@@ -146,7 +146,21 @@ HEALTH_DETAIL: dict[str, Any] = {
     "planner": {"type": "object", "description": "the planner's counters (planned, batches, "
                                                  "missed, redispatched, in_flight, ...)"},
     "results_committed": {"type": "integer"},
-    "intake": {"type": "object", "description": "batches relayed and stale ones dropped"},
+    "intake": {"type": "object", "description": "batches relayed, held now, and dropped: "
+                                                "from a stale term, copies of a batch held "
+                                                "here (duplicates_dropped), placed under a "
+                                                "lease this node lost (revoked)"},
+    "lease": {"type": "object", "description": "this node's execution lease: current "
+                                               "[term, epoch], seconds it stays valid "
+                                               "(valid_for) and this node's clock offset "
+                                               "from the leader's (clock_offset_ms)"},
+    "leases": {"type": "object", "description": "on the leader: node id -> its lease (epoch, "
+                                                "live, lease_age s, held, clock_offset_ms)"},
+    "threads": {"type": "object", "description": "coordinator thread name -> running; a dead "
+                                                 "thread makes the node unhealthy"},
+    "unhealthy": {"type": "string", "description": "why healthy is false although a leader "
+                                                   "and a quorum are known (a dead thread, a "
+                                                   "leader whose planner stopped)"},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -534,7 +548,8 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "clusterStatus", "tags": ["cluster"],
             "summary": "Members, leader, Raft term and this node's replication lag (entries "
-                       "committed by the leader and not yet applied here)",
+                       "committed by the leader and not yet applied here); per node its load "
+                       "and, on the leader, its lease (age, liveness, clock offset)",
             "responses": {**_ok("cluster", {"type": "object"}), **_errors(401, 503)},
         },
     },

@@ -11,21 +11,26 @@ import queue
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from scheduler0 import commands, secrets_file, transport
+from scheduler0 import clock, commands, secrets_file, transport
 from scheduler0.callback_target import NetworkPolicy
 from scheduler0.config import Settings
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
 from scheduler0.raft import RaftNode, raft_password
+from scheduler0.roles.dispatcher import LeadershipProof
+from scheduler0.roles.holdings import Holdings
+from scheduler0.roles.lease_desk import LeaseBook, LeaseDesk
 from scheduler0.roles.lifecycle import Lifecycle
 from scheduler0.roles.placement import NodeReports
 from scheduler0.roles.planner import Planner
 from scheduler0.roles.pruner import Pruner
-from scheduler0.roles.relay import IntakeRelay, Reporter, ResultCollector
+from scheduler0.roles.relay import Heartbeat, IntakeRelay, LeaseKeeper, ResultCollector
 from scheduler0.store import StateMachine
 
 log = logging.getLogger(__name__)
 
 SUBMIT_THREADS = 32
+# A leader whose planner has not finished a loop for this long plans nothing: unhealthy.
+PLANNER_STALL = 5.0  # seconds
 
 
 class Coordinator:
@@ -45,14 +50,20 @@ class Coordinator:
         self.raft.start()
         server = transport.RouterServer(self.settings.ipc("commands"))
         stopping = self.lifecycle.stopping
+        holdings, keeper = Holdings(), LeaseKeeper()
         self.intake = IntakeRelay(self.settings, stopping, self.curve, self.reports,
-                                  lambda: self.raft.term)
-        self.results = ResultCollector(self.settings, stopping, self.raft.submit)
+                                  lambda: self.raft.term, holdings, keeper)
+        self.results = ResultCollector(self.settings, stopping, self.raft.submit, holdings)
+        book, proof = LeaseBook(), LeadershipProof(self.raft)
         self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader,
-                               self.curve, self.reports)
+                               self.curve, self.reports, book, proof)
+        self.desk = LeaseDesk(self.settings, self.raft, stopping, self.reports, self.curve,
+                              book, proof)
         self.pruner = Pruner(self.settings, self.raft, stopping)
-        self.reporter = Reporter(self.settings, stopping, self.curve, self.reports, self._load)
-        threads = (self.intake, self.results, self.planner, self.pruner, self.reporter)
+        self.heartbeat = Heartbeat(self.settings, stopping, self.curve, self.reports, self._load,
+                                   holdings, keeper)
+        self.threads = threads = (self.intake, self.results, self.planner, self.desk,
+                                  self.pruner, self.heartbeat)
         for thread in threads:
             thread.start()
         log.info("coordinator ready: raft %s, commands %s", self.settings.raft_address,
@@ -69,7 +80,7 @@ class Coordinator:
             self.raft.stop()
             self.machine.close()
             log.info("coordinator stopped")
-        return 0
+        return 1 if any(t.fatal for t in threads) else 0
 
     def _serve(self, server: transport.RouterServer) -> None:
         pending = 0
@@ -127,11 +138,36 @@ class Coordinator:
         status["executors"] = self.results.executor_load()
         status["nodes"] = {str(n): {k: r.get(k) for k in ("held", "executors", "memory_pressure")}
                            for n, r in self.reports.fresh().items()}
-        status["planner"] = dict(self.planner.stats, in_flight=len(self.planner.in_flight))
+        status["planner"] = self._planner_status()
         status["results_committed"] = self.results.committed
+        holdings = self.intake.holdings
         status["intake"] = {"relayed": self.intake.relayed,
-                            "stale_dropped": self.intake.stale_dropped}
+                            "stale_dropped": self.intake.stale_dropped,
+                            "duplicates_dropped": holdings.duplicates_dropped,
+                            "revoked": holdings.revoked, "held": holdings.count()}
+        status["lease"] = self._own_lease()
+        status["leases"] = self.planner.book.view()
+        status["threads"] = {t.name: t.alive() for t in self.threads}
+        problem = work_problem(status["threads"], self.planner.leases is not None,
+                               status["planner"]["last_round_age"])
+        if problem:
+            status["unhealthy"] = problem
         return status
+
+    def _planner_status(self) -> dict[str, Any]:
+        stats = dict(self.planner.stats, in_flight=len(self.planner.in_flight),
+                     lease_lapses=self.desk.lapses)
+        last = stats.pop("last_round_at")
+        stats["last_round_age"] = None if last is None else round(clock.monotonic() - last, 3)
+        stats["redispatched_by"] = dict(stats["redispatched_by"])
+        return stats
+
+    def _own_lease(self) -> dict[str, Any]:
+        holder = self.intake.keeper.snapshot()
+        return {"current": list(holder.current) if holder.current else None,
+                "valid_for": round(holder.valid_until - clock.monotonic(), 3),
+                "clock_offset_ms": None if holder.clock_offset is None
+                else round(holder.clock_offset * 1000, 1)}
 
     def _load(self) -> dict[str, Any]:
         load = self.results.executor_load()
@@ -142,6 +178,16 @@ class Coordinator:
         from scheduler0.store.pipeline import PipelineReader
 
         return PipelineReader(self.settings.db_path)
+
+
+def work_problem(threads: dict[str, bool], leading: bool, planner_age: float | None) -> str | None:
+    """Why this node cannot do its work although its process answers, or None."""
+    dead = [name for name, alive in threads.items() if not alive]
+    if dead:
+        return f"coordinator threads not running: {', '.join(dead)}"
+    if leading and planner_age is not None and planner_age > PLANNER_STALL:
+        return f"the leader's planner has not run a round for {planner_age:.0f} s"
+    return None
 
 
 def run(settings: Settings, lifecycle: Lifecycle) -> int:

@@ -11,13 +11,20 @@ Three threads, each owning what it touches (ZeroMQ sockets are not thread-safe):
                   still delivers it) is dropped: the copy held reports every result
     pub thread    PUB -> coordinator SUB at ipc("results"); sends the outbox, coalesced per
                   batch, and a load report about every second
+    lease thread  SUB <- coordinator PUB at ipc("leases"): this node's lease. A batch is POSTed
+                  (each attempt) only while the lease it was placed under is this node's and
+                  valid; it waits while the lease is not valid (frozen, cut off, no leader
+                  yet) and is dropped, unreported, once the lease moved on without it (the
+                  leader gave it to another node)
 
 Wire formats (msgpack, scheduler0.codec):
 
     in   {"v":1, "type":"batch", "batch_id": str, "fire_at": int, "deadline": int,
           "executions": [{"execution_id", "id", "project_id", "scheduled_at", "spec",
                           "timezone", "data", "callback_url"}],
-          "signing_secrets": {"<project_id>": str}}
+          "signing_secrets": {"<project_id>": str}, "term": int, "lease": [term, epoch]}
+    in   {"type":"lease", "current": [term, epoch], "accepted": [[term, epoch], ...],
+          "valid_until": float}   (monotonic clock, the same on every process of the host)
     out  {"v":1, "type":"results", "node_id", "executor", "batch_id", "final": bool,
           "results": [{"execution_id", "state": "succeeded"|"failed", "attempts",
                        "http_status": int|None, "error": str|None,
@@ -41,9 +48,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from scheduler0 import clock, transport
+from scheduler0 import clock, leases, transport
 from scheduler0.config import Settings
-from scheduler0.delivery import Deliverer
+from scheduler0.delivery import BatchRevoked, Deliverer
 from scheduler0.delivery_core import Metrics
 from scheduler0.errors import TransportError
 from scheduler0.roles.lifecycle import Lifecycle
@@ -55,6 +62,7 @@ STOP_GRACE = 5.0  # seconds due batches get to finish on stop (the supervisor ki
 PUB_HWM = 1_000_000  # PUB drops silently at its HWM: one message per chunk never gets near it
 MAX_RESULTS_PER_MESSAGE = 5000
 PULL_POLL = 0.1  # seconds between checks of the stop flag while waiting for a batch
+LEASE_POLL = 0.02  # seconds between looks at the lease while a batch waits for it
 
 Outgoing = tuple[str, list[dict[str, Any]], bool]  # (batch_id, results, final)
 
@@ -100,6 +108,8 @@ class Executor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pulling_done: asyncio.Event | None = None
         self._failed = False
+        # (current, accepted, valid_until), replaced whole by the lease thread
+        self._lease: tuple[leases.LeaseId | None, list[leases.LeaseId], float] = (None, [], 0.0)
 
     @property
     def held(self) -> int:
@@ -116,11 +126,14 @@ class Executor:
             raise
         publisher = threading.Thread(target=self._publish_loop, args=(pub,), name="publish")
         publisher.start()
+        lease_thread = threading.Thread(target=self._lease_loop, name="lease", daemon=True)
+        lease_thread.start()
         try:
             asyncio.run(self._main(pull))
         finally:
             self._outbox.put(None)
             publisher.join(10)
+            lease_thread.join(2)
             log.info("executor %d stopped", self.index)
         return 1 if self._failed else 0
 
@@ -130,7 +143,7 @@ class Executor:
         self._loop = asyncio.get_running_loop()
         self._pulling_done = asyncio.Event()
         async with Deliverer(self.settings, now=self._now, monotonic=self._monotonic,
-                             metrics=self.metrics) as deliverer:
+                             metrics=self.metrics, gate=self._owned) as deliverer:
             self._deliverer = deliverer
             puller = threading.Thread(target=self._pull_loop, args=(pull,), name="pull")
             puller.start()
@@ -163,6 +176,10 @@ class Executor:
             await self._deliverer.deliver(batch, on_results)
         except asyncio.CancelledError:
             raise
+        except BatchRevoked:
+            self.metrics.add(revoked_batches=1)
+            log.info("batch %s: its lease moved on (the leader gave it to another node); "
+                     "not delivered here", batch_id)
         except Exception:
             log.exception("batch %s: delivery failed; the coordinator will re-dispatch it",
                           batch_id)
@@ -197,6 +214,41 @@ class Executor:
                             "executions are re-dispatched by the coordinator", len(late),
                             STOP_GRACE)
         await asyncio.gather(*not_due, *running, return_exceptions=True)
+
+    # -- leases -----------------------------------------------------------------------------
+
+    async def _owned(self, batch: dict[str, Any]) -> bool:
+        """Wait until the batch's lease is this node's and valid (True) or moved on (False)."""
+        stamp = leases.lease_id(batch.get("lease"))
+        waited = False
+        while True:
+            verdict = leases.verdict(stamp, *self._lease, self._monotonic())
+            if verdict != leases.WAIT:
+                if waited:
+                    log.info("batch %s: lease %s, %s", batch.get("batch_id"), stamp, verdict)
+                return verdict == leases.OWN
+            if self.lifecycle.stopping.is_set():
+                return False  # not delivered, not reported: its lease lapses, the leader re-sends
+            if not waited:
+                waited = True
+                self.metrics.add(lease_waits=1)
+                log.info("batch %s waits for its lease %s to be valid", batch.get("batch_id"),
+                         stamp)
+            await asyncio.sleep(LEASE_POLL)
+
+    def _lease_loop(self) -> None:
+        sub = transport.Socket("sub", self.settings.ipc("leases"), bind=False, hwm=1000)
+        try:
+            while not self.lifecycle.stopping.is_set():
+                try:
+                    message = sub.recv(timeout=PULL_POLL)
+                except ValueError as exc:
+                    log.error("dropping an undecodable message on the leases socket: %s", exc)
+                    continue
+                if message is not None and message.get("type") == "lease":
+                    self._lease = leases.holder_from_state(message)
+        finally:
+            sub.close()
 
     # -- the pull thread --------------------------------------------------------------------
 

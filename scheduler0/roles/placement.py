@@ -1,20 +1,21 @@
 """Where the leader sends batches: the least-loaded healthy other node.
 
-A node is healthy when Raft sees it connected and its latest load report is fresh and without
-memory pressure. The leader's own executors take work only when no other node is healthy, so
-one node left runs everything.
+A node is healthy when its lease is live (scheduler0.leases), Raft counts it a member it is
+connected to, and it reports no memory pressure. The leader's own executors take work only
+when no other node is healthy, so one node left runs everything.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from scheduler0 import clock
 from scheduler0.config import Settings
 
-REPORT_FRESH = 5.0  # seconds a node's load report counts as current
+REPORT_FRESH = 5.0  # seconds a node's load report counts as current for display
 
 
 class NodeReports:
@@ -26,7 +27,12 @@ class NodeReports:
 
     def put(self, report: dict[str, Any]) -> None:
         with self._lock:
-            self._reports[int(report["node_id"])] = {**report, "seen": clock.monotonic()}
+            self._reports[int(report["node_id"])] = {**report, "seen": clock.monotonic(),
+                                                     "received_wall": clock.now()}
+
+    def latest(self) -> dict[int, dict[str, Any]]:
+        with self._lock:
+            return dict(self._reports)
 
     def fresh(self) -> dict[int, dict[str, Any]]:
         now = clock.monotonic()
@@ -43,13 +49,17 @@ class Placement:
         self.settings = settings
         self.raft = raft
         self.reports = reports
+        self.live: Callable[[], set[int]] = lambda: set()  # the planner's live leases
         self._assigned: Counter[int] = Counter()
 
     def healthy_peers(self) -> dict[int, int]:
         """Healthy other nodes and the batches each holds now."""
         healthy = {}
-        for node_id, report in self.reports.fresh().items():
-            if node_id == self.settings.node_id or report.get("memory_pressure"):
+        live = self.live()
+        for node_id, report in self.reports.latest().items():
+            if node_id == self.settings.node_id or node_id not in live:
+                continue
+            if report.get("memory_pressure"):
                 continue
             if self.raft.node_connected(str(report.get("raft_address", ""))):
                 healthy[node_id] = int(report.get("held", 0))

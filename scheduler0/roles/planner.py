@@ -1,5 +1,10 @@
-"""The leader's planner thread: find due ticks, commit PLAN commands, push batches,
-re-dispatch batches whose results are overdue, and reconcile on becoming leader.
+"""The leader's planner thread: find due ticks, commit PLAN commands, push batches, keep the
+nodes' leases (scheduler0.leases), re-dispatch the batches of a node whose lease lapsed or
+whose results are overdue, and reconcile on becoming leader.
+
+On becoming leader it acknowledges heartbeats at once (continuing the leases the live nodes
+held, so they keep delivering what they hold), waits until every node was heard from (at most
+one lease period), then re-sends only the unfinished batches no live node holds, and plans.
 
 Dispatch happens only after every PLAN command of a round committed: a leader that was cut off
 cannot commit, so it dispatches nothing after its successor took over.
@@ -13,15 +18,22 @@ still `scheduled`: a late result that wins the race is kept, one that comes afte
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler0 import clock, commands, planning, transport
+from scheduler0 import clock, commands, leases, planning, transport
 from scheduler0.config import Settings
 from scheduler0.errors import Scheduler0Error
+from scheduler0.roles.dispatcher import (
+    DISPATCH_STALENESS,
+    Dispatcher,
+    LeadershipLost,
+    LeadershipProof,
+)
+from scheduler0.roles.lease_desk import LeaseBook
 from scheduler0.roles.placement import NodeReports, Placement
+from scheduler0.roles.supervised import SupervisedThread
 from scheduler0.schedule import ScheduleCache
 
 log = logging.getLogger(__name__)
@@ -29,14 +41,16 @@ log = logging.getLogger(__name__)
 ROUND_INTERVAL = 0.1  # seconds between planning rounds
 DUE_SCHEDULES_PER_ROUND = 2000
 PLAN_COMMAND_ROWS = 1000
-LEADERSHIP_PROOF_TIMEOUT = 2.0  # seconds
-# A dispatch this long after the last commit first proves leadership again, so a leader
-# paused mid-round (SIGSTOP, a long GC) does not send the rest after its successor took over.
-DISPATCH_STALENESS = 0.5  # seconds
 # Re-sends of one overdue batch before its unsettled executions are recorded failed; each
 # dispatch waits a whole result deadline, so this bounds a tick's time unsettled (and the
 # duplicate POSTs a receiver that never answers gets) instead of re-sending forever.
 REDISPATCH_LIMIT = 3
+# A new leader re-sends what no live node holds once it heard from every node after this long
+# into its term, or after one lease. The old leader may dispatch for up to DISPATCH_STALENESS
+# after its last commit, and a node lists a batch in its next heartbeat: after this long, the
+# heartbeats list everything the old leader sent.
+RECONCILE_SETTLE = DISPATCH_STALENESS + 2 * leases.HEARTBEAT_INTERVAL  # 1.0 s
+REASONS = ("lease", "deadline", "reconcile")  # why a batch was re-dispatched
 
 
 @dataclass
@@ -48,47 +62,14 @@ class InFlight:
     attempts: int = 1  # dispatches so far, the first included
 
 
-class Dispatcher:
-    """CURVE PUSH sockets to each node's intake; owned by the planner thread only."""
-
-    def __init__(self, settings: Settings, curve: transport.CurveKeys | None,
-                 reports: NodeReports | None = None):
-        self.settings = settings
-        self.curve = curve
-        self.reports = reports
-        self._sockets: dict[int, transport.Socket] = {}
-
-    def intake_of(self, node_id: int) -> str:
-        if node_id == self.settings.node_id:
-            return self.settings.intake_address
-        for replica in self.settings.replicas:
-            if replica.node_id == node_id:
-                return replica.intake_address
-        # A node added at run time is known by the load reports it sends.
-        report = self.reports.get(node_id) if self.reports else None
-        if report and report.get("intake_address"):
-            return str(report["intake_address"])
-        raise KeyError(node_id)
-
-    def send(self, node_id: int, message: dict[str, Any]) -> bool:
-        sock = self._sockets.get(node_id)
-        if sock is None:
-            sock = self._sockets[node_id] = transport.Socket(
-                "push", f"tcp://{self.intake_of(node_id)}", bind=False, hwm=10_000,
-                curve=self.curve)
-        return sock.send(message, block=False)
-
-    def close(self) -> None:
-        for sock in self._sockets.values():
-            sock.close()
-        self._sockets.clear()
-
-
-class Planner(threading.Thread):
+class Planner(SupervisedThread):
     def __init__(self, settings: Settings, raft: Any, lifecycle: Any,
                  reader_factory: Callable[[], Any], curve: transport.CurveKeys | None = None,
-                 reports: NodeReports | None = None):
-        super().__init__(name="planner", daemon=True)
+                 reports: NodeReports | None = None, book: LeaseBook | None = None,
+                 proof: LeadershipProof | None = None):
+        super().__init__("planner", lifecycle.stopping)
+        self.book = book or LeaseBook()
+        self.proof = proof or LeadershipProof(raft)
         self.settings = settings
         self.raft = raft
         self.lifecycle = lifecycle
@@ -96,46 +77,105 @@ class Planner(threading.Thread):
         self.curve = curve
         self.reports = reports or NodeReports()
         self.placement = Placement(settings, raft, self.reports)
-        self._committed_at = 0.0
+        self.placement.live = self.book.placeable
         self.cache = ScheduleCache()
         self.in_flight: dict[str, InFlight] = {}
+        self.leases: leases.LeaseTable | None = None  # this term's, shared with the lease desk
+        self._reconciled = False
+        self._taking_back: set[int] = set()  # nodes whose lease lapsed, batches not all re-sent
         self.stats: dict[str, Any] = {
             "rounds": 0, "planned": 0, "missed": 0, "redispatched": 0, "undelivered": 0,
-            "batches": 0, "last_round_ms": 0.0, "leading_since": None, "last_dispatch_at": None}
+            "batches": 0, "last_round_ms": 0.0, "leading_since": None, "last_dispatch_at": None,
+            "redispatched_by": dict.fromkeys(REASONS, 0), "last_round_at": None}
 
     # -- loop ---------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def loop(self) -> None:
         reader = self._reader_factory()
         dispatcher = Dispatcher(self.settings, self.curve, self.reports)
-        leading = False
         try:
             while not self.lifecycle.stopping.wait(ROUND_INTERVAL):
+                self.beat()
                 if not self.raft.is_leader:
-                    leading = False
-                    self.in_flight.clear()
+                    self._stop_leading()
                     continue
-                if self.lifecycle.memory_pressure:
-                    continue  # no new work under memory pressure; due ticks wait, none is lost
                 try:
-                    if not leading:
-                        self.confirm_leadership()
-                        self.reconcile(reader, dispatcher, clock.now())
-                        leading = True
-                        self.stats["leading_since"] = clock.now()
-                    self.plan_round(reader, dispatcher, clock.now())
-                    if any(f.deadline <= clock.now() for f in self.in_flight.values()):
-                        self.confirm_leadership()
-                        self.redispatch_overdue(reader, dispatcher, clock.now())
-                except _LeadershipLost as exc:
-                    # Some committed batches may not have been sent: if this node leads
-                    # again, reconcile sends every unfinished one (same execution ids).
+                    self.lead_once(reader, dispatcher)
+                except LeadershipLost as exc:
+                    # Some committed batches may not have been sent: once this node proves it
+                    # leads, reconcile sends those (same execution ids). In the same term the
+                    # leases go on (their epochs must only grow); a new term starts afresh.
                     log.warning("stopped dispatching: %s", exc)
-                    leading = False
+                    self._reconciled = False
                 except Scheduler0Error as exc:
                     log.warning("planning round failed (%s); retrying", exc)
         finally:
             dispatcher.close()
+
+    def lead_once(self, reader: Any, dispatcher: Dispatcher) -> None:
+        """One round as leader: leases, then (once reconciled) planning and overdue batches."""
+        if self.leases is None or self.leases.term != self.raft.term:
+            self._stop_leading()
+            self.confirm_leadership()
+            self.leases = self.book.table(self.raft.term)
+            self._reconciled = False
+            self.stats["leading_since"] = clock.now()
+            self.stats["last_round_at"] = clock.monotonic()
+        self.take_back_lapsed(reader, dispatcher)
+        if not self._reconciled:
+            with self.book.lock:
+                heard = self._heard_from_everyone(clock.monotonic())
+            if not heard:
+                return
+            self.reconcile(reader, dispatcher, clock.now())
+            with self.book.lock:
+                self.leases.adopting = False
+            self._reconciled = True
+        self.stats["last_round_at"] = clock.monotonic()
+        if self.lifecycle.memory_pressure:
+            return  # no new work under memory pressure; due ticks wait, none is lost
+        self.plan_round(reader, dispatcher, clock.now())
+        if any(f.deadline <= clock.now() for f in self.in_flight.values()):
+            self.confirm_leadership()
+            self.redispatch_overdue(reader, dispatcher, clock.now())
+
+    def _stop_leading(self) -> None:
+        self.leases = None
+        self.in_flight.clear()
+        self._taking_back.clear()
+        self._reconciled = False
+
+    def _heard_from_everyone(self, now: float) -> bool:
+        assert self.leases is not None
+        if now - self.leases.started >= leases.LEASE_PERIOD:
+            return True
+        known = {r.node_id for r in self.settings.replicas} | set(self.reports.fresh())
+        known.add(self.settings.node_id)
+        return self.leases.heard_since(known, self.leases.started + RECONCILE_SETTLE)
+
+    # -- leases -------------------------------------------------------------------------------
+
+    def take_back_lapsed(self, reader: Any, dispatcher: Dispatcher) -> None:
+        """Re-send the batches of the nodes whose lease the lease desk found lapsed."""
+        self._taking_back |= self.book.take_lapsed()
+        for node_id in sorted(self._taking_back):
+            self._take_back(reader, dispatcher, node_id)  # raises if leadership is lost:
+            self._taking_back.discard(node_id)  # then it is tried again next round
+
+    def _take_back(self, reader: Any, dispatcher: Dispatcher, node_id: int) -> None:
+        """Re-send the unfinished batches of a node whose lease lapsed (same execution ids)."""
+        flights = [f for f in self.in_flight.values() if f.node_id == node_id]
+        count = 0
+        for flight in flights:
+            pending = reader.unfinished_of_batch(flight.batch_id)
+            if not pending:
+                del self.in_flight[flight.batch_id]
+                continue
+            count += self._resend(reader, dispatcher, flight.batch_id, flight.fire_at, pending,
+                                  clock.now(), flight.attempts, exclude=node_id, reason="lease")
+        if flights:
+            log.warning("re-sent %d executions in %d batches of node %d", count, len(flights),
+                        node_id)
 
     def confirm_leadership(self) -> None:
         """Commit an empty PLAN as this node: only a leader with a majority can.
@@ -143,19 +183,11 @@ class Planner(threading.Thread):
         Re-dispatching sends work without a new PLAN, so it is gated on this: a leader that was
         cut off (SIGSTOP, partition) fails here instead of dispatching after its successor.
         """
-        empty: dict[str, list[Any]] = {"batches": [], "missed": [], "advances": []}
-        self.raft.submit_as_leader(commands.make(commands.PLAN, empty), LEADERSHIP_PROOF_TIMEOUT)
-        self._committed_at = clock.monotonic()
+        self.proof.confirm()
 
     def _still_leading(self) -> None:
-        """Raise _LeadershipLost unless this node provably still leads."""
-        if not self.raft.is_leader:
-            raise _LeadershipLost("no longer the leader")
-        if clock.monotonic() - self._committed_at > DISPATCH_STALENESS:
-            try:
-                self.confirm_leadership()
-            except Scheduler0Error as exc:
-                raise _LeadershipLost(str(exc)) from None
+        """Raise LeadershipLost unless this node provably still leads."""
+        self.proof.ensure()
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -193,7 +225,7 @@ class Planner(threading.Thread):
                                                 self.settings.write_timeout)
             if not result.get("ok"):
                 raise _PlanRefused(str(result.get("error")))
-        self._committed_at = clock.monotonic()
+        self.proof.note()
 
     def _dispatch(self, reader: Any, dispatcher: Dispatcher, batches: list[planning.Batch]) -> int:
         if not batches:
@@ -201,10 +233,7 @@ class Planner(threading.Thread):
         secrets = reader.project_secrets(sorted({j.project_id for b in batches for j in b.jobs}))
         sent = 0
         for batch in batches:
-            deadline = planning.result_deadline(batch.fire_at, self.settings.job_execution_timeout,
-                                                self.settings.job_execution_retry_delay,
-                                                self.settings.job_execution_retry_max)
-            self._send(dispatcher, batch, secrets, deadline, attempts=1)
+            self._send(dispatcher, batch, secrets, self._deadline(batch.fire_at), attempts=1)
             sent += len(batch.jobs)
         self.stats["planned"] += sent
         self.stats["batches"] += len(batches)
@@ -225,7 +254,8 @@ class Planner(threading.Thread):
                 self._record_undelivered(flight, pending)
             else:
                 count += self._resend(reader, dispatcher, flight.batch_id, flight.fire_at,
-                                      pending, now, flight.attempts + 1, exclude=flight.node_id)
+                                      pending, now, flight.attempts + 1, exclude=flight.node_id,
+                                      reason="deadline")
         return count
 
     def _record_undelivered(self, flight: InFlight, pending: list[planning.PlannedJob]) -> None:
@@ -248,22 +278,32 @@ class Planner(threading.Thread):
         or will fire, the job's latest tick).
         """
         unfinished = reader.unfinished_batches()
+        with self.book.lock:
+            holders = self.leases.holder_of(unfinished, clock.monotonic()) if self.leases else {}
         count = 0
         stale_rows: list[list[Any]] = []
         for batch_id, pending in unfinished.items():
+            if batch_id in self.in_flight:
+                continue  # sent in this term already (reconciling again after a lost proof)
             fire_at = reader.batch_fire_at(batch_id)
+            if batch_id in holders:  # a live node has it: adopted, not re-sent
+                self.in_flight[batch_id] = InFlight(batch_id, holders[batch_id], fire_at,
+                                                    self._deadline(fire_at))
+                continue
             if now - fire_at > self.settings.misfire_threshold:
                 replay = [j for j in pending if j.misfire_policy == "run_all"]
                 stale_rows += [missed_row(j.id, fire_at) for j in pending if j not in replay]
                 pending = replay
             if pending:
-                count += self._resend(reader, dispatcher, batch_id, fire_at, pending, now, 1)
+                count += self._resend(reader, dispatcher, batch_id, fire_at, pending, now, 1,
+                                      reason="reconcile")
         if stale_rows:
             self._record_rows(stale_rows)
             self.stats["missed"] += len(stale_rows)
-        if count or stale_rows:
-            log.info("reconciled %d unfinished executions in %d batches (%d recorded missed)",
-                     count, len(unfinished), len(stale_rows))
+        if count or stale_rows or holders:
+            log.info("reconciled %d unfinished batches: %d held by live nodes, %d executions "
+                     "re-sent, %d recorded missed", len(unfinished), len(holders), count,
+                     len(stale_rows))
         return count
 
     def _record_rows(self, rows: list[list[Any]]) -> None:
@@ -275,20 +315,30 @@ class Planner(threading.Thread):
 
     def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str, fire_at: int,
                 pending: list[planning.PlannedJob], now: float, attempt: int,
-                exclude: int | None = None) -> int:
+                exclude: int | None = None, *, reason: str) -> int:
         batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose(exclude=exclude))
         secrets = reader.project_secrets(sorted({j.project_id for j in pending}))
-        deadline = now + (planning.result_deadline(0, self.settings.job_execution_timeout,
-                                                   self.settings.job_execution_retry_delay,
-                                                   self.settings.job_execution_retry_max))
+        # Not before the tick's own deadline: a batch re-sent early still has to wait for it.
+        deadline = max(self._deadline(fire_at), now + self._deadline(0))
         self._send(dispatcher, batch, secrets, deadline, attempt)
         self.stats["redispatched"] += len(pending)
+        self.stats["redispatched_by"][reason] += len(pending)
         return len(pending)
+
+    def _deadline(self, fire_at: float) -> float:
+        return planning.result_deadline(fire_at, self.settings.job_execution_timeout,
+                                        self.settings.job_execution_retry_delay,
+                                        self.settings.job_execution_retry_max)
 
     def _send(self, dispatcher: Dispatcher, batch: planning.Batch, secrets: dict[int, str],
               deadline: float, attempts: int) -> None:
-        """Push one batch (stamped with this leader's term) once leadership is proven."""
-        message = {**planning.batch_message(batch, secrets, deadline), "term": self.raft.term}
+        """Push one batch, stamped with this leader's term and the lease of the node it goes
+        to, once leadership is proven."""
+        assert self.leases is not None
+        with self.book.lock:
+            stamp = [self.leases.term, self.leases.epoch_of(batch.node_id)]
+        message = {**planning.batch_message(batch, secrets, deadline), "term": self.raft.term,
+                   "lease": stamp}
         self._still_leading()
         if not dispatcher.send(batch.node_id, message):
             log.warning("intake of node %d is full; batch %s waits for re-dispatch",
@@ -310,10 +360,6 @@ def undelivered_row(job_id: int, fire_at: int, node_id: int, error: str) -> list
 
 
 class _PlanRefused(Scheduler0Error):
-    pass
-
-
-class _LeadershipLost(Scheduler0Error):
     pass
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from scheduler0 import clock, commands
 from scheduler0.config import Settings
 from scheduler0.errors import Scheduler0Error
+from scheduler0.roles.supervised import SupervisedThread
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +26,18 @@ def prune_before(now: float, retention_hours: int) -> int | None:
     return int(now - retention_hours * 3600)
 
 
-class Pruner(threading.Thread):
+class Pruner(SupervisedThread):
     def __init__(self, settings: Settings, raft: Any, stopping: threading.Event,
                  interval: float = PRUNE_INTERVAL):
-        super().__init__(name="pruner", daemon=True)
+        super().__init__("pruner", stopping)
         self.settings = settings
         self.raft = raft
-        self.stopping = stopping
         self.interval = interval
         self.deleted = 0
 
-    def run(self) -> None:
+    def loop(self) -> None:
         while not self.stopping.wait(self.interval):
+            self.beat()
             if self.raft.is_leader:
                 try:
                     self.prune_pass(clock.now())

@@ -1,62 +1,16 @@
-"""Three real nodes on loopback: election, work on the followers, failover, a paused leader,
-and a restart of every node. Jobs call only the test's loopback receiver."""
+"""Three real nodes on loopback: election, work on the followers, membership changes and a
+late node. Jobs call only the test's loopback receiver. Faults (kill -9, SIGSTOP, restart of
+every node) are in test_faults.py, with per-tick accounting."""
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections import Counter
-from typing import Any
 
-import psutil
-
-from scheduler0.schedule import parse_instant
 from scheduler0.testing import wait_for
+from tests.cluster.conftest import all_reporting, make_jobs
+from tests.cluster.ticks import assert_every_tick_once, delivered, epoch
 from tests.integration.receiver import Receiver
-
-
-def epoch(text: str) -> int:
-    return parse_instant(text, "scheduled_at")
-
-
-def all_reporting(leader) -> bool:
-    health = leader.health()
-    return bool(health) and len(health.get("nodes", {})) == 3
-
-
-def make_jobs(node, url: str, count: int, spec: str = "@every 1s", **fields: Any) -> list[dict]:
-    project = node.api("POST", "/projects", {"name": f"p{time.time_ns()}"})
-    jobs = [{"project_id": project["id"], "spec": spec, "callback_url": url, **fields}
-            for _ in range(count)]
-    return node.api("POST", "/jobs", jobs)
-
-
-def delivered(rx: Receiver) -> list[tuple[str, dict]]:
-    """(delivering node id, element) for every element of every request."""
-    return [(r.header("X-Scheduler0-Node"), e) for r in rx.requests if r.json for e in r.json]
-
-
-def assert_every_tick_once(node, jobs: list[dict], rx: Receiver, until: float) -> None:
-    """Per job: the history has each tick of its 1 s sequence exactly once, with no gap, up to
-    `until`; every settled tick was delivered at least once."""
-    delivered_ids = {e["execution_id"] for _, e in delivered(rx)}
-    for job in jobs:
-        rows = node.executions(job_id=job["id"])
-        ids = [r["execution_id"] for r in rows]
-        assert len(ids) == len(set(ids)), "a tick recorded twice"
-        ticks = sorted(epoch(r["scheduled_at"]) for r in rows if epoch(r["scheduled_at"]) <= until)
-        assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), f"gap in {ticks}"
-        for row in rows:
-            if row["state"] == "succeeded":
-                assert row["execution_id"] in delivered_ids
-
-
-def stop_tree(node, sig: int) -> list[psutil.Process]:
-    procs = [psutil.Process(node.proc.pid), *node.children().values()]
-    for proc in procs:
-        os.kill(proc.pid, sig)
-    return procs
 
 
 def test_follower_write_fires_from_a_non_leader_node(cluster):
@@ -72,79 +26,6 @@ def test_follower_write_fires_from_a_non_leader_node(cluster):
         assert leader_id not in nodes, nodes
         assert len(nodes) == 2  # both followers share the work
         assert_every_tick_once(follower, jobs, rx, until=time.time() - 3)
-
-
-def test_killing_the_leader_loses_no_tick(cluster):
-    cluster.start()
-    leader = cluster.leader()
-    wait_for(lambda: all_reporting(leader), timeout=15)
-    with Receiver() as rx:
-        survivor = cluster.followers(leader)[0]
-        jobs = make_jobs(survivor, rx.url("/failover"), 30)
-        wait_for(lambda: len(delivered(rx)) >= 90, timeout=30)
-        killed_at = time.time()
-        leader.kill_all()
-        new_leader = cluster.leader(among=cluster.followers(leader))
-        assert new_leader is not leader
-        # Let planning resume and settle a few more ticks after the failover.
-        wait_for(lambda: any(epoch(e["scheduled_at"]) > killed_at + 5 for _, e in delivered(rx)),
-                 timeout=30, message="ticks after the failover")
-        wait_for(lambda: time.time() > killed_at + 20, timeout=25, interval=0.2)
-        assert_every_tick_once(new_leader, jobs, rx, until=killed_at + 8)
-        ids = [e["execution_id"] for _, e in delivered(rx)]
-        duplicates = [i for i, n in Counter(ids).items() if n > 1]
-        # Duplicates may only be ticks in flight at the kill, and carry the same execution id.
-        assert all(abs(int(i.split("-")[1]) - killed_at) < 15 for i in duplicates)
-
-
-def test_a_paused_leader_dispatches_nothing_after_its_successor(cluster):
-    cluster.start()
-    leader = cluster.leader()
-    wait_for(lambda: all_reporting(leader), timeout=15)
-    with Receiver() as rx:
-        jobs = make_jobs(leader, rx.url("/paused"), 10)
-        wait_for(lambda: len(delivered(rx)) >= 30, timeout=30)
-        procs = stop_tree(leader, signal.SIGSTOP)
-        try:
-            successor = cluster.leader(among=cluster.followers(leader), timeout=20)
-            stopped_for = time.time()
-            wait_for(lambda: time.time() - stopped_for > 10, timeout=15, interval=0.2)
-        finally:
-            for proc in procs:
-                os.kill(proc.pid, signal.SIGCONT)
-        resumed_at = time.time()
-        wait_for(lambda: (h := leader.health()) and not h["is_leader"], timeout=15,
-                 message="old leader steps down")
-        wait_for(lambda: time.time() - resumed_at > 5, timeout=8, interval=0.2)
-        took_over = successor.health()["planner"]["leading_since"]
-        last_dispatch = leader.health()["planner"]["last_dispatch_at"]
-        assert last_dispatch is not None and took_over is not None
-        if last_dispatch >= took_over:
-            # It may only have been a batch already on its way when the node was paused, and
-            # then every other node fenced it off by its stale Raft term.
-            dropped = sum(n.health()["intake"]["stale_dropped"] for n in cluster.followers(leader))
-            assert dropped >= 1, "the deposed leader's batch was executed after its successor"
-        assert_every_tick_once(successor, jobs, rx, until=resumed_at)
-
-
-def test_restart_of_every_node_keeps_the_state(cluster):
-    cluster.start()
-    leader = cluster.leader()
-    with Receiver() as rx:
-        jobs = make_jobs(leader, rx.url("/restart"), 5, misfire_policy="run_all")
-        wait_for(lambda: len(delivered(rx)) >= 15, timeout=30)
-        for node in cluster.nodes:
-            node.terminate()
-        for node in cluster.nodes:
-            node.start()
-        leader = cluster.leader()
-        listed = leader.api("GET", "/jobs?limit=100")
-        assert {j["id"] for j in listed["jobs"]} == {j["id"] for j in jobs}
-        restarted_at = time.time()
-        wait_for(lambda: any(epoch(e["scheduled_at"]) > restarted_at + 2 for _, e in delivered(rx)),
-                 timeout=30, message="ticks after the restart")
-        wait_for(lambda: time.time() - restarted_at > 6, timeout=10, interval=0.2)
-        assert_every_tick_once(leader, jobs, rx, until=restarted_at)
 
 
 def test_a_node_is_added_then_removed(tmp_path):

@@ -1,6 +1,8 @@
 """A real node (`scheduler0 start`) as a subprocess on loopback, for integration tests.
 
-Every process it starts is stopped by pid when the test ends, children included.
+Every process it starts is stopped by pid when the test ends, children included. `host` and
+`wrap` put it elsewhere, e.g. on a NetLab address inside that node's namespace:
+`NodeProcess(dir, host=lab.address(1), wrap=partial(lab.wrap, 1))`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,14 @@ from scheduler0.testing import free_port, wait_for
 
 
 class NodeProcess:
-    def __init__(self, workdir: Path, secrets: dict[str, str] | None = None, **settings: Any):
+    def __init__(self, workdir: Path, secrets: dict[str, str] | None = None,
+                 host: str = "127.0.0.1", wrap: Callable[[list[str]], list[str]] | None = None,
+                 **settings: Any):
         self.workdir = workdir
+        self.host = host
+        # Applied to the start command; it must exec the node (as `ip netns exec` does) so the
+        # pid started is the supervisor's and kill_all by pid still reaches it.
+        self.wrap = wrap
         if secrets is not None:  # a cluster shares one secrets file
             path = workdir / ".scheduler0"
             path.write_text(json.dumps(secrets))
@@ -30,11 +39,13 @@ class NodeProcess:
         self.port = int(settings.pop("Port", free_port()))
         self.env = dict(os.environ)
         base = {"Port": self.port, "DataDir": str(workdir / "data"),
-                "RaftAddress": f"127.0.0.1:{free_port()}",
-                "IntakeAddress": f"127.0.0.1:{free_port()}",
+                "RaftAddress": f"{host}:{free_port()}",
+                "IntakeAddress": f"{host}:{free_port()}",
                 "CallbackAllowedNetworks": "127.0.0.0/8", "LogLevel": "INFO",
                 "RaftElectionTimeout": 0.3, "RaftHeartbeatTimeout": 0.05, "MaxWorkers": 1,
                 **settings}
+        if host != "127.0.0.1":  # the default stays unset, as a config file may choose it
+            base.setdefault("Host", host)
         from scheduler0.config import env_name
 
         for key, value in base.items():
@@ -45,12 +56,14 @@ class NodeProcess:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
+        return f"http://{self.host}:{self.port}/api/v1"
 
     def start(self, config_path: str | None = None) -> NodeProcess:
         cmd = [sys.executable, "-m", "scheduler0.cli", "start"]
         if config_path:
             cmd += ["--config", config_path]
+        if self.wrap is not None:
+            cmd = self.wrap(cmd)
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)

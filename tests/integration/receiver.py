@@ -1,4 +1,5 @@
-"""A real HTTP callback receiver for tests: http.server on 127.0.0.1, port 0, in a thread.
+"""A real HTTP callback receiver for tests: http.server on 127.0.0.1 (or `host`), port 0, in a
+thread.
 
     with Receiver() as rx:
         rx.respond([500, 500, 200], path="/hook")   # one status per request to /hook, then 200
@@ -49,13 +50,14 @@ class _Script:
 
 
 class Receiver:
-    def __init__(self, default_status: int = 200):
+    def __init__(self, default_status: int = 200, host: str = "127.0.0.1"):
         self.default_status = default_status
+        self.host = host  # e.g. a NetLab's bridge address, reachable from every namespace
         self._lock = threading.Condition()
         self._requests: list[Recorded] = []
         self._scripts: dict[str | None, _Script] = {}
         self._stopped = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._server = ThreadingHTTPServer((host, 0), _handler_class(self))
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -70,7 +72,7 @@ class Receiver:
         self.stop()
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def respond(self, statuses: list[int], path: str | None = None, delay: float = 0.0) -> None:
         """Answer the next requests to `path` (None: to any path without its own script) with

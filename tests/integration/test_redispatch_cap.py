@@ -10,8 +10,9 @@ import time
 import pytest
 
 from scheduler0 import commands, transport
+from scheduler0.roles.dispatcher import Dispatcher
 from scheduler0.roles.lifecycle import Lifecycle
-from scheduler0.roles.planner import REDISPATCH_LIMIT, Dispatcher, Planner
+from scheduler0.roles.planner import REDISPATCH_LIMIT, Planner
 from scheduler0.store.pipeline import PipelineReader
 from scheduler0.testing import local_node
 from tests.store.helpers import job_input
@@ -43,6 +44,7 @@ def test_an_overdue_batch_is_resent_up_to_the_limit_then_recorded_failed_once(tm
         reader = PipelineReader(settings.db_path)
         dispatcher = Dispatcher(settings, None)
         planner = Planner(settings, services.raft, Lifecycle(settings), lambda: reader)
+        planner.leases = planner.book.table(services.raft.term)
         try:
             assert planner.reconcile(reader, dispatcher, fire_at) == 2  # the first dispatch
             sent = [intake.recv(timeout=10)]

@@ -31,7 +31,16 @@ def cluster_view(status: dict[str, Any]) -> dict[str, Any]:
     lag = None if leader_commit is None else max(0, leader_commit - (raft.get("last_applied") or 0))
     return {"node_id": status.get("node_id"), "leader_id": status.get("leader_id"),
             "is_leader": bool(status.get("is_leader")), "term": raft.get("term"),
-            "lag": lag, "peers": status.get("peers") or [], "nodes": status.get("nodes") or {}}
+            "lag": lag, "peers": status.get("peers") or [], "nodes": _nodes(status),
+            "lease": status.get("lease")}
+
+
+def _nodes(status: dict[str, Any]) -> dict[str, Any]:
+    """Per node: its load report and, on the leader, its lease: age, liveness, clock offset."""
+    nodes = {n: dict(v) for n, v in (status.get("nodes") or {}).items()}
+    for node, lease in (status.get("leases") or {}).items():
+        nodes.setdefault(node, {})["lease"] = lease
+    return nodes
 
 
 @bp.get("/cluster")

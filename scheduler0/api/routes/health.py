@@ -38,8 +38,10 @@ def public(status: dict[str, Any]) -> dict[str, Any]:
         "is_leader": bool(status.get("is_leader")),
         "leader_id": leader_id,
         "leader_address": status.get("leader_address"),
-        # A leader is known and a majority reachable: a write sent here can commit.
-        "healthy": bool(status.get("has_quorum")) and leader_id is not None,
+        # A leader is known and a majority reachable, so a write sent here can commit, and
+        # every coordinator thread runs (on a leader, the planner plans).
+        "healthy": (bool(status.get("has_quorum")) and leader_id is not None
+                    and not status.get("unhealthy")),
         "memory_pressure": bool(status.get("memory_pressure")),
         # The term tells which of two differing leader views is the newer one.
         "raft": {"term": (status.get("raft") or {}).get("term")},

@@ -100,6 +100,37 @@ def _pipeline_samples(status: dict[str, Any] | None) -> Iterator[Sample]:
     if batches:
         yield ("scheduler0_planner_batch_size_mean", "gauge", "Mean executions per batch.", {},
                planned / batches)
+    yield from _lease_samples(status)
+
+
+def _lease_samples(status: dict[str, Any]) -> Iterator[Sample]:
+    """Re-dispatches by reason, lapses, duplicates dropped, and each node's lease age and
+    clock offset as this node (the leader) sees them."""
+    planner = status.get("planner") or {}
+    for reason, count in sorted((planner.get("redispatched_by") or {}).items()):
+        yield ("scheduler0_redispatched_total", "counter",
+               "Executions re-dispatched, by reason (lease lapsed, result deadline, reconcile).",
+               {"reason": reason}, count)
+    if isinstance(planner.get("lease_lapses"), int):
+        yield ("scheduler0_lease_lapses_total", "counter",
+               "Node leases that lapsed on this leader (their batches were re-sent).", {},
+               planner["lease_lapses"])
+    intake = status.get("intake") or {}
+    for key, name, help_text in (
+            ("duplicates_dropped", "scheduler0_intake_duplicates_dropped_total",
+             "Copies of a batch held or settled here, dropped at the intake."),
+            ("revoked", "scheduler0_intake_revoked_total",
+             "Batches dropped here because the leader gave them to another node.")):
+        if isinstance(intake.get(key), int):
+            yield name, "counter", help_text, {}, intake[key]
+    for node, lease in sorted((status.get("leases") or {}).items()):
+        yield ("scheduler0_lease_age_seconds", "gauge",
+               "Seconds since the leader last heard the node's heartbeat.", {"node": node},
+               lease.get("lease_age") or 0)
+        if isinstance(lease.get("clock_offset_ms"), (int, float)):
+            yield ("scheduler0_clock_offset_seconds", "gauge",
+                   "The node's wall clock minus the leader's, as the node measured it.",
+                   {"node": node}, lease["clock_offset_ms"] / 1000)
 
 
 def _store_samples() -> Iterator[Sample]:

@@ -1,0 +1,135 @@
+"""The leader's lease desk: a thread of its own that reads the nodes' heartbeats, renews their
+leases by acknowledging them and notices the leases that lapse (scheduler0.leases).
+
+It runs apart from the planner because a planning round can take a second or two at scale,
+and a node whose acks wait that long would stop delivering. The planner reads the same table
+(under `LeaseBook`'s lock) to place batches and to adopt what nodes hold, and takes back the
+batches of the nodes this desk found lapsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from scheduler0 import clock, leases, transport
+from scheduler0.config import Settings
+from scheduler0.errors import Scheduler0Error
+from scheduler0.roles.dispatcher import Dispatcher, LeadershipProof
+from scheduler0.roles.placement import NodeReports
+from scheduler0.roles.supervised import SupervisedThread
+
+log = logging.getLogger(__name__)
+
+DESK_INTERVAL = 0.05  # seconds between looks at the heartbeats
+
+
+class LeaseBook:
+    """The leader's `LeaseTable` for its current term, and the lapses not yet taken back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._table: leases.LeaseTable | None = None
+        self._lapsed: set[int] = set()
+
+    def table(self, term: int) -> leases.LeaseTable:
+        """The table of `term`, a new one when the term changed (epochs restart per term)."""
+        with self.lock:
+            if self._table is None or self._table.term != term:
+                self._table = leases.LeaseTable(term, clock.monotonic())
+                self._lapsed.clear()
+            return self._table
+
+    def current(self) -> leases.LeaseTable | None:
+        with self.lock:
+            return self._table
+
+    def close(self) -> None:
+        """Not leading any more."""
+        with self.lock:
+            self._table = None
+            self._lapsed.clear()
+
+    def lapsed(self, node_ids: list[int]) -> None:
+        with self.lock:
+            self._lapsed.update(node_ids)
+
+    def take_lapsed(self) -> set[int]:
+        with self.lock:
+            taken, self._lapsed = self._lapsed, set()
+            return taken
+
+    def placeable(self) -> set[int]:
+        with self.lock:
+            return self._table.placeable(clock.monotonic()) if self._table else set()
+
+    def view(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return self._table.view(clock.monotonic()) if self._table else {}
+
+
+class LeaseDesk(SupervisedThread):
+    def __init__(self, settings: Settings, raft: Any, stopping: threading.Event,
+                 reports: NodeReports, curve: transport.CurveKeys | None, book: LeaseBook,
+                 proof: LeadershipProof):
+        super().__init__("leases", stopping)
+        self.settings = settings
+        self.raft = raft
+        self.reports = reports
+        self.curve = curve
+        self.book = book
+        self.proof = proof
+        self.lapses = 0
+        self._warned_clocks: set[int] = set()
+
+    def loop(self) -> None:
+        dispatcher = Dispatcher(self.settings, self.curve, self.reports)
+        try:
+            while not self.stopping.wait(DESK_INTERVAL):
+                self.beat()
+                if not self.raft.is_leader:
+                    self.book.close()
+                    continue
+                try:
+                    self.tend(dispatcher)
+                except Scheduler0Error as exc:
+                    log.info("lease acks paused: %s", exc)
+        finally:
+            dispatcher.close()
+
+    def tend(self, dispatcher: Dispatcher) -> None:
+        """Take the latest heartbeats, note lapses, and acknowledge the rest once this node
+        provably leads (the acks renew the leases)."""
+        latest = self.reports.latest()
+        with self.book.lock:
+            table = self.book.table(self.raft.term)
+            table.observe(latest)
+            lapsed = table.expire(clock.monotonic())
+            if lapsed:
+                self.book.lapsed(lapsed)
+            acks = table.acks(clock.now(), {n: float(r.get("received_wall") or 0)
+                                            for n, r in latest.items()})
+            offsets = {n: lease.clock_offset for n, lease in table.nodes.items()}
+        for node_id in lapsed:
+            self.lapses += 1
+            log.warning("lease of node %d lapsed (silent, restarted, or not answering for "
+                        "%.1f s): its batches go to other nodes", node_id, leases.LEASE_PERIOD)
+        if acks:
+            self.proof.ensure()
+        for ack in acks:
+            dispatcher.send(int(ack["node_id"]), ack)
+        self._watch_clocks(offsets)
+
+    def _watch_clocks(self, offsets: dict[int, float | None]) -> None:
+        """Warn once per node when its clock is off from this leader's by over CLOCK_WARNING."""
+        for node_id, offset in offsets.items():
+            if offset is None:
+                continue
+            if abs(offset) > leases.CLOCK_WARNING and node_id not in self._warned_clocks:
+                self._warned_clocks.add(node_id)
+                log.warning("node %d's clock is %+.3f s off this leader's: its ticks fire that "
+                            "much early or late; keep the nodes' clocks in sync (NTP)",
+                            node_id, offset)
+            elif abs(offset) < leases.CLOCK_WARNING / 2:
+                self._warned_clocks.discard(node_id)
