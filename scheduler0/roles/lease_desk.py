@@ -22,7 +22,7 @@ from scheduler0.roles.supervised import SupervisedThread
 
 log = logging.getLogger(__name__)
 
-DESK_INTERVAL = 0.05  # seconds between looks at the heartbeats
+DESK_INTERVAL = 0.1  # seconds between looks at the heartbeats (they come every 0.25 s)
 
 
 class LeaseBook:

@@ -225,7 +225,7 @@ class Planner(SupervisedThread):
                                                 self.settings.write_timeout)
             if not result.get("ok"):
                 raise _PlanRefused(str(result.get("error")))
-        self.proof.note()
+            self.proof.note()  # each commit proves leadership: the lease desk need not
 
     def _dispatch(self, reader: Any, dispatcher: Dispatcher, batches: list[planning.Batch]) -> int:
         if not batches:
