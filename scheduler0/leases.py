@@ -116,6 +116,10 @@ class LeaseTable:
                 self._renew(lease, float(beat["seen"]))
             elif not lease.live:  # it lapsed and came back: a new epoch, nothing carried over
                 self._renew(lease, float(beat["seen"]))
+            if beat.get("stopping") and lease.live:
+                # Its last heartbeat: it delivers nothing more, take its batches back now.
+                lease.live = False
+                self._restarted.append(node_id)
             lease.boot = boot
             lease.reported = lease_id(beat.get("lease"))
             lease.seq = seq

@@ -169,7 +169,7 @@ class Supervisor:
     def _stop_children(self) -> None:
         """Executors and the API first, the coordinator once they are gone.
 
-        Executors finish what is due (and publish the results) before they exit; the
+        Executors finish the POSTs in flight (and publish the results) before they exit; the
         coordinator must still be there to commit those results, or a delivered tick would stay
         `scheduled` and be settled again (re-sent or recorded missed) after the restart.
         """

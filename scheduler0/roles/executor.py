@@ -33,9 +33,12 @@ Wire formats (msgpack, scheduler0.codec):
     out  {"v":1, "type":"load", "node_id", "executor", "held", "pid", "pressure": bool,
           "stopping": bool, "metrics": Metrics.snapshot()}   about every second
 
-Stop (SIGTERM, the supervisor's stop message, or the supervisor gone): stop pulling, drop held
-batches not due within STOP_GRACE (the coordinator re-dispatches them at their deadline), let
-the rest finish for up to STOP_GRACE seconds, publish what settled, exit 0.
+Stop (SIGTERM, the supervisor's stop message, or the supervisor gone): stop pulling, start no
+new POST (every held batch whose chunks have not gone out is handed back: the node's last
+heartbeat tells the leader it is stopping, and the leader re-sends them elsewhere at once, or
+after a restart of the whole cluster, when it reconciles), let POSTs in flight finish for up to
+STOP_GRACE seconds, publish what settled, exit 0. A POST made while stopping might not be
+recorded (the whole cluster may be stopping), so none is started then.
 """
 
 from __future__ import annotations
@@ -177,6 +180,9 @@ class Executor:
         except asyncio.CancelledError:
             raise
         except BatchRevoked:
+            if self.lifecycle.stopping.is_set():
+                log.info("batch %s: handed back on stop", batch_id)
+                return
             self.metrics.add(revoked_batches=1)
             log.info("batch %s: its lease moved on (the leader gave it to another node); "
                      "not delivered here", batch_id)
@@ -222,13 +228,13 @@ class Executor:
         stamp = leases.lease_id(batch.get("lease"))
         waited = False
         while True:
+            if self.lifecycle.stopping.is_set():
+                return False  # handed back, not reported: the leader re-sends it
             verdict = leases.verdict(stamp, *self._lease, self._monotonic())
             if verdict != leases.WAIT:
                 if waited:
                     log.info("batch %s: lease %s, %s", batch.get("batch_id"), stamp, verdict)
                 return verdict == leases.OWN
-            if self.lifecycle.stopping.is_set():
-                return False  # not delivered, not reported: its lease lapses, the leader re-sends
             if not waited:
                 waited = True
                 self.metrics.add(lease_waits=1)

@@ -184,16 +184,22 @@ class Heartbeat(SupervisedThread):
             while not self.stopping.wait(leases.HEARTBEAT_INTERVAL):
                 self.beat()
                 message = self.message()
-                for address in self.targets():
-                    if address not in sockets:
-                        # Small HWM, non-blocking sends: a heartbeat for a dead peer is
-                        # dropped, never queued.
-                        sockets[address] = transport.Socket(
-                            "push", f"tcp://{address}", bind=False, hwm=5, curve=self.curve)
-                    sockets[address].send(message, block=False)
+                self._send(sockets, message)
+            # The last word: the leader takes this node's batches back at once rather than
+            # when its lease lapses (the executors hand back all they had not started).
+            self._send(sockets, {**self.message(), "stopping": True})
         finally:
             for sock in sockets.values():
                 sock.close()
+
+    def _send(self, sockets: dict[str, transport.Socket], message: dict[str, Any]) -> None:
+        for address in self.targets():
+            if address not in sockets:
+                # Small HWM, non-blocking sends: a heartbeat for a dead peer is dropped, never
+                # queued.
+                sockets[address] = transport.Socket(
+                    "push", f"tcp://{address}", bind=False, hwm=5, curve=self.curve)
+            sockets[address].send(message, block=False)
 
     def targets(self) -> set[str]:
         """Every node's intake: this node's (the leader's ack comes back through it), the

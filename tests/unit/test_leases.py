@@ -202,3 +202,13 @@ def test_a_node_first_heard_of_after_reconciling_continues_nothing():
     table.adopting = False  # reconciled: what no live node held was re-sent
     table.observe({3: beat(1, seen=5.0, lease=[1, 4])})
     assert ack_for(table, 3)["continues"] is None
+
+
+def test_a_node_that_says_it_is_stopping_is_taken_back_at_once():
+    table = LeaseTable(term=1, started=0.0)
+    table.observe({2: beat(1, seen=0.0, boot="a", lease=[1, 1])})
+    table.observe({2: beat(2, seen=0.2, boot="a", lease=[1, 1], stopping=True)})
+    assert table.expire(0.3) == [2]
+    assert table.live(0.3) == set()
+    table.observe({2: beat(1, seen=9.0, boot="b")})  # started again
+    assert table.live(9.1) == {2} and table.epoch_of(2) == 2
