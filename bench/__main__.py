@@ -34,6 +34,9 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
     "failover": ("cluster_bench.py", ["--jobs", "50000", "--minutes", "5",
                                       "--kill-leader-every", "60"],
                  "the same, kill -9 of the leader every minute"),
+    "chaos": ("chaos_bench.py", [],
+              "faults (kill -9, SIGSTOP, partition, restart) on 3 nodes in namespaces, under "
+              "300 jobs @every 1s + 100 @every 7s; --jobs-per-minute 250000 adds @every 1m"),
     "peer": ("peer_apscheduler.py", ["--jobs", "50000", "--seconds", "190"],
              "APScheduler 3 on the same workload"),
     "compare": ("compare.py", ["--jobs", "50000"],

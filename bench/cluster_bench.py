@@ -14,6 +14,7 @@ planning round, and restarts the killed node 5 s later. Writes JSON to bench/res
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import secrets
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +48,27 @@ from scheduler0.testing import free_port, wait_for  # noqa: E402
 
 
 class Node:
-    def __init__(self, node_id: int, workdir: Path, env: dict[str, str], port: int):
+    def __init__(self, node_id: int, workdir: Path, env: dict[str, str], port: int,
+                 host: str = "127.0.0.1",
+                 wrap: Callable[[list[str]], list[str]] | None = None):
         self.node_id, self.workdir, self.env, self.port = node_id, workdir, env, port
+        self.host = host
+        # Applied to the start command, e.g. to run it in a network namespace; it must exec the
+        # node (as `ip netns exec` does) so the pid started is the supervisor's.
+        self.wrap = wrap or (lambda argv: argv)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.api = Api(f"http://127.0.0.1:{port}/api/v1", workdir)
+        self.api = Api(f"http://{host}:{port}/api/v1", workdir)
 
     def start(self) -> None:
         log = open(self.workdir / "node.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "scheduler0.cli", "start"],
+        self.proc = subprocess.Popen(self.wrap([sys.executable, "-m", "scheduler0.cli", "start"]),
                                      cwd=self.workdir, env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)
 
     def health(self) -> dict[str, Any] | None:
         try:
             return dict(self.api.call("GET", "/healthcheck", timeout=2))
-        except OSError:
+        except (OSError, ValueError, http.client.HTTPException):  # down, starting or stopping
             return None
 
     def kill(self) -> None:
@@ -88,12 +97,16 @@ class Node:
         return 0.0
 
 
-def make_cluster(root: Path, size: int, settings: dict[str, Any]) -> list[Node]:
+def make_cluster(root: Path, size: int, settings: dict[str, Any],
+                 hosts: list[str] | None = None,
+                 wrap: Callable[[int, list[str]], list[str]] | None = None) -> list[Node]:
+    """`size` nodes on loopback, or node i on hosts[i - 1] started through wrap(i, argv)."""
     shared = {"SecretKey": secrets.token_hex(16), "AuthUsername": "bench",
               "AuthPassword": secrets.token_hex(8)}
+    hosts = hosts or ["127.0.0.1"] * size
     ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
-    replicas = [{"NodeId": i + 1, "Address": f"http://127.0.0.1:{p}",
-                 "RaftAddress": f"127.0.0.1:{r}", "IntakeAddress": f"127.0.0.1:{k}"}
+    replicas = [{"NodeId": i + 1, "Address": f"http://{hosts[i]}:{p}",
+                 "RaftAddress": f"{hosts[i]}:{r}", "IntakeAddress": f"{hosts[i]}:{k}"}
                 for i, (p, r, k) in enumerate(ports)]
     nodes = []
     for i, (port, raft, intake) in enumerate(ports):
@@ -101,13 +114,14 @@ def make_cluster(root: Path, size: int, settings: dict[str, Any]) -> list[Node]:
         workdir.mkdir()
         (workdir / ".scheduler0").write_text(json.dumps(shared))
         env = dict(os.environ)
-        values = {"Port": port, "NodeId": i + 1, "RaftAddress": f"127.0.0.1:{raft}",
-                  "IntakeAddress": f"127.0.0.1:{intake}", "Replicas": json.dumps(replicas),
-                  "DataDir": str(workdir / "data"), "LogLevel": "WARNING",
-                  "CallbackAllowedNetworks": "127.0.0.0/8", **settings}
+        values = {"Host": hosts[i], "Port": port, "NodeId": i + 1,
+                  "RaftAddress": f"{hosts[i]}:{raft}", "IntakeAddress": f"{hosts[i]}:{intake}",
+                  "Replicas": json.dumps(replicas), "DataDir": str(workdir / "data"),
+                  "LogLevel": "WARNING", "CallbackAllowedNetworks": "127.0.0.0/8", **settings}
         for key, value in values.items():
             env[env_name(key)] = str(value)
-        nodes.append(Node(i + 1, workdir, env, port))
+        nodes.append(Node(i + 1, workdir, env, port, hosts[i],
+                          partial(wrap, i + 1) if wrap else None))
     return nodes
 
 

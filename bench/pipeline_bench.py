@@ -35,9 +35,9 @@ from scheduler0.testing import free_port, wait_for  # noqa: E402
 SPREAD_DELAY = 15  # seconds from the start of creation to the spread jobs' start dates
 
 
-def start_receiver() -> tuple[subprocess.Popen[bytes], int]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "receiver.py"), "--port", "0"],
-                            stdout=subprocess.PIPE)
+def start_receiver(host: str = "127.0.0.1") -> tuple[subprocess.Popen[bytes], int]:
+    proc = subprocess.Popen([sys.executable, str(HERE / "receiver.py"), "--port", "0",
+                             "--host", host], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     return proc, port
@@ -119,10 +119,12 @@ def whole_ticks_end(start: int, latest: int, spec: str) -> int:
 
 
 def create_jobs(api: Api, project_id: int, count: int, spec: str, url: str,
-                per_job_urls: bool, batch: int, spread: int = 0, base: int = 0) -> list[float]:
+                per_job_urls: bool, batch: int, spread: int = 0, base: int = 0,
+                created: list[dict[str, Any]] | None = None) -> list[float]:
     """POST the jobs in batches; with `spread`, job i's @every phase is anchored on a start
     date i % spread seconds later, so the load is even over each period instead of bursting
-    at the seconds the batches were created."""
+    at the seconds the batches were created. `created` receives the jobs as the API returned
+    them (ids, start dates)."""
     times = []
     for start in range(0, count, batch):
         jobs = [{"project_id": project_id, "spec": spec, "data": json.dumps({"n": i}),
@@ -130,8 +132,10 @@ def create_jobs(api: Api, project_id: int, count: int, spec: str, url: str,
                  **({"start_date": base + i % spread} if spread else {})}
                 for i in range(start, min(count, start + batch))]
         t = time.perf_counter()
-        api.call("POST", "/jobs", jobs)
+        answer = api.call("POST", "/jobs", jobs)
         times.append(time.perf_counter() - t)
+        if created is not None:
+            created.extend(answer)
     return times
 
 

@@ -3,11 +3,16 @@
     .venv/bin/python bench/receiver.py [--port 0] [--stats-file PATH] [--host 127.0.0.1]
 
 The first line on stdout is the port it listens on (then it prints nothing else there).
+--host is loopback, or a private address such as a test bridge's that only local network
+namespaces reach.
 
     POST <any path>     a callback body: a JSON array of executions (an object is taken as one);
                         answered 200 at once, after reading and recording the body
     GET  /stats         the summary below as JSON; ?from=EPOCH&to=EPOCH keeps only executions
                         scheduled in [from, to]; ?samples=N caps the lateness samples (2000)
+    GET  /ticks         one row per (job, tick) scheduled in ?from=EPOCH&to=EPOCH: deliveries,
+                        distinct execution ids and first arrival, as columns of machine numbers
+                        (decode_ticks / fetch_ticks below read them)
     POST /stats/reset   forget everything recorded (also GET)
     GET  /health        "ok"
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import calendar
+import ipaddress
 import json
 import os
 import signal
@@ -61,6 +67,9 @@ except ImportError:  # pragma: no cover - depends on what is installed
         return json.dumps(obj, separators=(",", ":")).encode()
 
 from aiohttp import web
+
+# /ticks: the columns, in the order they are sent, each n machine numbers of the given type.
+TICK_COLUMNS = (("job", "q"), ("tick", "q"), ("count", "q"), ("ids", "q"), ("first", "d"))
 
 _execution_id = itemgetter("execution_id")
 _job_id = itemgetter("id")
@@ -198,6 +207,70 @@ class Recorder:
             "last_arrival": max(self.post_arrival) if self.post_arrival else None,
         }
 
+    def tick_table(self, since: int | None = None, until: int | None = None) -> dict[str, array]:
+        """Per (job, tick) scheduled in [since, until]: deliveries, distinct execution ids and the
+        first arrival. Rows are in order of first arrival."""
+        lo = -(2**63) if since is None else since
+        hi = 2**63 - 1 if until is None else until
+        table = {name: array(kind) for name, kind in TICK_COLUMNS}
+        job, tick, count, first = table["job"], table["tick"], table["count"], table["first"]
+        first_hash = array("q")
+        row_of: dict[tuple[int, int], int] = {}
+        split: dict[int, set[int]] = {}  # row -> every execution id hash seen, when not one
+        ends = [*self.post_start[1:], len(self.exec_hashes)]
+        for start, end, arrival in zip(self.post_start, ends, self.post_arrival, strict=True):
+            for i in range(start, end):
+                at = self.scheduled[i]
+                if not lo <= at <= hi:
+                    continue
+                key = (self.job_ids[i], at)
+                row = row_of.get(key)
+                if row is None:
+                    row_of[key] = len(job)
+                    job.append(key[0])
+                    tick.append(at)
+                    count.append(1)
+                    first.append(arrival)
+                    first_hash.append(self.exec_hashes[i])
+                    continue
+                count[row] += 1
+                first[row] = min(first[row], arrival)
+                if self.exec_hashes[i] != first_hash[row]:
+                    split.setdefault(row, {first_hash[row]}).add(self.exec_hashes[i])
+        table["ids"] = array("q", [1]) * len(job)
+        for row, hashes in split.items():
+            table["ids"][row] = len(hashes)
+        return table
+
+
+def encode_ticks(table: dict[str, array]) -> bytes:
+    """The row count (8 bytes), then each column of TICK_COLUMNS in turn."""
+    rows = len(table["job"])
+    return array("q", [rows]).tobytes() + b"".join(table[name].tobytes()
+                                                   for name, _ in TICK_COLUMNS)
+
+
+def decode_ticks(body: bytes) -> dict[str, array]:
+    rows = array("q", body[:8])[0]
+    table, offset = {}, 8
+    for name, kind in TICK_COLUMNS:
+        column = array(kind)
+        size = rows * column.itemsize
+        column.frombytes(body[offset:offset + size])
+        table[name] = column
+        offset += size
+    return table
+
+
+def fetch_ticks(base_url: str, since: int | None = None, until: int | None = None,
+                timeout: float = 300) -> dict[str, array]:
+    """GET /ticks of a receiver at base_url (same machine: native byte order)."""
+    import urllib.request
+
+    query = "&".join(f"{k}={v}" for k, v in (("from", since), ("to", until)) if v is not None)
+    with urllib.request.urlopen(f"{base_url}/ticks?{query}", timeout=timeout) as response:
+        return decode_ticks(response.read())
+
 
 def weighted_quantile(rows: list[tuple[float, int]], total: int, q: float) -> float | None:
     """The q-quantile of values given as (value, weight) sorted by value (nearest rank)."""
@@ -231,6 +304,14 @@ def build_app(recorder: Recorder) -> web.Application:
                                    arg("samples") or DEFAULT_SAMPLES)
         return web.Response(body=dumps(summary), content_type="application/json")
 
+    async def ticks(request: web.Request) -> web.Response:
+        def arg(name: str) -> int | None:
+            value = request.query.get(name)
+            return int(float(value)) if value not in (None, "") else None
+
+        body = encode_ticks(recorder.tick_table(arg("from"), arg("to")))
+        return web.Response(body=body, content_type="application/octet-stream")
+
     async def reset(request: web.Request) -> web.Response:
         recorder.reset()
         return web.json_response({"reset": True})
@@ -240,6 +321,7 @@ def build_app(recorder: Recorder) -> web.Application:
 
     app = web.Application(client_max_size=512 * 1024 * 1024)
     app.router.add_get("/stats", stats)
+    app.router.add_get("/ticks", ticks)
     app.router.add_route("*", "/stats/reset", reset)
     app.router.add_get("/health", health)
     app.router.add_post("/{tail:.*}", callback)
@@ -268,14 +350,27 @@ async def serve(host: str, port: int, stats_file: str | None) -> None:
         print(f"stats written to {stats_file}", file=sys.stderr, flush=True)
 
 
+def local_only(host: str) -> bool:
+    """Loopback, or a private address (a bridge to local network namespaces): the receiver
+    answers anyone who reaches it, so it must not listen where the outside world can."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or (address.is_private and not address.is_unspecified)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="loopback only (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="loopback or a private address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port (default)")
     parser.add_argument("--stats-file", help="write the summary here on SIGTERM/SIGINT")
     args = parser.parse_args()
-    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
-        parser.error("the benchmark receiver listens on loopback only")
+    if not local_only(args.host):
+        parser.error("the benchmark receiver listens on loopback or a private address only")
     try:
         import uvloop  # noqa: F401  # optional
 

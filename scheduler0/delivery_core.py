@@ -318,7 +318,7 @@ class Metrics:
     """
 
     COUNTERS = ("delivered", "failed", "refused", "posts", "chunks", "retries",
-                "duplicate_batches")
+                "duplicate_batches", "lease_waits", "revoked_batches")
 
     def __init__(self, buckets: Sequence[float] = LATENESS_BUCKETS):
         self._lock = threading.Lock()
