@@ -228,6 +228,10 @@ class Planner(SupervisedThread):
             self.proof.note()  # each commit proves leadership: the lease desk need not
 
     def _dispatch(self, reader: Any, dispatcher: Dispatcher, batches: list[planning.Batch]) -> int:
+        # A tick planned again because the round that planned it did not commit its schedule
+        # advance (the leader stopped in between) is already in flight: reconcile re-sent or
+        # adopted it, with the same batch id. Sending it again would deliver it twice.
+        batches = [b for b in batches if b.id not in self.in_flight]
         if not batches:
             return 0
         secrets = reader.project_secrets(sorted({j.project_id for b in batches for j in b.jobs}))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from scheduler0 import commands, transport
+from scheduler0 import commands, planning, transport
 from scheduler0.roles.dispatcher import Dispatcher
 from scheduler0.roles.lifecycle import Lifecycle
 from scheduler0.roles.planner import REDISPATCH_LIMIT, Planner
@@ -74,3 +74,46 @@ def test_an_overdue_batch_is_resent_up_to_the_limit_then_recorded_failed_once(tm
             dispatcher.close()
             intake.close()
             reader.close()
+
+
+def test_a_tick_planned_again_after_reconcile_is_not_sent_twice(tmp_path):
+    """A leader stopped after committing a tick's batch but before its schedule advance: its
+    successor re-sends the batch when it reconciles, and its first round plans the same tick
+    again (same batch id). That second copy must not go out."""
+    with local_node(tmp_path) as services:
+        settings = services.settings
+        project = ok(services, commands.PROJECT_CREATE,
+                     {"name": "p", "description": "", "signing_secret": "s"})
+        jobs = ok(services, commands.JOB_CREATE,
+                  {"jobs": [job_input(project["id"], "@every 1m") for _ in range(2)]})
+        reader = PipelineReader(settings.db_path)
+        [due] = reader.due_schedules(int(time.time()) + 3600, 10)
+        tick = due.next_fire_at
+        batch_id = planning.batch_id(tick, [_Job(j["id"]) for j in sorted(jobs, key=lambda j: j["id"])])
+        ok(services, commands.PLAN, {"batches": [{
+            "batch_id": batch_id, "node_id": settings.node_id, "scheduled_at": tick,
+            "rows": [[j["id"], project["id"]] for j in jobs]}], "missed": [], "advances": []})
+
+        intake = transport.Socket("pull", f"tcp://{settings.intake_address}", bind=True)
+        dispatcher = Dispatcher(settings, None)
+        planner = Planner(settings, services.raft, Lifecycle(settings), lambda: reader)
+        planner.leases = planner.book.table(services.raft.term)
+        try:
+            assert planner.reconcile(reader, dispatcher, tick - 1) == 2
+            planner.plan_round(reader, dispatcher, tick - 1)
+            assert dispatcher.send(settings.node_id, {"type": "marker"})
+            sent = []
+            while (message := intake.recv(timeout=10)) and message.get("type") != "marker":
+                sent.append(message["batch_id"])
+            assert sent.count(batch_id) == 1, sent
+        finally:
+            dispatcher.close()
+            intake.close()
+            reader.close()
+
+
+class _Job:
+    """What planning.batch_id reads of a job: its id."""
+
+    def __init__(self, job_id: int):
+        self.id = job_id
