@@ -28,13 +28,27 @@ def ok(services, command_type: str, body: dict) -> dict:
     return result["data"]
 
 
+def two_jobs(services) -> tuple[dict, list[dict]]:
+    """A project with two `@every 1m` jobs: (project, jobs)."""
+    project = ok(services, commands.PROJECT_CREATE,
+                 {"name": "p", "description": "", "signing_secret": "s"})
+    jobs = ok(services, commands.JOB_CREATE,
+              {"jobs": [job_input(project["id"], "@every 1m") for _ in range(2)]})
+    return project, jobs
+
+
+def planner_for(services, reader: PipelineReader) -> Planner:
+    """The real planner of this node, leading in its current term (its lease table made)."""
+    planner = Planner(services.settings, services.raft, Lifecycle(services.settings),
+                      lambda: reader)
+    planner.leases = planner.book.table(services.raft.term)
+    return planner
+
+
 def test_an_overdue_batch_is_resent_up_to_the_limit_then_recorded_failed_once(tmp_path):
     with local_node(tmp_path) as services:
         settings = services.settings
-        project = ok(services, commands.PROJECT_CREATE,
-                     {"name": "p", "description": "", "signing_secret": "s"})
-        jobs = ok(services, commands.JOB_CREATE,
-                  {"jobs": [job_input(project["id"], "@every 1m") for _ in range(2)]})
+        project, jobs = two_jobs(services)
         fire_at = int(time.time())
         ok(services, commands.PLAN, {"batches": [{
             "batch_id": BATCH, "node_id": settings.node_id, "scheduled_at": fire_at,
@@ -43,8 +57,7 @@ def test_an_overdue_batch_is_resent_up_to_the_limit_then_recorded_failed_once(tm
         intake = transport.Socket("pull", f"tcp://{settings.intake_address}", bind=True)
         reader = PipelineReader(settings.db_path)
         dispatcher = Dispatcher(settings, None)
-        planner = Planner(settings, services.raft, Lifecycle(settings), lambda: reader)
-        planner.leases = planner.book.table(services.raft.term)
+        planner = planner_for(services, reader)
         try:
             assert planner.reconcile(reader, dispatcher, fire_at) == 2  # the first dispatch
             sent = [intake.recv(timeout=10)]
@@ -82,10 +95,7 @@ def test_a_tick_planned_again_after_reconcile_is_not_sent_twice(tmp_path):
     again (same batch id). That second copy must not go out."""
     with local_node(tmp_path) as services:
         settings = services.settings
-        project = ok(services, commands.PROJECT_CREATE,
-                     {"name": "p", "description": "", "signing_secret": "s"})
-        jobs = ok(services, commands.JOB_CREATE,
-                  {"jobs": [job_input(project["id"], "@every 1m") for _ in range(2)]})
+        project, jobs = two_jobs(services)
         reader = PipelineReader(settings.db_path)
         [due] = reader.due_schedules(int(time.time()) + 3600, 10)
         tick = due.next_fire_at
@@ -96,8 +106,7 @@ def test_a_tick_planned_again_after_reconcile_is_not_sent_twice(tmp_path):
 
         intake = transport.Socket("pull", f"tcp://{settings.intake_address}", bind=True)
         dispatcher = Dispatcher(settings, None)
-        planner = Planner(settings, services.raft, Lifecycle(settings), lambda: reader)
-        planner.leases = planner.book.table(services.raft.term)
+        planner = planner_for(services, reader)
         try:
             assert planner.reconcile(reader, dispatcher, tick - 1) == 2
             planner.plan_round(reader, dispatcher, tick - 1)
