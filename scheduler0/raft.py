@@ -42,6 +42,7 @@ from pysyncobj.transport import TCPTransport
 from scheduler0 import clock
 from scheduler0.config import Settings
 from scheduler0.errors import RaftError, UnavailableError
+from scheduler0.raft_walk_back import JournalView, WalkBack
 
 # pysyncobj replaces socket.inet_ntop with a Windows-only function on every OS (its
 # win_inet_pton module), which breaks IPv6 formatting for the whole process: put the real one back.
@@ -359,6 +360,7 @@ _FRAME_HEADER = struct.Struct("i")  # pysyncobj's length prefix
 # if an upgrade renames them, the transport refuses to start rather than run unbounded.
 _HOOK_METHODS = ("_TcpConnection__tryReadBuffer", "_TcpConnection__processParseMessage")
 _HOOK_ATTRIBUTES = ("_TcpConnection__socket", "_TcpConnection__lastReadTime")
+_SYNCOBJ_JOURNAL = "_SyncObj__raftLog"  # the follower's log, read by WalkBack
 _ACCEPT_WARNING_INTERVAL = 60.0  # seconds between two warnings about failing accept() calls
 
 
@@ -632,20 +634,27 @@ class _BoundedTransport(TCPTransport):  # type: ignore[misc]
     """pysyncobj's TCPTransport over _BoundedServer and _BoundedConnection.
 
     Also closes accepted connections that have not proved the password within
-    HANDSHAKE_TIMEOUT: pysyncobj keeps a silent one open for good; and reassembles entries that
-    arrive in pieces itself (see _Reassembly).
+    HANDSHAKE_TIMEOUT: pysyncobj keeps a silent one open for good; reassembles entries that
+    arrive in pieces itself (see _Reassembly); and answers a leader so that it walks back past
+    entries nobody committed (see scheduler0.raft_walk_back).
     """
 
     def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any, *, frame_cap: int):
         _check_pysyncobj_hooks()
+        if not hasattr(syncObj, _SYNCOBJ_JOURNAL):
+            raise RaftError(f"this pysyncobj has no {_SYNCOBJ_JOURNAL}: install pysyncobj==0.3.17")
         self._frame_cap = frame_cap  # before TCPTransport.__init__, which calls addNode
         self._reassembly = _Reassembly()
+        self._walk_back = WalkBack()
+        self._log = JournalView(getattr(syncObj, _SYNCOBJ_JOURNAL))
         super().__init__(syncObj, selfNode, otherNodes)
 
     def _onMessageReceived(self, node: Any, message: Any) -> None:
-        if (isinstance(message, dict) and message.get("type") == "append_entries"
-                and "transmission" in message):
-            message = self._reassembly.message_for_syncobj(node, message)
+        if isinstance(message, dict) and message.get("type") == "append_entries":
+            if "transmission" in message:
+                message = self._reassembly.message_for_syncobj(node, message)
+            message = self._walk_back.message_for_syncobj(
+                message, int(self._syncObj.raftCurrentTerm), self._log)
         super()._onMessageReceived(node, message)
 
     def _onNodeDisconnected(self, node: Any) -> None:
