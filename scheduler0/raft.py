@@ -63,6 +63,7 @@ setattr(syncobj_pickle, "__protocol", SYNCOBJ_PICKLE_PROTOCOL)
 log = logging.getLogger(__name__)
 
 STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
+RAFT_CONNECT_RETRY = 0.25  # seconds between connects to a peer that is down
 # Outcomes after which the same command (same request_id) may simply be proposed again:
 # the state machine's request-id dedup makes a second apply return the first result.
 RETRYABLE = {
@@ -139,6 +140,9 @@ class RaftNode:
             raftMaxTimeout=s.raft_election_timeout * 2.5,
             appendEntriesPeriod=min(s.raft_heartbeat_timeout, s.raft_election_timeout / 4),
             connectionTimeout=60.0,
+            # pysyncobj retries a refused connect after 5 s by default: a restarted peer then
+            # hears no leader for that long, starts an election and deposes a healthy leader.
+            connectionRetryTime=RAFT_CONNECT_RETRY,
             leaderFallbackTimeout=s.raft_leader_fallback_timeout,
             logCompactionMinEntries=s.raft_snapshot_threshold,
             logCompactionMinTime=s.raft_snapshot_interval,

@@ -11,6 +11,7 @@ private (scheduler0.datadir): its files hold every project's signing secret.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -36,6 +37,10 @@ MEMORY_INTERVAL = 1.0
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 30.0  # a child that ran this long has its backoff reset
+# At start the coordinator gets the CPU to itself until its command socket is bound (Raft is
+# up by then), at most this long: the API and the executors import for about as long as it
+# does, and a node's election, and with it the cluster's first tick, waits for the coordinator.
+COORDINATOR_HEAD_START = 3.0
 PRESSURE_ON = 0.70
 PRESSURE_OFF = 0.60
 
@@ -112,7 +117,10 @@ class Supervisor:
             signal.signal(sig, lambda signum, _frame: self._request_stop(signum))
         os.makedirs(self.settings.run_dir, mode=0o700, exist_ok=True)
         self._control = transport.Socket("pub", self.settings.ipc("control"), bind=True)
-        for child in self.children:
+        coordinator, others = self.children[0], self.children[1:]
+        self._spawn(coordinator)
+        self._await_coordinator(coordinator, time.monotonic() + COORDINATOR_HEAD_START)
+        for child in others:
             self._spawn(child)
         last_memory = 0.0
         try:
@@ -137,6 +145,10 @@ class Supervisor:
     # -- children -----------------------------------------------------------------------------
 
     def _spawn(self, child: Child) -> None:
+        if child.role == "coordinator":
+            # A socket file left by a killed coordinator must not read as the new one's.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.settings.ipc("commands").removeprefix("ipc://"))
         env = dict(os.environ)
         env["SCHEDULER0_CONFIG_PATH"] = os.path.abspath(self.config_path) if self.config_path else ""
         cmd = [sys.executable, "-m", "scheduler0.child", child.role, "--index", str(child.index)]
@@ -145,6 +157,14 @@ class Supervisor:
         child.proc = subprocess.Popen(cmd, env=env, start_new_session=True)
         child.started_at = time.monotonic()
         log.info("started %s (pid %d)", child.name, child.proc.pid)
+
+    def _await_coordinator(self, coordinator: Child, deadline: float) -> None:
+        """Until the coordinator bound its command socket, exited, or the deadline passed."""
+        ready = self.settings.ipc("commands").removeprefix("ipc://")
+        while (time.monotonic() < deadline and not self.stopping.is_set()
+               and coordinator.proc is not None and coordinator.proc.poll() is None
+               and not os.path.exists(ready)):
+            self.stopping.wait(0.02)
 
     def _reap_and_restart(self, now: float) -> None:
         for child in self.children:

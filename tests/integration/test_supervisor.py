@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import psutil
 
@@ -134,3 +135,23 @@ def test_start_up_log_says_which_callback_networks_are_in_force(node_factory):
     wait_for(lambda: "callbacks may reach only 127.0.0.0/8; never 169.254.0.0/16"
              in closed_node.log_text(), message="the restricted policy line")
     assert closed_node.terminate(timeout=10) == 0
+
+
+def test_the_coordinator_has_its_command_socket_bound_before_the_others_start(node_factory):
+    """The coordinator starts alone (Raft and the node's election wait for it); the API and the
+    executors start once its command socket is bound."""
+    node = node_factory().start()
+    node.wait_leader()
+    wait_for(lambda: (c := node.children()) and set(c) == ROLES, message="all children")
+    bound_at = (node.workdir / "data" / "run" / "commands.sock").stat().st_mtime  # bind()
+    started = {}
+    for line in node.log_text().splitlines():
+        if "role=supervisor" in line and " started " in line:
+            stamp, role = line.split()[0], line.split(" started ")[1].split()[0]
+            started[role] = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=UTC).timestamp()
+    assert set(started) == ROLES
+    assert started["coordinator"] < bound_at
+    for role in ("api", "executor-0"):
+        # The file's time is the kernel's coarse clock (a few ms behind): allow 10 ms.
+        assert started[role] >= bound_at - 0.01, role
