@@ -201,11 +201,15 @@ class Executor:
             self._held -= 1
 
     async def _finish_held(self) -> None:
-        """On stop: drop what is not due within the grace period, give the rest that long."""
+        """On stop: drop what is not due yet, give what is due (POSTs in flight) STOP_GRACE.
+
+        A batch not due yet would only be handed back at its tick (no POST starts while
+        stopping), so waiting for it would only keep the node, and a restart, waiting.
+        """
         if not self._tasks:
             return
-        horizon = self._now() + STOP_GRACE
-        not_due = [t for t, b in self._tasks.items() if _number(b.get("fire_at")) > horizon]
+        now = self._now()
+        not_due = [t for t, b in self._tasks.items() if _number(b.get("fire_at")) > now]
         for task in not_due:
             task.cancel()
         running = [t for t in self._tasks if t not in not_due]

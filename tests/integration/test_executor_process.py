@@ -218,16 +218,21 @@ def test_killed_mid_batch_then_redispatched_with_the_same_keys(stand_in, receive
     assert stop_and_wait(second) == 0
 
 
-def test_sigterm_finishes_due_work_hands_back_the_rest_and_exits_0(stand_in, receiver, spawn):
+def test_sigterm_finishes_due_work_hands_back_the_rest_and_exits_0(stand_in, receiver, spawn,
+                                                                   tmp_path):
     receiver.respond([], path="/due", delay=1.0)
     proc = spawn()
     wait_until_ready(stand_in, proc)
     due = executions(receiver, 20, ["/due"])
+    soon = executions(receiver, 20, ["/later"], first=50)
     later = executions(receiver, 20, ["/later"], first=100)
     stand_in.send_batch(batch("b-due", due))
+    # Due within the stop grace, but not yet: no POST starts while stopping, so it is handed
+    # back at once rather than waited for.
+    stand_in.send_batch(batch("b-soon", soon, fire_at=int(time.time()) + 4))
     stand_in.send_batch(batch("b-later", later, fire_at=int(time.time()) + 120))
     receiver.wait_for_requests(1, timeout=10)
-    stand_in.wait(lambda: stand_in.loads[-1]["held"] == 2, 5, "both batches held")
+    stand_in.wait(lambda: stand_in.loads[-1]["held"] == 3, 5, "all three batches held")
 
     started = time.monotonic()
     assert stop_and_wait(proc, timeout=10) == 0
@@ -235,9 +240,11 @@ def test_sigterm_finishes_due_work_hands_back_the_rest_and_exits_0(stand_in, rec
     stand_in.wait(lambda: stand_in.finished("b-due"), 5, "the due batch's final results")
     assert {r["state"] for r in stand_in.results_of("b-due")} == {"succeeded"}
     assert len(stand_in.results_of("b-due")) == 20
-    assert stand_in.results_of("b-later") == []
+    assert stand_in.results_of("b-later") == [] and stand_in.results_of("b-soon") == []
     assert not [r for r in receiver.requests if r.path == "/later"]
     assert stand_in.loads[-1]["stopping"] is True
+    log = (tmp_path / "executor-0.log").read_text()
+    assert "handing back 2 not due" in log
 
 
 def test_supervisor_stop_message_stops_it(stand_in, spawn):
