@@ -148,7 +148,7 @@ class Supervisor:
         if child.role == "coordinator":
             # A socket file left by a killed coordinator must not read as the new one's.
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.settings.ipc("commands").removeprefix("ipc://"))
+                os.unlink(self._command_socket())
         env = dict(os.environ)
         env["SCHEDULER0_CONFIG_PATH"] = os.path.abspath(self.config_path) if self.config_path else ""
         cmd = [sys.executable, "-m", "scheduler0.child", child.role, "--index", str(child.index)]
@@ -158,9 +158,13 @@ class Supervisor:
         child.started_at = time.monotonic()
         log.info("started %s (pid %d)", child.name, child.proc.pid)
 
+    def _command_socket(self) -> str:
+        """The file of the coordinator's command socket: it exists once the socket is bound."""
+        return self.settings.ipc("commands").removeprefix("ipc://")
+
     def _await_coordinator(self, coordinator: Child, deadline: float) -> None:
         """Until the coordinator bound its command socket, exited, or the deadline passed."""
-        ready = self.settings.ipc("commands").removeprefix("ipc://")
+        ready = self._command_socket()
         while (time.monotonic() < deadline and not self.stopping.is_set()
                and coordinator.proc is not None and coordinator.proc.poll() is None
                and not os.path.exists(ready)):
