@@ -9,7 +9,7 @@ Measures, on one node:
   2. 1,000,000 jobs in POSTs of 10,000 (goal: under 30 s in all).
 
 --inprocess starts a real single node in this process (pysyncobj + SQLite in a temporary
-folder, scheduler0.raft.LocalServices) behind waitress on a free loopback port, and creates
+folder, scheduler0.testing.LocalServices) behind waitress on a free loopback port, and creates
 its own credential. Every job's callback is http://127.0.0.1:9/ and its start date is in
 2099, so no callback fires while the bench runs. One keep-alive connection, one request at
 a time: the figures are per-request latency, not a concurrency test.

@@ -1,4 +1,4 @@
-"""Callback delivery throughput of scheduler0.delivery.Deliverer against a loopback receiver.
+"""Callback delivery throughput of scheduler0.delivery.client.Deliverer against a loopback receiver.
 
     .venv/bin/python bench/http_bench.py [--runs 3] [--executions 50000] [--urls 3000]
 
@@ -26,8 +26,8 @@ from typing import Any
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from scheduler0 import config  # noqa: E402
-from scheduler0.delivery import Deliverer  # noqa: E402
-from scheduler0.delivery_core import plan_chunks  # noqa: E402
+from scheduler0.delivery.client import Deliverer  # noqa: E402
+from scheduler0.delivery.core import plan_chunks  # noqa: E402
 
 
 def receiver_main(port_pipe: Any, stop_event: Any) -> None:

@@ -13,7 +13,7 @@ import sys
 
 from scheduler0 import config, logs
 from scheduler0.errors import ConfigError
-from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.lifecycle import Lifecycle
 
 ROLES = ("coordinator", "api", "executor")
 
@@ -42,14 +42,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_role(role: str, settings: config.Settings, lifecycle: Lifecycle, index: int) -> int:
     if role == "coordinator":
-        from scheduler0.roles import coordinator
+        from scheduler0.coordinator import process as coordinator
 
         return coordinator.run(settings, lifecycle)
     if role == "api":
-        from scheduler0.roles import api
+        from scheduler0.api import process as api
 
         return api.run(settings, lifecycle)
-    from scheduler0.roles import executor
+    from scheduler0.executor import process as executor
 
     return executor.run(settings, lifecycle, index)
 

@@ -22,22 +22,10 @@ import click
 from scheduler0 import __version__, config, secrets_file
 from scheduler0.errors import ConfigError
 
-DEFAULT_CONFIG_FILE = "config.yml"
-
-
-def resolve_config_path(given: str | None) -> str | None:
-    """--config, else SCHEDULER0_CONFIG, else ./config.yml when it exists, else none."""
-    if given:
-        return given
-    from_env = os.environ.get("SCHEDULER0_CONFIG")
-    if from_env:
-        return from_env
-    return DEFAULT_CONFIG_FILE if os.path.exists(DEFAULT_CONFIG_FILE) else None
-
 
 def load_settings(config_path: str | None) -> config.Settings:
     try:
-        return config.load(os.environ, resolve_config_path(config_path))
+        return config.load(os.environ, config.resolve_config_path(config_path))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -61,7 +49,7 @@ def config_group() -> None:
 
 
 @config_group.command("init")
-@click.option("--path", default=DEFAULT_CONFIG_FILE, show_default=True, help="Where to write it.")
+@click.option("--path", default=config.DEFAULT_CONFIG_FILE, show_default=True, help="Where to write it.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def config_init(path: str, force: bool) -> None:
     """Write a commented config.yml with every key and its default."""
@@ -194,9 +182,14 @@ def _read_secrets(path: str) -> secrets_file.NodeSecrets:
 @config_option
 def start(config_path: str | None) -> None:
     """Run this node in the foreground (the supervisor and its processes)."""
-    from scheduler0 import supervisor
+    run_node(config_path)
 
-    sys.exit(supervisor.start(resolve_config_path(config_path)))
+
+def run_node(config_path: str | None) -> None:
+    """The supervisor in this process until the node stops; exits with its status."""
+    from scheduler0 import supervisor  # imported late: `scheduler0 next` needs no ZeroMQ
+
+    sys.exit(supervisor.start(config.resolve_config_path(config_path)))
 
 
 @main.command("reset")
@@ -369,3 +362,10 @@ def cluster_remove(raft_address: str, config_path: str | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@click.command("scheduler0-supervisor", context_settings={"help_option_names": ["-h", "--help"]})
+@config_option
+def supervisor_main(config_path: str | None) -> None:
+    """Run a scheduler0 node in the foreground (the console script for the systemd unit)."""
+    run_node(config_path)

@@ -437,3 +437,16 @@ def _field_comments(source: str) -> dict[str, str]:
     for match in re.finditer(r"^\s+(\w+): [^=]+= [^#\n]+#\s*(.+)$", source, re.M):
         found[match.group(1)] = match.group(2).strip()
     return found
+
+
+DEFAULT_CONFIG_FILE = "config.yml"
+
+
+def resolve_config_path(given: str | None) -> str | None:
+    """--config, else SCHEDULER0_CONFIG, else ./config.yml when it exists, else none."""
+    if given:
+        return given
+    from_env = os.environ.get("SCHEDULER0_CONFIG")
+    if from_env:
+        return from_env
+    return DEFAULT_CONFIG_FILE if os.path.exists(DEFAULT_CONFIG_FILE) else None

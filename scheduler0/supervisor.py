@@ -299,16 +299,3 @@ def _log_tightened(tightened: datadir.Tightened) -> None:
     warning = tightened.warning()
     if warning:
         log.warning("%s", warning)
-
-
-def main() -> None:
-    """Console script `scheduler0-supervisor [--config PATH]` (for the systemd unit)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="scheduler0-supervisor",
-                                     description="Run a scheduler0 node in the foreground.")
-    parser.add_argument("--config", default=None, help="path to config.yml")
-    args = parser.parse_args()
-    from scheduler0.cli import resolve_config_path
-
-    sys.exit(start(resolve_config_path(args.config)))

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from scheduler0 import config
+from scheduler0 import clock, config
+from scheduler0.coordinator.raft import RaftNode, raft_password
+from scheduler0.errors import UnavailableError
+from scheduler0.store import Reader, StateMachine
 
 
 def free_port() -> int:
@@ -49,12 +54,52 @@ def node_settings(data_dir: Path | str, **overrides: Any) -> config.Settings:
 
 
 @contextlib.contextmanager
-def local_node(data_dir: Path | str, **overrides: Any) -> Iterator[Any]:
+def local_node(data_dir: Path | str, **overrides: Any) -> Iterator[LocalServices]:
     """A started LocalServices (real pysyncobj + real SQLite) that is stopped afterwards."""
-    from scheduler0.raft import LocalServices
-
     services = LocalServices(node_settings(data_dir, **overrides)).start()
     try:
         yield services
     finally:
         services.stop()
+
+
+class LocalServices:
+    """NodeServices with the coordinator in this process: a RaftNode over a StateMachine.
+
+    The real node splits these across processes; tests and tools use this to
+    run the API against a real Raft node and a real SQLite file without ZeroMQ in between.
+    """
+
+    def __init__(self, settings: config.Settings, secret_key: str = "local-test-secret"):
+        self.settings = settings
+        os.makedirs(settings.data_dir, exist_ok=True)
+        self.machine = StateMachine(settings.db_path)
+        self.raft = RaftNode(settings, self.machine, raft_password(secret_key))
+        self.memory_pressure = False
+        self._local = threading.local()
+
+    def start(self, wait_leader: float = 10.0) -> LocalServices:
+        self.raft.start()
+        deadline = clock.monotonic() + wait_leader
+        while not self.raft.is_leader and self.settings.replicas == ():
+            if clock.monotonic() > deadline:
+                raise UnavailableError("the single node did not become leader in time")
+            threading.Event().wait(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.raft.stop()
+        self.machine.close()
+
+    def submit(self, command: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        return self.raft.submit(command, self.settings.write_timeout if timeout is None else timeout)
+
+    def reader(self) -> Reader:
+        return Reader.for_thread(self._local, self.settings.db_path)
+
+    def status(self) -> dict[str, Any]:
+        return {**self.raft.status(), "memory_pressure": self.memory_pressure}
+
+    def membership(self, action: str, raft_address: str) -> dict[str, Any]:
+        self.raft.change_membership(action, raft_address)
+        return {"ok": True, "data": None}

@@ -98,7 +98,7 @@ def test_verify_signature_refuses_anything_else(change: str) -> None:
 
 
 def test_verify_signature_matches_scheduler0s_signer() -> None:
-    delivery_core = pytest.importorskip("scheduler0.delivery_core")
+    delivery_core = pytest.importorskip("scheduler0.delivery.core")
     body = json.dumps([element("e-1")]).encode()
     header = delivery_core.sign(SECRET, 1795784400, body)
     assert receiver.verify_signature(SECRET, "1795784400", body, header)

@@ -6,7 +6,7 @@ Every route answers under /api/v1 and under /v1 (the original's README spelling)
 werkzeug's HTTP errors (404 and 405 included, as JSON). Anything else is a bug: it is logged
 and answered with a 500 in the same envelope. What waitress refuses before the app sees it (a
 body over ApiMaxBodyMb, headers too large, an unreadable request) gets the same envelope from
-scheduler0.roles.api, with the messages below.
+scheduler0.api.process, with the messages below.
 
 Request bodies are JSON: a POST, PUT or PATCH with a body must say `Content-Type:
 application/json` (parameters such as charset allowed) or send no Content-Type; anything else
@@ -28,8 +28,8 @@ from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
 from scheduler0.api.metrics import Metrics
 from scheduler0.api.routes import BLUEPRINTS
 from scheduler0.api.validation import MAX_JOBS_PER_REQUEST
-from scheduler0.callback_target import NetworkPolicy
 from scheduler0.config import Settings
+from scheduler0.delivery.target import NetworkPolicy
 from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def create_app(settings: Settings, services: Any,
                node_auth: tuple[str, str] | None = None) -> Flask:
     """The API app for one node.
 
-    `services` implements scheduler0.services.NodeServices; `node_auth` is (AuthUsername,
+    `services` implements scheduler0.api.services.NodeServices; `node_auth` is (AuthUsername,
     AuthPassword) from the node secrets, accepted as HTTP Basic auth (None: no Basic auth).
     """
     app = Flask("scheduler0.api", static_folder=None)

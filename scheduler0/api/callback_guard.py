@@ -1,6 +1,6 @@
 """The SSRF guard at the API: may a job's callbacks go to this host?
 
-The rule is scheduler0.callback_target.NetworkPolicy, shared with the executor. Here it is
+The rule is scheduler0.delivery.target.NetworkPolicy, shared with the executor. Here it is
 applied when a job is written: an IP literal is judged as it is; a name is resolved
 (socket.getaddrinfo) and every address it resolves to must pass. Answers are cached for a short
 time so a batch of 10,000 jobs to one host costs one lookup.
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 
 from scheduler0 import clock
-from scheduler0.callback_target import NetworkPolicy, ip_literal
+from scheduler0.delivery.target import NetworkPolicy, ip_literal
 
 CACHE_SECONDS = 30.0
 CACHE_ENTRIES = 4096

@@ -22,7 +22,7 @@ EXTENSION = "scheduler0"
 @dataclass
 class ApiContext:
     settings: Settings
-    services: Any  # scheduler0.services.NodeServices
+    services: Any  # scheduler0.api.services.NodeServices
     node_auth: tuple[str, str] | None
     guard: CallbackGuard
     metrics: Metrics
@@ -46,7 +46,7 @@ def ok(data: Any, status: int = 200) -> Response:
 
 
 def error_envelope(code: str, message: str) -> dict[str, Any]:
-    """The error body, also written by the server itself (scheduler0.roles.api) for requests
+    """The error body, also written by the server itself (scheduler0.api.process) for requests
     it refuses before Flask sees them."""
     return {"success": False, "data": None, "error": {"code": code, "message": message}}
 

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scheduler0 import callback_target, schedule
+from scheduler0 import schedule
+from scheduler0.delivery import target as callback_target
 from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
 
 MAX_ID = 2**63 - 1  # SQLite INTEGER PRIMARY KEY range

@@ -11,7 +11,9 @@ are integer epoch seconds (UTC) throughout.
     misfire.py   decide_misfires and the three policies
     grouping.py  ScheduleCache and group_next_fires (evaluate once per distinct schedule)
     timefmt.py   RFC 3339 output, instant parsing
-    DST.md       the user-facing description of the daylight-saving rule
+    planning.py  which ticks are due, misfire decisions, the batches: the planner's pure core
+
+The user-facing description of the daylight-saving rule is the README's "Daylight saving time".
 
 The DST rule in short (cron.py has it exactly): a FIXED-TIME spec (no `*`, `?` or `/` in its
 second, minute and hour fields) fires at the first instant the zone's clock reads the

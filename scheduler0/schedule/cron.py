@@ -5,7 +5,7 @@ time read as if they were UTC) to the first matching local time at or after a gi
 knows calendars, not zones. `CronRule.next_after` then maps wall times to instants segment by
 segment of constant UTC offset (zones.ZoneTimeline), which is where daylight saving enters.
 
-The DST rule (README "Daylight saving time"; DST.md):
+The DST rule (README "Daylight saving time"):
 
 * A spec is FIXED-TIME when its second (6-field specs only), minute and hour fields contain no
   `*`, `?` or `/`: only numbers, lists and ranges (`30 2 * * *`, `0 9-17 * * 1-5`, `@daily`).

@@ -5,7 +5,7 @@ offset that holds t, and the offset just before `start` (to see a spring-forward
 fall-back repeat at `start`). zoneinfo answers "offset at t" but does not list transitions, so
 each zone's transitions are found once per ~1-year chunk of UTC time, by sampling the offset
 daily and bisecting to the second where it changes, then memoised. This is a pure function of
-the tz database, cached like zoneinfo caches its own files. Limit (documented in DST.md): two
+the tz database, cached like zoneinfo caches its own files. Limit (documented in the README): two
 transitions less than a day apart that restore the same offset would go unseen; the tz
 database has none in the supported range.
 """

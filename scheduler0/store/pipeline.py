@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from scheduler0.planning import DueSchedule, PlannedJob
+from scheduler0.schedule.planning import DueSchedule, PlannedJob
 from scheduler0.store.reads import Reader
 
 _JOB_COLUMNS = ("j.id, j.project_id, j.callback_url, j.data, j.start_date, j.end_date, "

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from scheduler0.api import create_app, openapi
-from scheduler0.roles import api as api_role
+from scheduler0.api import process as api_role
 from tests.api.helpers import NODE_AUTH, Api, basic_auth, data, error, unique
 
 ROOT = Path(__file__).resolve().parents[2]

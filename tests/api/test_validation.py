@@ -7,7 +7,7 @@ import pytest
 from scheduler0.api import serialize, validation
 from scheduler0.api.callback_guard import CallbackGuard
 from scheduler0.api.metrics import Metrics
-from scheduler0.callback_target import NetworkPolicy
+from scheduler0.delivery.target import NetworkPolicy
 from scheduler0.errors import PayloadTooLargeError, ValidationError
 
 NOW = 1_900_000_000

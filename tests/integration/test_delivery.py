@@ -1,4 +1,4 @@
-"""Callback delivery against a real HTTP receiver on loopback (scheduler0.delivery)."""
+"""Callback delivery against a real HTTP receiver on loopback (scheduler0.delivery.client)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from scheduler0 import config, delivery_core
-from scheduler0.delivery import Deliverer, chunk_key, sign, split_chunks
+from scheduler0 import config
+from scheduler0.delivery import core as delivery_core
+from scheduler0.delivery.client import Deliverer, chunk_key, sign, split_chunks
 from scheduler0.testing import free_port
 
 try:

@@ -1,4 +1,4 @@
-"""One receiver that never answers must not delay the others (scheduler0.delivery's FairQueue).
+"""One receiver that never answers must not delay the others (scheduler0.delivery.client's FairQueue).
 
 A real Deliverer with its real aiohttp session posts to a real receiver on one port and to a
 blackhole on another: a loopback socket that accepts connections and never answers. The
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from scheduler0 import config
-from scheduler0.delivery import PER_HOST_LIMIT, Deliverer
+from scheduler0.delivery.client import PER_HOST_LIMIT, Deliverer
 
 try:
     from tests.integration.receiver import Receiver

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from scheduler0 import config
-from scheduler0.delivery import Deliverer
+from scheduler0.delivery.client import Deliverer
 from scheduler0.testing import free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,7 +30,7 @@ def test_a_failed_chunk_is_logged_without_userinfo_or_query(tmp_path, caplog):
         async with Deliverer(settings) as deliverer:
             return await asyncio.wait_for(deliverer.deliver(batch), 30)
 
-    with caplog.at_level(logging.INFO, logger="scheduler0.delivery"):
+    with caplog.at_level(logging.INFO, logger="scheduler0.delivery.client"):
         [result] = asyncio.run(go())
     assert (result["state"], result["error"]) == ("failed", "connection refused")
     [line] = [r.getMessage() for r in caplog.records if "failed after" in r.getMessage()]

@@ -278,7 +278,7 @@ def test_memory_pressure_pauses_pulling(stand_in, receiver, spawn):
 
 
 def test_results_messages_coalesce_per_batch_and_mark_final():
-    from scheduler0.roles.executor import results_messages
+    from scheduler0.executor.process import results_messages
 
     r = [{"execution_id": f"e{n}"} for n in range(7)]
     items = [("a", r[:2], False), ("b", r[2:3], False), ("a", r[3:5], True), ("b", r[5:7], False)]

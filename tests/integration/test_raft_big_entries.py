@@ -2,7 +2,7 @@
 
 pysyncobj 0.3.17 sends an entry of >= 64 KiB in pieces and marks as last every piece that reaches
 the length of the command, not of the pickle it cuts, which is up to twice as long; the follower
-unpickled a truncated entry at each such piece and raised in its tick thread (see scheduler0.raft,
+unpickled a truncated entry at each such piece and raised in its tick thread (see scheduler0.coordinator.raft,
 "entries that arrive in pieces"). Three real nodes (LocalServices: real pysyncobj, real SQLite) on
 loopback; a single one for the journal written before the change.
 """
@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from pysyncobj import pickle as syncobj_pickle
 
-from scheduler0 import commands, raft
+from scheduler0 import commands
+from scheduler0.coordinator import raft, raft_wire
 from scheduler0.testing import local_node, wait_for
 from tests.integration.test_raft_frames import project_create, three_nodes
 
@@ -121,7 +122,7 @@ def test_the_pieces_make_the_entry_only_once_all_arrived_and_only_after_their_st
     header = {"type": "append_entries", "term": 2, "commit_index": 8, "prevLogIdx": 8,
               "prevLogTerm": 2}
     empty_start = {**header, "transmission": "start", "data": b""}
-    reassembly = raft._Reassembly()
+    reassembly = raft_wire._Reassembly()
 
     def deliver(mark: str, piece: bytes) -> dict[str, Any]:
         message = {**header, "transmission": mark, "data": piece}

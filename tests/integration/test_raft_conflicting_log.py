@@ -7,7 +7,7 @@ uncommitted tail before the leader's entries fit. Three real nodes (LocalService
 real SQLite) on loopback; "cut off" is played by stopping the two followers, which leaves the
 leader's uncommitted tail in its journal exactly as a partition does.
 
-Without scheduler0.raft_walk_back the old leader stays at its conflict for good.
+Without scheduler0.coordinator.raft_walk_back the old leader stays at its conflict for good.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from scheduler0 import commands, config
-from scheduler0.raft import LocalServices
-from scheduler0.testing import node_settings, wait_for
+from scheduler0.testing import LocalServices, node_settings, wait_for
 from tests.integration.test_raft_frames import project_create
 
 UNCOMMITTED = 3  # entries the lone leader appends that never commit

@@ -29,9 +29,10 @@ import psutil
 import pytest
 from pysyncobj.encryptor import getEncryptor
 
-from scheduler0 import commands, config, raft
-from scheduler0.raft import LocalServices, frame_cap, raft_password
-from scheduler0.testing import local_node, node_settings, wait_for
+from scheduler0 import commands, config
+from scheduler0.coordinator import raft, raft_wire
+from scheduler0.coordinator.raft import frame_cap, raft_password
+from scheduler0.testing import LocalServices, local_node, node_settings, wait_for
 
 SECRET = "local-test-secret"  # LocalServices' default secret key
 ANNOUNCED = 2**30  # the frame length the attacker claims
@@ -77,7 +78,7 @@ def closed_by_node(sock: socket.socket) -> bool:
 
 def warnings_naming(caplog: pytest.LogCaptureFixture, peer: str) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "scheduler0.raft" and r.levelno == logging.WARNING
+            if r.name == "scheduler0.coordinator.raft_wire" and r.levelno == logging.WARNING
             and peer in r.getMessage()]
 
 
@@ -142,7 +143,7 @@ def project_create(name: str) -> dict[str, Any]:
 
 
 def test_an_oversized_frame_is_cut_off_while_writes_keep_committing(node, caplog):
-    caplog.set_level(logging.WARNING, logger="scheduler0.raft")
+    caplog.set_level(logging.WARNING, logger="scheduler0.coordinator.raft_wire")
     process = psutil.Process()
     rss_before = process.memory_info().rss
     rss_peak = rss_before
@@ -174,18 +175,18 @@ def test_an_oversized_frame_is_cut_off_while_writes_keep_committing(node, caplog
 
 
 def test_a_frame_over_the_handshake_cap_is_refused_before_it_arrives(node, caplog):
-    caplog.set_level(logging.WARNING, logger="scheduler0.raft")
+    caplog.set_level(logging.WARNING, logger="scheduler0.coordinator.raft_wire")
     announced = 64 * 1024  # tiny next to the frame cap, but no handshake frame is this big
     with socket.create_connection(raft_endpoint(node), timeout=5) as sock:
         peer = local_name(sock)
-        sock.sendall(struct.pack("i", announced) + bytes(2 * raft.HANDSHAKE_FRAME_CAP))
+        sock.sendall(struct.pack("i", announced) + bytes(2 * raft_wire.HANDSHAKE_FRAME_CAP))
         wait_for(lambda: closed_by_node(sock), timeout=10, message="the node to close")
     (warning,) = warnings_naming(caplog, peer)
-    assert f"{announced} bytes" in warning and f"{raft.HANDSHAKE_FRAME_CAP}-byte" in warning
+    assert f"{announced} bytes" in warning and f"{raft_wire.HANDSHAKE_FRAME_CAP}-byte" in warning
 
 
 def test_a_client_that_never_finishes_the_handshake_is_dropped(tmp_path, monkeypatch):
-    monkeypatch.setattr(raft, "HANDSHAKE_TIMEOUT", 0.5)
+    monkeypatch.setattr(raft_wire, "HANDSHAKE_TIMEOUT", 0.5)
     with local_node(tmp_path) as services:
         with socket.create_connection(raft_endpoint(services), timeout=5) as silent, \
                 socket.create_connection(raft_endpoint(services), timeout=5) as trickling:
@@ -238,7 +239,7 @@ class PasswordPeer:
 
 
 def test_a_peer_with_the_password_may_send_big_frames_but_not_over_the_cap(node, caplog):
-    caplog.set_level(logging.WARNING, logger="scheduler0.raft")
+    caplog.set_level(logging.WARNING, logger="scheduler0.coordinator.raft_wire")
     peer = PasswordPeer(raft_endpoint(node), raft_password(SECRET))
     with peer.sock:
         local = local_name(peer.sock)
@@ -246,7 +247,7 @@ def test_a_peer_with_the_password_may_send_big_frames_but_not_over_the_cap(node,
         peer.send(["status"])  # the admin tool's command; proves the password
         assert "raft_term" in peer.receive()
         # A frame 100 times the handshake cap (random bytes do not compress) is read whole.
-        padding = os.urandom(100 * raft.HANDSHAKE_FRAME_CAP)
+        padding = os.urandom(100 * raft_wire.HANDSHAKE_FRAME_CAP)
         peer.send(["status", padding])
         assert "raft_term" in peer.receive()
         assert not warnings_naming(caplog, local)
@@ -267,7 +268,7 @@ def test_the_frame_cap_exceeds_the_largest_command_the_api_can_build():
     assert frame_cap(default) >= 3 * default.api_max_body_mb * 2**20
     bigger = dataclasses.replace(default, api_max_body_mb=100.0)
     assert frame_cap(bigger) >= 3 * 100 * 2**20
-    assert raft.HANDSHAKE_FRAME_CAP < 2**16 < raft.READ_BUDGET < frame_cap(default)
+    assert raft_wire.HANDSHAKE_FRAME_CAP < 2**16 < raft_wire.READ_BUDGET < frame_cap(default)
 
 
 def job_create_with_data(project_id: int, jobs: int) -> dict[str, Any]:
@@ -328,6 +329,6 @@ def test_the_raft_port_listens_on_its_own_address_only(node: LocalServices) -> N
 
 
 def test_importing_the_raft_module_leaves_ipv6_formatting_working() -> None:
-    # pysyncobj swaps socket.inet_ntop for a Windows-only function; scheduler0.raft undoes it.
+    # pysyncobj swaps socket.inet_ntop for a Windows-only function; scheduler0.coordinator.raft undoes it.
     assert raft.SyncObj is not None
     assert socket.inet_ntop(socket.AF_INET6, b"\0" * 15 + b"\1") == "::1"

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from scheduler0 import commands, planning, transport
-from scheduler0.roles.dispatcher import Dispatcher
-from scheduler0.roles.lifecycle import Lifecycle
-from scheduler0.roles.planner import REDISPATCH_LIMIT, Planner
+from scheduler0 import commands, transport
+from scheduler0.coordinator.dispatcher import Dispatcher
+from scheduler0.coordinator.planner import REDISPATCH_LIMIT, Planner
+from scheduler0.lifecycle import Lifecycle
+from scheduler0.schedule import planning
 from scheduler0.store.pipeline import PipelineReader
 from scheduler0.testing import local_node
 from tests.store.helpers import job_input

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scheduler0 import config
-from scheduler0.callback_target import NetworkPolicy, TargetError, parse, redact
+from scheduler0.delivery.target import NetworkPolicy, TargetError, parse, redact
 
 DEFAULT = NetworkPolicy.of((), config.Settings().callback_denied_networks)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler0.delivery_core import FairQueue
+from scheduler0.delivery.core import FairQueue
 
 
 def drain(queue: FairQueue[str]) -> list[tuple[str, str]]:

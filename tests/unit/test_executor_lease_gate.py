@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from scheduler0.roles.executor import Executor
-from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.executor.process import Executor
+from scheduler0.lifecycle import Lifecycle
 from scheduler0.testing import node_settings
 
 BATCH = {"batch_id": "b", "lease": [1, 1]}

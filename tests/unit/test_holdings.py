@@ -3,7 +3,7 @@ reported until their results are committed."""
 
 from __future__ import annotations
 
-from scheduler0.roles.holdings import HELD_GRACE, SETTLING_KEPT, Holdings
+from scheduler0.coordinator.holdings import HELD_GRACE, SETTLING_KEPT, Holdings
 
 
 def test_a_copy_of_a_batch_held_or_settled_here_is_refused():

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from scheduler0 import planning
-from scheduler0.roles.planner import PLAN_COMMAND_ROWS, _pack
-from scheduler0.schedule import ScheduleCache
+from scheduler0.coordinator.planner import PLAN_COMMAND_ROWS, _pack
+from scheduler0.schedule import ScheduleCache, planning
 
 T0 = 1_800_000_000 - 1_800_000_000 % 60  # a whole minute
 
@@ -97,7 +96,7 @@ def test_result_deadline_covers_every_attempt():
 
 
 def test_batches_from_an_older_term_are_stale():
-    from scheduler0.roles.relay import is_stale
+    from scheduler0.coordinator.intake import is_stale
 
     assert is_stale({"term": 3}, 4) is True
     assert is_stale({"term": 4}, 4) is False

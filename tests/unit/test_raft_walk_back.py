@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler0.raft_walk_back import NO_TERM, WalkBack
+from scheduler0.coordinator.raft_walk_back import NO_TERM, WalkBack
 
 
 class Log:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from scheduler0.roles import supervised
-from scheduler0.roles.supervised import RESTART_LIMIT, SupervisedThread
+from scheduler0.coordinator import supervised
+from scheduler0.coordinator.supervised import RESTART_LIMIT, SupervisedThread
 
 
 class Flaky(SupervisedThread):
@@ -32,7 +32,7 @@ def test_a_failed_loop_is_logged_with_its_traceback_and_restarted(monkeypatch, c
     monkeypatch.setattr(supervised, "RESTART_PAUSE", 0.0)
     stopping = threading.Event()
     thread = Flaky(failures=2, stopping=stopping)
-    with caplog.at_level(logging.WARNING, logger="scheduler0.roles.supervised"):
+    with caplog.at_level(logging.WARNING, logger="scheduler0.coordinator.supervised"):
         run(thread)
     assert thread.calls == 3 and thread.restarts == 2
     assert not thread.fatal and not stopping.is_set()
@@ -50,7 +50,7 @@ def test_a_loop_that_keeps_failing_stops_the_process(monkeypatch):
 
 
 def test_a_node_is_unhealthy_when_a_thread_died_or_the_leaders_planner_stalled():
-    from scheduler0.roles.coordinator import PLANNER_STALL, work_problem
+    from scheduler0.coordinator.process import PLANNER_STALL, work_problem
 
     running = {"planner": True, "intake": True}
     assert work_problem(running, leading=True, planner_age=0.1) is None

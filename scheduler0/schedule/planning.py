@@ -1,6 +1,6 @@
 """The planner's pure core: from due schedules and their jobs to PLAN commands and batches.
 
-No I/O and no clock: `now` is an argument. The coordinator (scheduler0.roles.planner) reads the
+No I/O and no clock: `now` is an argument. The coordinator (scheduler0.coordinator.planner) reads the
 due schedules, calls `plan_due`, commits the commands it returns and pushes the batches.
 
 Execution identity: `execution_id(job_id, scheduled_at)` depends on that pair
@@ -171,7 +171,7 @@ def missed_entries(plan: Plan) -> list[dict[str, Any]]:
 
 
 def batch_message(batch: Batch, secrets: dict[int, str], deadline: float) -> dict[str, Any]:
-    """The ZeroMQ message an executor receives (see scheduler0.roles.executor)."""
+    """The ZeroMQ message an executor receives (see scheduler0.executor.process)."""
     executions = [{
         "execution_id": execution_id(job.id, batch.fire_at), "id": job.id,
         "project_id": job.project_id, "scheduled_at": batch.fire_at, "spec": job.spec,

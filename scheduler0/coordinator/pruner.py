@@ -9,8 +9,8 @@ from typing import Any
 
 from scheduler0 import clock, commands
 from scheduler0.config import Settings
+from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
-from scheduler0.roles.supervised import SupervisedThread
 
 log = logging.getLogger(__name__)
 

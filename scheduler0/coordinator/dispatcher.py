@@ -14,8 +14,8 @@ from typing import Any
 
 from scheduler0 import clock, commands, transport
 from scheduler0.config import Settings
+from scheduler0.coordinator.placement import NodeReports
 from scheduler0.errors import Scheduler0Error
-from scheduler0.roles.placement import NodeReports
 
 LEADERSHIP_PROOF_TIMEOUT = 2.0  # seconds
 DISPATCH_STALENESS = 0.5  # seconds a commit proves leadership for

@@ -22,19 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler0 import clock, commands, leases, planning, transport
+from scheduler0 import clock, commands, leases, transport
 from scheduler0.config import Settings
-from scheduler0.errors import Scheduler0Error
-from scheduler0.roles.dispatcher import (
+from scheduler0.coordinator.dispatcher import (
     DISPATCH_STALENESS,
     Dispatcher,
     LeadershipLost,
     LeadershipProof,
 )
-from scheduler0.roles.lease_desk import LeaseBook
-from scheduler0.roles.placement import NodeReports, Placement
-from scheduler0.roles.supervised import SupervisedThread
-from scheduler0.schedule import ScheduleCache
+from scheduler0.coordinator.lease_desk import LeaseBook
+from scheduler0.coordinator.placement import NodeReports, Placement
+from scheduler0.coordinator.supervised import SupervisedThread
+from scheduler0.errors import Scheduler0Error
+from scheduler0.schedule import ScheduleCache, planning
 
 log = logging.getLogger(__name__)
 

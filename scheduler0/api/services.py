@@ -1,9 +1,9 @@
 """What the API process needs from the rest of the node, as one interface.
 
 `create_app(settings, services)` depends only on this protocol. Two implementations:
-- `scheduler0.roles.api.CoordinatorClient`: the real API process; writes travel over ZeroMQ to
+- `scheduler0.api.process.CoordinatorClient`: the real API process; writes travel over ZeroMQ to
   the local coordinator.
-- `scheduler0.raft.LocalServices`: a coordinator in the same process (tests, tools).
+- `scheduler0.testing.LocalServices`: a coordinator in the same process (tests, tools).
 """
 
 from __future__ import annotations

@@ -35,10 +35,10 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from scheduler0 import __version__, callback_target, clock
-from scheduler0.callback_target import NetworkPolicy
+from scheduler0 import __version__, clock
 from scheduler0.config import Settings
-from scheduler0.delivery_core import (
+from scheduler0.delivery import target as callback_target
+from scheduler0.delivery.core import (
     Chunk,
     FairQueue,
     Metrics,
@@ -51,6 +51,7 @@ from scheduler0.delivery_core import (
     sign,
     split_chunks,
 )
+from scheduler0.delivery.target import NetworkPolicy
 
 __all__ = ["Deliverer", "Metrics", "backoff", "chunk_key", "group_by_destination",
            "plan_chunks", "sign", "split_chunks"]
@@ -312,7 +313,7 @@ class Deliverer:
 
     async def problem(self, url: str) -> str | None:
         """Why callbacks to `url` must not be sent (None: they may), by the rule the API
-        applied when the job was written (scheduler0.callback_target). A name that does not
+        applied when the job was written (scheduler0.delivery.target). A name that does not
         resolve is let through, so the attempt fails (and is retried) as a DNS error."""
         try:
             host = callback_target.parse(url).host

@@ -1,342 +1,41 @@
-"""The Raft engine's one door: pysyncobj is imported here and nowhere else.
+"""pysyncobj's TCP transport with a bounded read side, and entries reassembled on the follower.
 
-`RaftNode` replicates command dicts (scheduler0.commands) into a StateMachine (scheduler0.store)
-with measured settings: journal and dump always together, the
-SQLite file as the snapshot, a password on the wire, `connectionTimeout` long enough for
-one-round elections and a short `leaderFallbackTimeout`, pickles with protocol 4 (see
-SYNCOBJ_PICKLE_PROTOCOL), and a TCP transport whose read side is bounded (see "the wire" below:
-pysyncobj itself buffers any announced frame before checking it) and which reassembles an entry
-that arrives in pieces itself (see "entries that arrive in pieces": pysyncobj marks the last
-piece wrongly).
-
-There is ONE replicated method (`_Consumer.apply`): pysyncobj numbers replicated methods by
-sorted name, so adding a second one later would make old journals run the wrong method.
+RaftNode (scheduler0.coordinator.raft) starts SyncObj with `BoundedTransport`; nothing else here is
+used from outside.
 """
 
 from __future__ import annotations
 
-import _socket
 import functools
-import hashlib
 import hmac
 import logging
-import os
 import pickle
 import socket
 import struct
-import threading
 import zlib
 from collections.abc import Callable
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
 from pysyncobj import pickle as syncobj_pickle
 from pysyncobj.dns_resolver import globalDnsResolver
 from pysyncobj.monotonic import monotonic as syncobj_monotonic
-from pysyncobj.node import TCPNode
 from pysyncobj.poller import POLL_EVENT_TYPE
-from pysyncobj.syncobj import SyncObjException
 from pysyncobj.tcp_connection import CONNECTION_STATE, TcpConnection
 from pysyncobj.transport import TCPTransport
 
 from scheduler0 import clock
 from scheduler0.config import Settings
-from scheduler0.errors import RaftError, UnavailableError
-from scheduler0.raft_walk_back import JournalView, WalkBack
-
-# pysyncobj replaces socket.inet_ntop with a Windows-only function on every OS (its
-# win_inet_pton module), which breaks IPv6 formatting for the whole process: put the real one back.
-socket.inet_ntop = _socket.inet_ntop
-
-# pysyncobj pickles with protocol 2 (pysyncobj.pickle.__protocol) the commands, the big entries it
-# cuts into pieces and every frame. Protocol 2 carries bytes as latin-1 text encoded as UTF-8:
-# two bytes for each byte >= 0x80, and a command with non-ASCII text is mostly such bytes once
-# pickled, so each layer doubled it again (an entry in pieces: command, entry, frame). Protocol 4
-# carries bytes as they are. pickle.loads reads both, so journals written before and nodes running
-# without this line still understand each other. Measured, three nodes, a job.create from a 16 MiB
-# body of random non-ASCII text: with protocol 2, 15 s and 4 leader elections to commit, or not
-# within 40 s (the leader's tick spends seconds compressing one follower's 512 pieces while the
-# other's election timer runs out); with protocol 4 (256 pieces), 1.8 s and at most one election.
-SYNCOBJ_PICKLE_PROTOCOL = 4
-setattr(syncobj_pickle, "__protocol", SYNCOBJ_PICKLE_PROTOCOL)
+from scheduler0.coordinator.raft_walk_back import JournalView, WalkBack
+from scheduler0.errors import RaftError
 
 log = logging.getLogger(__name__)
-
-STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
-RAFT_CONNECT_RETRY = 0.25  # seconds between connects to a peer that is down
-# Outcomes after which the same command (same request_id) may simply be proposed again:
-# the state machine's request-id dedup makes a second apply return the first result.
-RETRYABLE = {
-    FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.DISCARDED,
-    FAIL_REASON.NOT_LEADER, FAIL_REASON.LEADER_CHANGED, getattr(FAIL_REASON, "UNKNOWN_OUTCOME", 7),
-}
-
-
-def raft_password(secret_key: str) -> str:
-    """The wire password, derived so the raw SecretKey never leaves the secrets file."""
-    return hashlib.sha256(("scheduler0-raft:" + secret_key).encode()).hexdigest()
-
-
-class _Consumer(SyncObjConsumer):
-    """Holds the state machine; its only replicated method applies one command."""
-
-    def __init__(self, machine: Any, index_of_next: Callable[[], int]):
-        super().__init__()
-        self._machine = machine
-        self._index_of_next = index_of_next
-
-    @replicated
-    def apply(self, command: dict[str, Any]) -> dict[str, Any]:
-        # Runs in pysyncobj's tick thread on every node; StateMachine.apply never raises.
-        return self._machine.apply(command, self._index_of_next())
-
-
-class RaftNode:
-    """A pysyncobj node applying commands to `machine` (a scheduler0.store.StateMachine)."""
-
-    def __init__(self, settings: Settings, machine: Any, password: str,
-                 on_state_change: Callable[[str, str], None] | None = None):
-        self._settings = settings
-        self._machine = machine
-        self._password = password
-        self._on_state_change = on_state_change
-        self._syncobj: SyncObj | None = None
-        self._consumer: _Consumer | None = None
-        self._ids_by_address = {r.raft_address: r.node_id for r in settings.replicas}
-        self._replicas_by_id = {r.node_id: r for r in settings.replicas}
-
-    # -- life cycle ---------------------------------------------------------------------------
-
-    def start(self) -> None:
-        os.makedirs(self._settings.data_dir, exist_ok=True)
-        self._consumer = _Consumer(self._machine, self._next_index)
-        others = [r.raft_address for r in self._settings.peers()]
-        transport = functools.partial(_BoundedTransport, frame_cap=frame_cap(self._settings))
-        self._syncobj = SyncObj(self._settings.raft_address, others, conf=self._conf(),
-                                consumers=[self._consumer], transportClass=transport)
-
-    def stop(self) -> None:
-        if self._syncobj is not None:
-            self._syncobj.destroy_synchronous()
-            self._syncobj = None
-
-    def _next_index(self) -> int:
-        assert self._syncobj is not None
-        return int(self._syncobj.raftLastApplied) + 1
-
-    def _conf(self) -> SyncObjConf:
-        s = self._settings
-        data = s.data_dir
-        conf = SyncObjConf(
-            # Listen on RaftAddress only: unset, pysyncobj binds every interface.
-            bindAddress=s.raft_address,
-            journalFile=os.path.join(data, "raft.journal"),
-            fullDumpFile=os.path.join(data, "raft.dump"),
-            serializer=self._serialize,
-            deserializer=self._deserialize,
-            password=self._password,
-            appendEntriesUseBatch=False,
-            raftMinTimeout=s.raft_election_timeout,
-            raftMaxTimeout=s.raft_election_timeout * 2.5,
-            appendEntriesPeriod=min(s.raft_heartbeat_timeout, s.raft_election_timeout / 4),
-            connectionTimeout=60.0,
-            # pysyncobj retries a refused connect after 5 s by default: a restarted peer then
-            # hears no leader for that long, starts an election and deposes a healthy leader.
-            connectionRetryTime=RAFT_CONNECT_RETRY,
-            leaderFallbackTimeout=s.raft_leader_fallback_timeout,
-            logCompactionMinEntries=s.raft_snapshot_threshold,
-            logCompactionMinTime=s.raft_snapshot_interval,
-            dynamicMembershipChange=True,
-            commandsQueueSize=10000,
-            # The tick thread sleeps this long between ticks; a single node commits and applies
-            # only on the next tick, so it bounds the latency of every write (measured:
-            # 0.05 s gives 51 ms per write, 0.005 s gives 5.5 ms).
-            autoTickPeriod=0.005,
-            onStateChanged=self._state_changed,
-        )
-        return conf
-
-    # -- snapshots: the SQLite file itself ----------------------------------------------------
-
-    def _serialize(self, path: str, raft_data: Any) -> None:
-        self._machine.snapshot_to(path, pickle.dumps(raft_data))
-
-    def _deserialize(self, path: str) -> Any:
-        last_applied, raw = self._machine.read_snapshot(path)
-        self._machine.restore_from(path)
-        log.info("raft snapshot loaded (index %s)", last_applied)
-        return pickle.loads(raw)
-
-    def _state_changed(self, old: int, new: int) -> None:
-        log.info("raft state %s -> %s", STATE_NAMES.get(old, old), STATE_NAMES.get(new, new))
-        if self._on_state_change is not None:
-            self._on_state_change(STATE_NAMES.get(old, str(old)), STATE_NAMES.get(new, str(new)))
-
-    # -- commands -----------------------------------------------------------------------------
-
-    def submit(self, command: dict[str, Any], timeout: float, retry: bool = True) -> dict[str, Any]:
-        """Replicate `command`; return its apply result once applied on this node.
-
-        Retries the same command (same request_id) on outcomes that leave it unapplied or
-        unknown, until `timeout`. Raises UnavailableError when the deadline passes. With
-        retry=False any failure raises at once: the planner uses it so that a deposed leader's
-        command is never forwarded to its successor and committed there.
-        """
-        consumer = self._require_consumer()
-        deadline = clock.monotonic() + timeout
-        last_reason = "timeout"
-        while True:
-            remaining = deadline - clock.monotonic()
-            if remaining <= 0:
-                raise UnavailableError(
-                    f"the write was not committed within {timeout:g} s ({last_reason}); "
-                    "the cluster may be electing a leader: retry the request")
-            try:
-                return consumer.apply(command, sync=True, timeout=remaining)
-            except SyncObjException as exc:
-                code = exc.errorCode
-                not_taken = code == "Timeout" or code in RETRYABLE  # unapplied or unknown
-                if not_taken and retry:
-                    last_reason = _reason_name(code)
-                    # Yield briefly: an election is in progress or the queue is full.
-                    threading.Event().wait(min(0.05, max(0.0, deadline - clock.monotonic())))
-                    continue
-                if not_taken:
-                    raise UnavailableError(f"the command was not committed ({_reason_name(code)})"
-                                           ) from None
-                raise RaftError(f"raft refused the command: {_reason_name(code)}") from None
-
-    def submit_as_leader(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Commit `command` only as the leader; raises UnavailableError otherwise.
-
-        A node that is no longer leader would forward the command to its successor, which
-        would commit it: that must not count as proof that this node still leads. So this
-        node must be leader before proposing and still be leader once it is committed.
-        """
-        if not self.is_leader:
-            raise UnavailableError("this node is not the leader")
-        result = self.submit(command, timeout, retry=False)
-        if not self.is_leader:
-            raise UnavailableError("this node lost the leadership while committing")
-        return result
-
-    def submit_async(self, command: dict[str, Any],
-                     callback: Callable[[dict[str, Any] | None, str | None], None]) -> None:
-        """Propose without waiting; `callback(result, error)` runs in the tick thread."""
-        consumer = self._require_consumer()
-
-        def done(result: Any, reason: int) -> None:
-            if reason == FAIL_REASON.SUCCESS:
-                callback(result, None)
-            else:
-                callback(None, _reason_name(reason))
-
-        consumer.apply(command, callback=done)
-
-    def _require_consumer(self) -> _Consumer:
-        if self._consumer is None or self._syncobj is None:
-            raise UnavailableError("the coordinator is not running; retry shortly")
-        return self._consumer
-
-    # -- queries ------------------------------------------------------------------------------
-
-    @property
-    def term(self) -> int:
-        """This node's current Raft term (0 before it started)."""
-        return int(self._syncobj.raftCurrentTerm) if self._syncobj is not None else 0
-
-    @property
-    def is_leader(self) -> bool:
-        return self._syncobj is not None and bool(self._syncobj._isLeader())
-
-    def leader_id(self) -> int | None:
-        if self._syncobj is None:
-            return None
-        leader = self._syncobj._getLeader()
-        if leader is None:
-            return None
-        address = leader.address if isinstance(leader, TCPNode) else str(leader)
-        if address == self._settings.raft_address:
-            return self._settings.node_id
-        return self._ids_by_address.get(address)
-
-    def node_connected(self, raft_address: str) -> bool:
-        if self._syncobj is None:
-            return False
-        for node in self._syncobj.otherNodes:
-            if getattr(node, "address", None) == raft_address:
-                return bool(self._syncobj.isNodeConnected(node))
-        return False
-
-    def status(self) -> dict[str, Any]:
-        """Health of this node's Raft view, in the API's shape."""
-        if self._syncobj is None:
-            raise UnavailableError("the coordinator is not running; retry shortly")
-        raw = self._syncobj.getStatus()
-        leader_id = self.leader_id()
-        leader = self._replicas_by_id.get(leader_id) if leader_id is not None else None
-        if leader_id == self._settings.node_id:
-            leader_address = self._settings.api_address
-        else:
-            leader_address = leader.address if leader else None
-        return {
-            "node_id": self._settings.node_id,
-            "state": STATE_NAMES.get(raw["state"], str(raw["state"])),
-            "is_leader": raw["state"] == 2,
-            "leader_id": leader_id,
-            "leader_address": leader_address,
-            "has_quorum": bool(raw["has_quorum"]),
-            "peers": [
-                {"node_id": r.node_id, "address": r.address, "raft_address": r.raft_address,
-                 "connected": self.node_connected(r.raft_address)}
-                for r in self._settings.peers()
-            ],
-            "raft": {
-                "term": raw["raft_term"],
-                "commit_index": raw["commit_idx"],
-                "last_applied": raw["last_applied"],
-                "log_len": raw["log_len"],
-                "leader_commit_index": raw["leader_commit_idx"],
-            },
-        }
-
-    # -- membership ---------------------------------------------------------------------------
-
-    def change_membership(self, action: str, raft_address: str, timeout: float = 10.0) -> None:
-        """Add or remove a node (one change at a time, as pysyncobj requires)."""
-        if self._syncobj is None:
-            raise UnavailableError("the coordinator is not running")
-        done = threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def callback(result: Any, reason: int) -> None:
-            outcome["reason"] = reason
-            done.set()
-
-        method = (self._syncobj.addNodeToCluster if action == "add"
-                  else self._syncobj.removeNodeFromCluster)
-        method(raft_address, callback=callback)
-        if not done.wait(timeout):
-            raise UnavailableError(f"{action} {raft_address} did not commit within {timeout:g} s")
-        if outcome["reason"] != FAIL_REASON.SUCCESS:
-            raise RaftError(f"{action} {raft_address} refused: {_reason_name(outcome['reason'])}")
-
-
-def _reason_name(code: Any) -> str:
-    if isinstance(code, str):
-        return code
-    for name in dir(FAIL_REASON):
-        if not name.startswith("_") and getattr(FAIL_REASON, name) == code:
-            return name
-    return str(code)
-
 
 # -- the wire: pysyncobj's TCP transport with a bounded read side ----------------------------------
 #
 # pysyncobj 0.3.17 reads a frame (a native signed-int length, then that many bytes) into a bytes
 # buffer with `+=` and looks at it only once it is complete: one client without the password that
 # announces 1 GiB and streams zeros costs the tick thread quadratic copying and the node unbounded
-# memory, and no write commits meanwhile. `_BoundedTransport` is its TCPTransport with
+# memory, and no write commits meanwhile. `BoundedTransport` is its TCPTransport with
 # the server and the connections swapped for ones that buffer into a bytearray, refuse a frame
 # over the cap as soon as its length is read, and read a bounded amount per poll event.
 #
@@ -386,7 +85,7 @@ def _check_pysyncobj_hooks() -> None:
     if syncobj_pickle.dumps(None)[1] != getattr(syncobj_pickle, "__protocol", None):
         missing.append("pickle.__protocol")
     if missing:
-        raise RaftError("this pysyncobj lacks the internals scheduler0.raft bounds or tunes "
+        raise RaftError("this pysyncobj lacks the internals scheduler0.coordinator.raft bounds or tunes "
                         f"({', '.join(missing)}): install pysyncobj==0.3.17")
 
 
@@ -634,13 +333,13 @@ def _whole_entry(pieces: bytearray) -> Any:
         return None
 
 
-class _BoundedTransport(TCPTransport):  # type: ignore[misc]
+class BoundedTransport(TCPTransport):  # type: ignore[misc]
     """pysyncobj's TCPTransport over _BoundedServer and _BoundedConnection.
 
     Also closes accepted connections that have not proved the password within
     HANDSHAKE_TIMEOUT: pysyncobj keeps a silent one open for good; reassembles entries that
     arrive in pieces itself (see _Reassembly); and answers a leader so that it walks back past
-    entries nobody committed (see scheduler0.raft_walk_back).
+    entries nobody committed (see scheduler0.coordinator.raft_walk_back).
     """
 
     def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any, *, frame_cap: int):
@@ -700,49 +399,3 @@ class _BoundedTransport(TCPTransport):  # type: ignore[misc]
         now = clock.monotonic()
         for conn in [c for c in self._unknownConnections if c.handshake_overdue(now)]:
             conn.disconnect()
-
-
-class LocalServices:
-    """NodeServices with the coordinator in this process: a RaftNode over a StateMachine.
-
-    The real node splits these across processes (scheduler0.roles); tests and tools use this to
-    run the API against a real Raft node and a real SQLite file without ZeroMQ in between.
-    """
-
-    def __init__(self, settings: Settings, secret_key: str = "local-test-secret"):
-        from scheduler0.store import StateMachine
-
-        self.settings = settings
-        os.makedirs(settings.data_dir, exist_ok=True)
-        self.machine = StateMachine(settings.db_path)
-        self.raft = RaftNode(settings, self.machine, raft_password(secret_key))
-        self.memory_pressure = False
-        self._local = threading.local()
-
-    def start(self, wait_leader: float = 10.0) -> LocalServices:
-        self.raft.start()
-        deadline = clock.monotonic() + wait_leader
-        while not self.raft.is_leader and self.settings.replicas == ():
-            if clock.monotonic() > deadline:
-                raise UnavailableError("the single node did not become leader in time")
-            threading.Event().wait(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.raft.stop()
-        self.machine.close()
-
-    def submit(self, command: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        return self.raft.submit(command, self.settings.write_timeout if timeout is None else timeout)
-
-    def reader(self) -> Any:
-        from scheduler0.store import Reader
-
-        return Reader.for_thread(self._local, self.settings.db_path)
-
-    def status(self) -> dict[str, Any]:
-        return {**self.raft.status(), "memory_pressure": self.memory_pressure}
-
-    def membership(self, action: str, raft_address: str) -> dict[str, Any]:
-        self.raft.change_membership(action, raft_address)
-        return {"ok": True, "data": None}

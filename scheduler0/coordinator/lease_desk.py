@@ -15,10 +15,10 @@ from typing import Any
 
 from scheduler0 import clock, leases, transport
 from scheduler0.config import Settings
+from scheduler0.coordinator.dispatcher import Dispatcher, LeadershipProof
+from scheduler0.coordinator.placement import NodeReports
+from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
-from scheduler0.roles.dispatcher import Dispatcher, LeadershipProof
-from scheduler0.roles.placement import NodeReports
-from scheduler0.roles.supervised import SupervisedThread
 
 log = logging.getLogger(__name__)
 

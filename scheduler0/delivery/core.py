@@ -1,6 +1,6 @@
 """The pure half of callback delivery: what is sent, in which chunks, under which keys.
 
-No sockets, no clock, no threads here (the aiohttp half is scheduler0.delivery), so the
+No sockets, no clock, no threads here (the aiohttp half is scheduler0.delivery.client), so the
 coordinator can import it too, e.g. for `delivery_budget` when it sets a batch's deadline.
 
 The callback contract (the README's Callbacks section):

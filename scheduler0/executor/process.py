@@ -6,7 +6,7 @@ Three threads, each owning what it touches (ZeroMQ sockets are not thread-safe):
                   while fewer than MaxQueue are held and there is no memory pressure, and hands
                   it to the loop with call_soon_threadsafe
     main thread   the asyncio loop: one task per batch on the process's one Deliverer
-                  (scheduler0.delivery); results go to the outbox queue as chunks settle.
+                  (scheduler0.delivery.client); results go to the outbox queue as chunks settle.
                   A batch whose id it already holds (a re-dispatch reaching the executor that
                   still delivers it) is dropped: the copy held reports every result
     pub thread    PUB -> coordinator SUB at ipc("results"); sends the outbox, coalesced per
@@ -53,10 +53,10 @@ from typing import Any
 
 from scheduler0 import clock, leases, transport
 from scheduler0.config import Settings
-from scheduler0.delivery import BatchRevoked, Deliverer
-from scheduler0.delivery_core import Metrics
+from scheduler0.delivery.client import BatchRevoked, Deliverer
+from scheduler0.delivery.core import Metrics
 from scheduler0.errors import TransportError
-from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.lifecycle import Lifecycle
 
 log = logging.getLogger(__name__)
 

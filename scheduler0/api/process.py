@@ -28,7 +28,7 @@ from waitress.task import ErrorTask
 from scheduler0 import secrets_file, transport
 from scheduler0.config import Settings
 from scheduler0.errors import ApiError, TransportError, UnavailableError
-from scheduler0.roles.lifecycle import Lifecycle
+from scheduler0.lifecycle import Lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ TRANSPORT_GRACE = 2.0
 
 
 class CoordinatorClient:
-    """NodeServices over the `commands` socket (see scheduler0.services)."""
+    """NodeServices over the `commands` socket (see scheduler0.api.services)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -12,18 +12,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from scheduler0 import clock, commands, secrets_file, transport
-from scheduler0.callback_target import NetworkPolicy
 from scheduler0.config import Settings
+from scheduler0.coordinator.dispatcher import LeadershipProof
+from scheduler0.coordinator.heartbeat import Heartbeat
+from scheduler0.coordinator.holdings import Holdings
+from scheduler0.coordinator.intake import IntakeRelay, LeaseKeeper
+from scheduler0.coordinator.lease_desk import LeaseBook, LeaseDesk
+from scheduler0.coordinator.placement import NodeReports
+from scheduler0.coordinator.planner import Planner
+from scheduler0.coordinator.pruner import Pruner
+from scheduler0.coordinator.raft import RaftNode, raft_password
+from scheduler0.coordinator.results import ResultCollector
+from scheduler0.delivery.target import NetworkPolicy
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
-from scheduler0.raft import RaftNode, raft_password
-from scheduler0.roles.dispatcher import LeadershipProof
-from scheduler0.roles.holdings import Holdings
-from scheduler0.roles.lease_desk import LeaseBook, LeaseDesk
-from scheduler0.roles.lifecycle import Lifecycle
-from scheduler0.roles.placement import NodeReports
-from scheduler0.roles.planner import Planner
-from scheduler0.roles.pruner import Pruner
-from scheduler0.roles.relay import Heartbeat, IntakeRelay, LeaseKeeper, ResultCollector
+from scheduler0.lifecycle import Lifecycle
 from scheduler0.store import StateMachine
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,85 @@
+"""The heartbeat thread: this node's heartbeat to every node about four times a second: its
+lease, the batches it holds or is settling, its load and its wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from scheduler0 import clock, leases, transport
+from scheduler0.config import Settings
+from scheduler0.coordinator.holdings import Holdings
+from scheduler0.coordinator.intake import LeaseKeeper
+from scheduler0.coordinator.placement import NodeReports
+from scheduler0.coordinator.supervised import SupervisedThread
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat(SupervisedThread):
+    """Tells every node (this one too) about four times a second what this node holds and
+    how loaded it is, over the nodes' intakes. The leader renews this node's lease by it and
+    places batches by it."""
+
+    def __init__(self, settings: Settings, stopping: threading.Event,
+                 curve: transport.CurveKeys | None, reports: NodeReports,
+                 report: Callable[[], dict[str, Any]], holdings: Holdings,
+                 keeper: LeaseKeeper):
+        super().__init__("heartbeat", stopping)
+        self.settings = settings
+        self.curve = curve
+        self.reports = reports
+        self._report = report
+        self.holdings = holdings
+        self.keeper = keeper
+        self.seq = 0
+        self.boot = secrets.token_hex(8)  # this process's incarnation, new at each start
+
+    def loop(self) -> None:
+        sockets: dict[str, transport.Socket] = {}
+        try:
+            while not self.stopping.wait(leases.HEARTBEAT_INTERVAL):
+                self.beat()
+                message = self.message()
+                self._send(sockets, message)
+            # The last word: the leader takes this node's batches back at once rather than
+            # when its lease lapses (the executors hand back all they had not started).
+            self._send(sockets, {**self.message(), "stopping": True})
+        finally:
+            for sock in sockets.values():
+                sock.close()
+
+    def _send(self, sockets: dict[str, transport.Socket], message: dict[str, Any]) -> None:
+        for address in self.targets():
+            if address not in sockets:
+                # Small HWM, non-blocking sends: a heartbeat for a dead peer is dropped, never
+                # queued.
+                sockets[address] = transport.Socket(
+                    "push", f"tcp://{address}", bind=False, hwm=5, curve=self.curve)
+            sockets[address].send(message, block=False)
+
+    def targets(self) -> set[str]:
+        """Every node's intake: this node's (the leader's ack comes back through it), the
+        configured peers', and those of nodes added at run time, known by their heartbeats."""
+        known = {str(r.get("intake_address")) for r in self.reports.latest().values()
+                 if r.get("intake_address")}
+        return {self.settings.intake_address, *(r.intake_address for r in self.settings.peers()),
+                *known}
+
+    def message(self) -> dict[str, Any]:
+        self.seq += 1
+        held, settling = self.holdings.report(clock.monotonic(), clock.now())
+        holder = self.keeper.snapshot()
+        self.keeper.sent(self.seq)
+        return {"type": "load_report", "node_id": self.settings.node_id,
+                "address": self.settings.api_address,
+                "raft_address": self.settings.raft_address,
+                "intake_address": self.settings.intake_address, **self._report(),
+                "seq": self.seq, "boot": self.boot, "wall": clock.now(),
+                "lease": list(holder.current) if holder.current else None,
+                "held": len(held), "held_batches": held, "settling": settling,
+                "clock_offset": holder.clock_offset}

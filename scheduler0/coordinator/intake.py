@@ -1,0 +1,146 @@
+"""The intake thread: batches the leader pushed to this node's intake (tcp) go on to this node's
+executors (ipc PUSH, round-robin over the connected executors), unless they are copies of a
+batch held here or were placed under a lease this node lost. It also takes the leader's lease
+acks and publishes this node's lease to its executors (ipc PUB `leases`), which deliver a batch
+only while the lease it was placed under is valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from scheduler0 import clock, leases, transport
+from scheduler0.config import Settings
+from scheduler0.coordinator.holdings import Holdings
+from scheduler0.coordinator.placement import NodeReports
+from scheduler0.coordinator.supervised import SupervisedThread
+
+log = logging.getLogger(__name__)
+
+LEASES_HWM = 1000  # lease states to executors; only the newest matters
+
+
+class LeaseKeeper:
+    """This node's `leases.Holder`, shared by the heartbeat and intake threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder = leases.Holder()
+
+    def sent(self, seq: int) -> None:
+        with self._lock:
+            self._holder.sent(seq, clock.monotonic(), clock.now())
+
+    def on_ack(self, ack: dict[str, Any]) -> bool:
+        with self._lock:
+            return self._holder.on_ack(ack, clock.now())
+
+    def verdict(self, stamp: leases.LeaseId | None) -> str:
+        with self._lock:
+            return self._holder.verdict(stamp, clock.monotonic())
+
+    def snapshot(self) -> leases.Holder:
+        with self._lock:
+            holder = self._holder
+            return leases.Holder(holder.current, list(holder.accepted), holder.valid_until,
+                                 holder.clock_offset)
+
+
+class IntakeRelay(SupervisedThread):
+    def __init__(self, settings: Settings, stopping: threading.Event,
+                 curve: transport.CurveKeys | None, reports: NodeReports,
+                 current_term: Callable[[], int] = lambda: 0,
+                 holdings: Holdings | None = None, keeper: LeaseKeeper | None = None):
+        super().__init__("intake", stopping)
+        self.settings = settings
+        self.curve = curve
+        self.reports = reports
+        self._current_term = current_term
+        self.holdings = holdings or Holdings()
+        self.keeper = keeper or LeaseKeeper()
+        self.relayed = 0
+        self.stale_dropped = 0
+
+    def loop(self) -> None:
+        intake = transport.Socket("pull", f"tcp://{self.settings.intake_address}", bind=True,
+                                  curve=self.curve)
+        to_executors = transport.Socket("push", self.settings.ipc("batches"), bind=True,
+                                        hwm=self.settings.max_queue * self.settings.max_workers)
+        lease_out = transport.Socket("pub", self.settings.ipc("leases"), bind=True,
+                                     hwm=LEASES_HWM)
+        next_publish = 0.0
+        waiting: deque[dict[str, Any]] = deque()  # batches the executors had no room for yet
+        try:
+            while not self.stopping.is_set():
+                self.beat()
+                if clock.monotonic() >= next_publish:
+                    # Again and again, so an executor that (re)started learns it promptly.
+                    lease_out.send(self.keeper.snapshot().state(), block=False)
+                    next_publish = clock.monotonic() + leases.HEARTBEAT_INTERVAL / 2
+                while waiting and to_executors.send(waiting[0], block=False):
+                    waiting.popleft()
+                    self.relayed += 1
+                message = intake.recv(timeout=0.01 if waiting else 0.05)
+                if message is None:
+                    continue
+                kind = message.get("type")
+                if kind == "load_report":
+                    self.reports.put(message)
+                elif kind == "lease":
+                    if self._take_ack(message):
+                        lease_out.send(self.keeper.snapshot().state(), block=False)
+                elif self._admit(message):
+                    # Queued here, never blocking: heartbeats and lease acks share this
+                    # socket and must be read even while every executor is full. What waits
+                    # is bounded by what the leader planned (its look-ahead) for this node.
+                    waiting.append(message)
+        finally:
+            intake.close()
+            to_executors.close()
+            lease_out.close()
+
+    def _take_ack(self, ack: dict[str, Any]) -> bool:
+        """Apply the leader's ack for this node; True when the lease changed."""
+        if ack.get("node_id") != self.settings.node_id or not self.keeper.on_ack(ack):
+            return False
+        holder = self.keeper.snapshot()
+        gone = self.holdings.revoke(holder.accepted, holder.current)
+        log.info("lease %s%s", holder.current,
+                 f"; {len(gone)} batches placed under an earlier lease were re-sent by the "
+                 "leader and are dropped here" if gone else "")
+        return True
+
+    def _admit(self, batch: dict[str, Any]) -> bool:
+        """Whether a batch goes on to the executors (or is dropped, and why)."""
+        batch_id = str(batch.get("batch_id"))
+        if is_stale(batch, self._current_term()):
+            # Fencing: a deposed leader (paused, partitioned) may still send what it
+            # planned; its successor re-sends those ticks with the same ids.
+            self.stale_dropped += 1
+            log.info("dropped batch %s from stale term %s", batch_id, batch.get("term"))
+            return False
+        stamp = leases.lease_id(batch.get("lease"))
+        if self.keeper.verdict(stamp) == leases.REVOKED:
+            self.stale_dropped += 1
+            log.info("dropped batch %s placed under lease %s, which this node lost", batch_id,
+                     stamp)
+            return False
+        if not self.holdings.take(batch_id, stamp, _number(batch.get("fire_at")),
+                                  _number(batch.get("deadline"))):
+            log.info("dropped batch %s: a copy is held or was settled here", batch_id)
+            return False
+        return True
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def is_stale(batch: dict[str, Any], current_term: int) -> bool:
+    """A batch sent by a leader of an older term than this node knows."""
+    term = batch.get("term")
+    return isinstance(term, int) and term < current_term

@@ -1,0 +1,128 @@
+"""The results thread: results the executors publish are committed through Raft as RESULT
+commands, in batches; executor load reports are kept for health.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from scheduler0 import clock, commands, transport
+from scheduler0.config import Settings
+from scheduler0.coordinator.holdings import Holdings
+from scheduler0.coordinator.supervised import SupervisedThread
+from scheduler0.errors import Scheduler0Error
+
+log = logging.getLogger(__name__)
+
+RESULT_FLUSH_INTERVAL = 0.1  # seconds results wait to be committed together
+RESULT_COMMAND_ROWS = 1000  # rows per RESULT command (keeps commands well under 64 KiB)
+RESULTS_HWM = 1_000_000  # messages; the executors' PUB drops beyond it (reconcile catches it)
+
+STATE_CODES = {"succeeded": "succeeded", "failed": "failed"}
+
+
+def result_row(node_id: int, result: dict[str, Any]) -> list[Any]:
+    """The compact row a RESULT command carries for one execution."""
+    return [str(result["execution_id"]), STATE_CODES.get(result.get("state", ""), "failed"),
+            int(result.get("attempts") or 0), result.get("http_status"),
+            (result.get("error") or None), node_id, result.get("started_at_ms"),
+            result.get("finished_at_ms")]
+
+
+class ResultCollector(SupervisedThread):
+    """Commits executor results through Raft; remembers executor load and counters."""
+
+    def __init__(self, settings: Settings, stopping: threading.Event,
+                 submit: Callable[[dict[str, Any], float], dict[str, Any]],
+                 holdings: Holdings | None = None):
+        super().__init__("results", stopping)
+        self.settings = settings
+        self._submit = submit
+        self.holdings = holdings or Holdings()
+        self.loads: dict[int, dict[str, Any]] = {}
+        self.committed = 0
+        self._pending: list[list[Any]] = []
+
+    def loop(self) -> None:
+        sub = transport.Socket("sub", self.settings.ipc("results"), bind=True, hwm=RESULTS_HWM)
+        last_flush = clock.monotonic()
+        try:
+            while not self.stopping.is_set():
+                self.beat()
+                message = sub.recv(timeout=RESULT_FLUSH_INTERVAL)
+                if message is not None:
+                    self._take(message)
+                    while (more := sub.recv_nowait()) is not None and len(self._pending) < 50_000:
+                        self._take(more)
+                if self._pending and clock.monotonic() - last_flush >= RESULT_FLUSH_INTERVAL:
+                    self._flush()
+                    last_flush = clock.monotonic()
+            # Stopping: what already arrived is still committed.
+            while (more := sub.recv_nowait()) is not None:
+                self._take(more)
+            self._flush()
+        finally:
+            sub.close()
+
+    def _take(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "results":
+            node_id = int(message.get("node_id", self.settings.node_id))
+            self._pending.extend(result_row(node_id, r) for r in message.get("results", []))
+            if message.get("final"):
+                self.holdings.settled(str(message.get("batch_id")), clock.monotonic())
+            self.holdings.results_pending = bool(self._pending)
+        elif kind == "load":
+            self.loads[int(message.get("executor", 0))] = {**message, "seen": clock.monotonic()}
+
+    def _flush(self) -> None:
+        while self._pending:
+            rows = self._pending[:RESULT_COMMAND_ROWS]
+            try:
+                self._submit(commands.make(commands.RESULT, {"rows": rows}),
+                             self.settings.write_timeout)
+            except Scheduler0Error as exc:
+                # Not lost: the rows stay pending and the next flush retries them (same rows,
+                # and a RESULT only changes executions still 'scheduled', so a retry is harmless).
+                log.warning("results not committed yet (%s); retrying", exc)
+                return
+            del self._pending[:RESULT_COMMAND_ROWS]
+            self.committed += len(rows)
+        self.holdings.results_pending = False
+
+    def executor_load(self) -> dict[str, Any]:
+        now = clock.monotonic()
+        fresh = {i: m for i, m in self.loads.items() if now - m["seen"] < 5.0}
+        return {
+            "executors": len(fresh),
+            "held": sum(int(m.get("held", 0)) for m in fresh.values()),
+            "metrics": merge_metrics(m.get("metrics") or {} for m in fresh.values()),
+        }
+
+
+def merge_metrics(parts: Any) -> dict[str, Any]:
+    """Sum executor counters: numbers, and dicts of numbers or lists such as a histogram's
+    cumulative bucket counts (which add element-wise; bucket bounds `le` are the same)."""
+    total: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, dict):
+                bucket = total.setdefault(key, {})
+                for k, v in value.items():
+                    bucket[k] = _add(bucket.get(k), v, same=(k == "le"))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+    return total
+
+
+def _add(current: Any, value: Any, same: bool) -> Any:
+    if current is None or same:
+        return value
+    if isinstance(value, list) and isinstance(current, list):
+        return [a + b for a, b in zip(current, value, strict=False)]
+    if isinstance(value, (int, float)) and isinstance(current, (int, float)):
+        return current + value
+    return current
