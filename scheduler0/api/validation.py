@@ -24,6 +24,7 @@ from typing import Any
 from scheduler0 import schedule
 from scheduler0.delivery import target as callback_target
 from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
+from scheduler0.vocabulary import EXECUTION_STATES
 
 MAX_ID = 2**63 - 1  # SQLite INTEGER PRIMARY KEY range
 DEFAULT_LIMIT = 50
@@ -44,8 +45,6 @@ MAX_INSTANT = schedule.MAX_EPOCH
 # startDate/endDate, meaning "none".
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 EXECUTION_TYPES = ("http",)
-# The store's execution states (scheduler0.store.rows.EXECUTION_STATES; a test keeps them equal).
-EXECUTION_STATES = ("scheduled", "succeeded", "failed", "missed")
 MAX_IDEMPOTENCY_KEY = 200
 # Embeddings, overrides, isolates and marks that reorder how text displays (Trojan Source).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"

@@ -35,6 +35,7 @@ from scheduler0.coordinator.placement import NodeReports, Placement
 from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
 from scheduler0.schedule import ScheduleCache, planning
+from scheduler0.vocabulary import ExecutionState, execution_id
 
 log = logging.getLogger(__name__)
 
@@ -354,13 +355,14 @@ class Planner(SupervisedThread):
 
 def missed_row(job_id: int, fire_at: int) -> list[Any]:
     """A RESULT row recording one tick as missed."""
-    return [planning.execution_id(job_id, fire_at), "missed", 0, None,
+    return [execution_id(job_id, fire_at), ExecutionState.MISSED.value, 0, None,
             "misfire: planned before the outage, not confirmed delivered", None, None, None]
 
 
 def undelivered_row(job_id: int, fire_at: int, node_id: int, error: str) -> list[Any]:
     """A RESULT row recording one tick as failed because no result came for it."""
-    return [planning.execution_id(job_id, fire_at), "failed", 0, None, error, node_id, None, None]
+    return [execution_id(job_id, fire_at), ExecutionState.FAILED.value, 0, None, error, node_id,
+            None, None]
 
 
 class _PlanRefused(Scheduler0Error):

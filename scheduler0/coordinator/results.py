@@ -14,6 +14,7 @@ from scheduler0.config import Settings
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
+from scheduler0.vocabulary import DELIVERY_OUTCOMES, ExecutionState
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,16 @@ RESULT_FLUSH_INTERVAL = 0.1  # seconds results wait to be committed together
 RESULT_COMMAND_ROWS = 1000  # rows per RESULT command (keeps commands well under 64 KiB)
 RESULTS_HWM = 1_000_000  # messages; the executors' PUB drops beyond it (reconcile catches it)
 
-STATE_CODES = {"succeeded": "succeeded", "failed": "failed"}
+
+
+def _outcome(state: Any) -> str:
+    """An executor reports succeeded or failed; anything else it might send counts as failed."""
+    return str(state) if state in DELIVERY_OUTCOMES else ExecutionState.FAILED.value
 
 
 def result_row(node_id: int, result: dict[str, Any]) -> list[Any]:
     """The compact row a RESULT command carries for one execution."""
-    return [str(result["execution_id"]), STATE_CODES.get(result.get("state", ""), "failed"),
+    return [str(result["execution_id"]), _outcome(result.get("state")),
             int(result.get("attempts") or 0), result.get("http_status"),
             (result.get("error") or None), node_id, result.get("started_at_ms"),
             result.get("finished_at_ms")]

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scheduler0.errors import ScheduleError
-
-MISFIRE_POLICIES = ("run_once", "run_all", "skip")
+from scheduler0.vocabulary import MISFIRE_POLICIES
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler0.schedule import Schedule, ScheduleCache, decide_misfires
+from scheduler0.vocabulary import execution_id
 
 # Executions per batch (one ZeroMQ message, one PLAN command). A PLAN row is [job_id,
 # project_id] (about 10 bytes pickled), so 1,000 rows stay far below pysyncobj's 64 KiB.
@@ -23,10 +24,6 @@ BATCH_SIZE = 1000
 MISFIRE_ENUMERATION_LIMIT = 10_000
 # A batch's results are expected by fire time + this + the executor's worst retry time.
 RESULT_GRACE = 5.0
-
-
-def execution_id(job_id: int, scheduled_at: int) -> str:
-    return f"{job_id}-{scheduled_at}"
 
 
 @dataclass(frozen=True)

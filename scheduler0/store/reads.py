@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from scheduler0.schedule import ScheduleCache
 from scheduler0.store import db, dedup, rows
+from scheduler0.vocabulary import EXECUTION_STATES
 
 T = TypeVar("T")
 Page = tuple[list[dict[str, Any]], int]
@@ -167,7 +168,7 @@ class Reader:
         with self._read() as conn:
             found = dict(conn.execute(
                 "SELECT state, count(*) FROM executions GROUP BY state").fetchall())
-        return {state: int(found.get(state, 0)) for state in rows.EXECUTION_STATES}
+        return {state: int(found.get(state, 0)) for state in EXECUTION_STATES}
 
     # -- raft ---------------------------------------------------------------------------------
 

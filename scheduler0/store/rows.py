@@ -37,7 +37,6 @@ EXECUTION_COLUMNS = ("execution_id, job_id, project_id, scheduled_at, state, att
                      "http_status, node_id, batch_id, error, planned_at_ms, started_at_ms, "
                      "finished_at_ms")
 EXECUTION_FIELDS = tuple(name.strip() for name in EXECUTION_COLUMNS.split(","))
-EXECUTION_STATES = ("scheduled", "succeeded", "failed", "missed")
 
 
 def credential(row: Sequence[Any]) -> dict[str, Any]:

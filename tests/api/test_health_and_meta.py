@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scheduler0.api import create_app, openapi, validation
-from scheduler0.store import rows
+from scheduler0 import vocabulary
+from scheduler0.api import create_app, openapi
+from scheduler0.store import schema
 from scheduler0.testing import local_node
 from tests.api.helpers import Api, data, error
 
@@ -105,8 +106,11 @@ def test_openapi_document_refs_resolve() -> None:
         assert name in doc["components"][section], name
 
 
-def test_constants_agree_with_the_store() -> None:
-    assert tuple(validation.EXECUTION_STATES) == tuple(rows.EXECUTION_STATES)
+def test_the_store_schema_allows_exactly_the_vocabulary_states() -> None:
+    checks = re.findall(r"CHECK \(state IN \(([^)]*)\)\)", " ".join(map(str, schema.MIGRATIONS)))
+    assert checks, "the executions table has no CHECK on state"
+    for check in checks:
+        assert tuple(re.findall(r"'(\w+)'", check)) == vocabulary.EXECUTION_STATES
 
 
 def test_docs_page_is_self_contained(api: Api) -> None:

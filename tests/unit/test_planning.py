@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scheduler0.coordinator.planner import PLAN_COMMAND_ROWS, _pack
 from scheduler0.schedule import ScheduleCache, planning
+from scheduler0.vocabulary import execution_id
 
 T0 = 1_800_000_000 - 1_800_000_000 % 60  # a whole minute
 
@@ -23,8 +24,8 @@ def plan(jobs, next_fire_at, now, horizon=None):
 
 
 def test_execution_id_depends_only_on_job_and_tick():
-    assert planning.execution_id(5, T0) == planning.execution_id(5, T0) == f"5-{T0}"
-    assert planning.execution_id(5, T0) != planning.execution_id(5, T0 + 60)
+    assert execution_id(5, T0) == execution_id(5, T0) == f"5-{T0}"
+    assert execution_id(5, T0) != execution_id(5, T0 + 60)
 
 
 def test_a_tick_within_the_horizon_fires_and_the_schedule_advances():

@@ -12,8 +12,7 @@ from typing import Any
 
 from scheduler0.errors import ValidationError
 from scheduler0.store.tx import Tx
-
-FINAL_STATES = ("succeeded", "failed", "missed")
+from scheduler0.vocabulary import FINAL_STATES, ExecutionState, execution_id
 
 _INSERT = ("INSERT OR IGNORE INTO executions (execution_id, job_id, project_id, scheduled_at, "
            "state, attempts, node_id, batch_id, planned_at_ms) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)")
@@ -30,19 +29,19 @@ def plan(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
     """Body: {"batches": [{"batch_id", "node_id", "scheduled_at", "rows": [[job_id, project_id]]}],
     "missed": [{"scheduled_at", "rows": [...]}], "advances": [[schedule_id, next, last]]}.
 
-    Execution ids are `<job_id>-<scheduled_at>`; an id already present is left alone, so a
+    Execution ids are vocabulary.execution_id(job_id, scheduled_at); an id already present is left alone, so a
     re-planned tick neither duplicates nor resets a row.
     """
     recorded = 0
     for entry in data.get("batches") or []:
         tick, node, batch = int(entry["scheduled_at"]), entry.get("node_id"), str(entry["batch_id"])
-        params = [(f"{j}-{tick}", j, p, tick, "scheduled", node, batch, tx.ts_ms)
+        params = [(execution_id(j, tick), j, p, tick, ExecutionState.SCHEDULED.value, node, batch, tx.ts_ms)
                   for j, p in _rows(entry, "batch")]
         recorded += tx.conn.executemany(_INSERT, params).rowcount
     missed = 0
     for entry in data.get("missed") or []:
         tick = int(entry["scheduled_at"])
-        params = [(f"{j}-{tick}", j, p, tick, "missed", None, None, tx.ts_ms)
+        params = [(execution_id(j, tick), j, p, tick, ExecutionState.MISSED.value, None, None, tx.ts_ms)
                   for j, p in _rows(entry, "missed")]
         missed += tx.conn.executemany(_INSERT, params).rowcount
     advances = data.get("advances") or []
@@ -57,11 +56,11 @@ def result(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
     started_at_ms, finished_at_ms]]}. Returns how many executions it settled."""
     params = []
     for row in data.get("rows") or []:
-        execution_id, state, attempts, status, error, node, started, finished = row
+        execution, state, attempts, status, error, node, started, finished = row
         if state not in FINAL_STATES:
             raise ValidationError(f"result state {state!r} is not one of {', '.join(FINAL_STATES)}")
         reason = str(error)[:500] if error else None
-        params.append((state, attempts, status, reason, node, started, finished, str(execution_id)))
+        params.append((state, attempts, status, reason, node, started, finished, str(execution)))
     cursor = tx.conn.executemany(
         "UPDATE executions SET state = ?, attempts = ?, http_status = ?, error = ?, node_id = ?, "
         "started_at_ms = ?, finished_at_ms = ? WHERE execution_id = ? AND state = 'scheduled'",
