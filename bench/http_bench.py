@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from scheduler0 import config  # noqa: E402
+from scheduler0 import config, messages  # noqa: E402
 from scheduler0.delivery.client import Deliverer  # noqa: E402
 from scheduler0.delivery.core import plan_chunks  # noqa: E402
 
@@ -59,31 +59,32 @@ def receiver_main(port_pipe: Any, stop_event: Any) -> None:
 
 
 def make_executions(count: int, url_of: Any, scheduled_at: int,
-                    projects: int = 1) -> list[dict[str, Any]]:
-    return [{"execution_id": f"{scheduled_at}-{n:08d}-0123456789abcdef", "id": n,
-             "project_id": 1 + n % projects, "scheduled_at": scheduled_at, "spec": "*/5 * * * *",
-             "timezone": "Europe/Berlin", "data": '{"tenant": "acme", "task": "report"}' + "x" * 60,
-             "callback_url": url_of(n)} for n in range(count)]
+                    projects: int = 1) -> list[messages.Execution]:
+    return [messages.Execution(
+        execution_id=f"{scheduled_at}-{n:08d}-0123456789abcdef", id=n,
+        project_id=1 + n % projects, scheduled_at=scheduled_at, spec="*/5 * * * *",
+        timezone="Europe/Berlin", data='{"tenant": "acme", "task": "report"}' + "x" * 60,
+        callback_url=url_of(n)) for n in range(count)]
 
 
-def batch(executions: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"v": 1, "type": "batch", "batch_id": "bench", "fire_at": 0, "deadline": 0,
-            "executions": executions,
-            "signing_secrets": {"1": "s1" * 16, "2": "s2" * 16, "3": "s3" * 16}}
+def batch(executions: list[messages.Execution]) -> messages.Batch:
+    return messages.Batch(batch_id="bench", fire_at=0, deadline=0, executions=executions,
+                          signing_secrets={"1": "s1" * 16, "2": "s2" * 16, "3": "s3" * 16})
 
 
-async def one_run(settings: config.Settings, executions: list[dict[str, Any]]) -> dict[str, Any]:
+async def one_run(settings: config.Settings,
+                  executions: list[messages.Execution]) -> dict[str, Any]:
     async with Deliverer(settings) as deliverer:
         # warm the pool so connection set-up is not in the figure
         await deliverer.deliver(batch(executions[:64]))
         cpu0, t0 = time.process_time(), time.perf_counter()
         results = await deliverer.deliver(batch(executions))
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    failed = [r for r in results if r["state"] != "succeeded"]
+    failed = [r for r in results if r.state != "succeeded"]
     if failed:
         raise SystemExit(f"{len(failed)} executions failed, e.g. {failed[0]}")
     # in (b) every execution is its own POST, so its timings are that POST's
-    per_post = sorted(r["finished_at_ms"] - r["started_at_ms"] for r in results)
+    per_post = sorted((r.finished_at_ms or 0) - (r.started_at_ms or 0) for r in results)
     return {"elapsed": elapsed, "cpu": cpu, "per_post": per_post}
 
 

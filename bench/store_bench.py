@@ -23,7 +23,7 @@ from typing import TypeVar
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.store import Reader, StateMachine
 from scheduler0.store.handlers.executions import MAX_PRUNE
 
@@ -42,7 +42,7 @@ class Node:
 
     def apply(self, command_type: str, body: dict, ts_ms: int = TS_MS) -> tuple[dict, float]:
         self.index += 1
-        command = commands.make(command_type, body, now_ms=ts_ms)
+        command = messages.make(command_type, body, now_ms=ts_ms)
         start = time.perf_counter()
         result = self.machine.apply(command, self.index)
         elapsed = time.perf_counter() - start
@@ -61,8 +61,8 @@ def jobs_body(n: int, project_id: int) -> dict:
 def bench_create(workdir: str, n: int, batches: int) -> float:
     """Seconds per job.create of `n` jobs, after (batches - 1) earlier batches of the same."""
     node = Node(os.path.join(workdir, f"create-{n}.db"))
-    node.apply(commands.PROJECT_CREATE, {"name": "p", "description": "", "signing_secret": "s"})
-    times = [node.apply(commands.JOB_CREATE, jobs_body(n, 1), TS_MS + b * 1000)[1]
+    node.apply(messages.PROJECT_CREATE, {"name": "p", "description": "", "signing_secret": "s"})
+    times = [node.apply(messages.JOB_CREATE, jobs_body(n, 1), TS_MS + b * 1000)[1]
              for b in range(batches)]
     node.machine.close()
     return statistics.median(times)
@@ -88,7 +88,7 @@ def bench_prune(workdir: str, n: int) -> tuple[float, float]:
     times = []
     deleted = 0
     while deleted < n:
-        result, elapsed = node.apply(commands.PRUNE, {"before": 10**9, "limit": MAX_PRUNE})
+        result, elapsed = node.apply(messages.PRUNE, {"before": 10**9, "limit": MAX_PRUNE})
         deleted += result["data"]["deleted"]
         times.append(elapsed)
     node.machine.close()
@@ -98,9 +98,9 @@ def bench_prune(workdir: str, n: int) -> tuple[float, float]:
 
 def bench_snapshot(workdir: str, jobs: int) -> tuple[float, float, int]:
     node = Node(os.path.join(workdir, "snap.db"))
-    node.apply(commands.PROJECT_CREATE, {"name": "p", "description": "", "signing_secret": "s"})
+    node.apply(messages.PROJECT_CREATE, {"name": "p", "description": "", "signing_secret": "s"})
     for b in range(jobs // 10_000):
-        node.apply(commands.JOB_CREATE, jobs_body(10_000, 1), TS_MS + b)
+        node.apply(messages.JOB_CREATE, jobs_body(10_000, 1), TS_MS + b)
     snap = os.path.join(workdir, "snap.dump")
     start = time.perf_counter()
     node.machine.snapshot_to(snap, b"raft")
@@ -116,9 +116,9 @@ def bench_snapshot(workdir: str, jobs: int) -> tuple[float, float, int]:
 
 def bench_reads(workdir: str, jobs: int) -> float:
     node = Node(os.path.join(workdir, "reads.db"))
-    node.apply(commands.PROJECT_CREATE, {"name": "p", "description": "", "signing_secret": "s"})
+    node.apply(messages.PROJECT_CREATE, {"name": "p", "description": "", "signing_secret": "s"})
     for b in range(jobs // 10_000):
-        node.apply(commands.JOB_CREATE, jobs_body(10_000, 1), TS_MS + b)
+        node.apply(messages.JOB_CREATE, jobs_body(10_000, 1), TS_MS + b)
     reader = Reader(node.machine.db_path)
     start = time.perf_counter()
     for page in range(100):

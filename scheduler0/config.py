@@ -357,7 +357,7 @@ def _coerce_replicas(key: Key, value: Any) -> tuple[dict[str, Any], ...]:
             raise ConfigError(f"config key Replicas: entry {item!r} lacks "
                               f"{', '.join(missing)}; expected {key.accepted}")
         entries.append(norm)
-    return tuple(entries)  # type: ignore[return-value]
+    return tuple(entries)
 
 
 def split_host_port(text: str, key_name: str) -> tuple[str, int]:

@@ -27,14 +27,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler0.messages import LeaseAck, LeaseId, LeaseState
+
 LEASE_PERIOD = 1.5  # seconds a node's lease lives on the leader after its latest heartbeat
 HEARTBEAT_INTERVAL = 0.25  # seconds between a node's heartbeats
 NODE_MARGIN = 0.25  # a node stops this much before the leader would count its lease lapsed
 CLOCK_WARNING = 0.5  # seconds of clock offset from the leader worth a warning
 ACCEPTED_KEPT = 16  # lease ids a node remembers as its own chain (adoptions across terms)
 SENT_KEPT = 64  # heartbeats a node remembers, to match acks against their send time
-
-LeaseId = tuple[int, int]  # (term, epoch)
 
 OWN, WAIT, REVOKED = "own", "wait", "revoked"
 
@@ -171,18 +171,17 @@ class LeaseTable:
                                                     live=False)
         return lease.epoch
 
-    def acks(self, now_wall: float, received_wall: Mapping[int, float]) -> list[dict[str, Any]]:
+    def acks(self, now_wall: float, received_wall: Mapping[int, float]) -> list[LeaseAck]:
         """One ack per live node with a heartbeat not acknowledged yet."""
         out = []
         for lease in self.nodes.values():
             if not lease.live or lease.seq <= lease.acked_seq:
                 continue
             lease.acked_seq = lease.seq
-            out.append({"type": "lease", "node_id": lease.node_id, "term": self.term,
-                        "epoch": lease.epoch, "seq": lease.seq,
-                        "continues": list(lease.continues) if lease.continues else None,
-                        "received_wall": received_wall.get(lease.node_id),
-                        "sent_wall": now_wall})
+            out.append(LeaseAck(node_id=lease.node_id, term=self.term, epoch=lease.epoch,
+                                seq=lease.seq, continues=lease.continues,
+                                received_wall=received_wall.get(lease.node_id),
+                                sent_wall=now_wall))
         return out
 
     def holder_of(self, batch_ids: Iterable[str], now: float) -> dict[str, int]:
@@ -229,11 +228,11 @@ class Holder:
         if len(self._sent) > SENT_KEPT:
             del self._sent[min(self._sent)]
 
-    def on_ack(self, ack: Mapping[str, Any], now_wall: float) -> bool:
+    def on_ack(self, ack: LeaseAck, now_wall: float) -> bool:
         """Apply an ack; True when the lease changed (a new id), so holders must be told."""
-        seq, lease = ack.get("seq"), lease_id([ack.get("term"), ack.get("epoch")])
-        sent = self._sent.get(seq) if isinstance(seq, int) else None
-        if lease is None or sent is None:
+        lease = ack.lease
+        sent = self._sent.get(ack.seq)
+        if sent is None:
             return False
         if self.current is not None and lease < self.current:
             return False  # from a leader already succeeded
@@ -241,7 +240,7 @@ class Holder:
         self._measure_offset(sent_wall, ack, now_wall)
         changed = lease != self.current
         if changed:
-            if lease_id(ack.get("continues")) in self.accepted:
+            if ack.continues in self.accepted:
                 self.accepted = [*self.accepted, lease][-ACCEPTED_KEPT:]
             else:
                 self.accepted = [lease]  # a broken lease: what was held under others is gone
@@ -250,20 +249,20 @@ class Holder:
         self.valid_until = max(self.valid_until, sent_mono + LEASE_PERIOD - NODE_MARGIN)
         return changed
 
-    def _measure_offset(self, sent_wall: float, ack: Mapping[str, Any], now_wall: float) -> None:
+    def _measure_offset(self, sent_wall: float, ack: LeaseAck, now_wall: float) -> None:
         """NTP's estimate from one exchange: the leader's receive and send times between ours."""
-        received, replied = ack.get("received_wall"), ack.get("sent_wall")
-        if isinstance(received, (int, float)) and isinstance(replied, (int, float)):
+        received, replied = ack.received_wall, ack.sent_wall
+        if received is not None and replied is not None:
             leader_ahead = ((received - sent_wall) + (replied - now_wall)) / 2
             self.clock_offset = -leader_ahead
 
     def verdict(self, stamp: LeaseId | None, now: float) -> str:
         return verdict(stamp, self.current, self.accepted, self.valid_until, now)
 
-    def state(self) -> dict[str, Any]:
-        """The wire form executors receive."""
-        return {"type": "lease", "current": list(self.current) if self.current else None,
-                "accepted": [list(a) for a in self.accepted], "valid_until": self.valid_until}
+    def state(self) -> LeaseState:
+        """The message executors receive."""
+        return LeaseState(current=self.current, accepted=list(self.accepted),
+                          valid_until=self.valid_until)
 
 
 def verdict(stamp: LeaseId | None, current: LeaseId | None, accepted: list[LeaseId],
@@ -284,9 +283,6 @@ def verdict(stamp: LeaseId | None, current: LeaseId | None, accepted: list[Lease
     return REVOKED
 
 
-def holder_from_state(state: Mapping[str, Any]) -> tuple[LeaseId | None, list[LeaseId], float]:
-    """(current, accepted, valid_until) from `Holder.state()`'s wire form."""
-    accepted = [a for a in (lease_id(v) for v in state.get("accepted") or []) if a]
-    valid_until = state.get("valid_until")
-    return (lease_id(state.get("current")), accepted,
-            float(valid_until) if isinstance(valid_until, (int, float)) else 0.0)
+def holder_from_state(state: LeaseState) -> tuple[LeaseId | None, list[LeaseId], float]:
+    """(current, accepted, valid_until) from `Holder.state()`'s message."""
+    return state.current, list(state.accepted), state.valid_until

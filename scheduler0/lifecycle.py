@@ -9,7 +9,7 @@ import signal
 import threading
 from typing import Any
 
-from scheduler0 import transport
+from scheduler0 import messages, transport
 from scheduler0.config import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class Lifecycle:
         return thread
 
     def _control_loop(self) -> None:
-        sub = transport.Socket("sub", self.settings.ipc("control"), bind=False)
+        sub = transport.Socket("sub", self.settings.ipc("control"), bind=False,
+                               channel=messages.CONTROL)
         try:
             while not self.stopping.is_set():
                 if self.parent_gone():
@@ -57,11 +58,11 @@ class Lifecycle:
         finally:
             sub.close()
 
-    def on_control(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "memory":
-            pressure = bool(message.get("pressure"))
+    def on_control(self, message: messages.Memory | messages.Stop) -> None:
+        if isinstance(message, messages.Memory):
+            pressure = message.pressure
             if pressure != self.memory_pressure:
                 log.warning("memory pressure %s", "on: taking no new work" if pressure else "off")
             self.memory_pressure = pressure
-        elif message.get("type") == "stop":
+        elif isinstance(message, messages.Stop):
             self.stopping.set()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
+
+from scheduler0.schedule.timefmt import format_rfc3339_utc_ms
 
 
 class _UtcFormatter(logging.Formatter):
-    converter = time.gmtime
+    """Stamps lines as the API writes instants: RFC 3339 UTC with milliseconds."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return format_rfc3339_utc_ms(int(record.created * 1000))
 
 
 def setup(level: str, node_id: int, role: str) -> None:
-    fmt = (f"%(asctime)s.%(msecs)03dZ node={node_id} role={role} pid=%(process)d "
+    fmt = (f"%(asctime)s node={node_id} role={role} pid=%(process)d "
            "%(levelname)s %(name)s: %(message)s")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_UtcFormatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S"))
+    handler.setFormatter(_UtcFormatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

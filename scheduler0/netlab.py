@@ -20,7 +20,9 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _COMMAND_TIMEOUT = 10.0  # seconds; an `ip` call that takes longer is stuck, not slow
 _BRIDGE_SYSCTLS = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables")
@@ -235,7 +237,10 @@ def _write_sysctls(values: dict[str, str]) -> None:
             path.write_text(value)
 
 
-def _with_state(change):
+SysctlState = dict[str, Any]
+
+
+def _with_state(change: Callable[[SysctlState | None], SysctlState | None]) -> None:
     """Run change(state) -> new state under the state file's lock; None deletes the file."""
     with open(f"{_SYSCTL_STATE}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -250,13 +255,13 @@ def _with_state(change):
             _SYSCTL_STATE.write_text(json.dumps(state))
 
 
-def _live_holders(state: dict | None) -> list[str]:
+def _live_holders(state: SysctlState | None) -> list[str]:
     """Holders whose bridge still exists; a crashed lab's bridge is gone or will be removed."""
     return [bridge for bridge in (state or {}).get("holders", []) if _link_exists(bridge)]
 
 
 def _acquire_bridge_sysctls(bridge: str) -> None:
-    def change(state):
+    def change(state: SysctlState | None) -> SysctlState:
         if state is None:  # the first lab: what is there now is the host's own setting
             state = {"saved": _read_sysctls(), "holders": []}
         # A stale state (its holders crashed) keeps its saved values: the current ones are
@@ -269,7 +274,7 @@ def _acquire_bridge_sysctls(bridge: str) -> None:
 
 
 def _release_bridge_sysctls(bridge: str) -> None:
-    def change(state):
+    def change(state: SysctlState | None) -> SysctlState | None:
         if state is None:
             return None
         holders = [b for b in _live_holders(state) if b != bridge]

@@ -19,13 +19,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
 
-from scheduler0 import config, datadir, logs, secrets_file, transport
+from scheduler0 import clock, config, datadir, logs, messages, secrets_file, transport
 from scheduler0.errors import ConfigError, Scheduler0Error
 
 log = logging.getLogger("scheduler0.supervisor")
@@ -119,13 +118,13 @@ class Supervisor:
         self._control = transport.Socket("pub", self.settings.ipc("control"), bind=True)
         coordinator, others = self.children[0], self.children[1:]
         self._spawn(coordinator)
-        self._await_coordinator(coordinator, time.monotonic() + COORDINATOR_HEAD_START)
+        self._await_coordinator(coordinator, clock.monotonic() + COORDINATOR_HEAD_START)
         for child in others:
             self._spawn(child)
         last_memory = 0.0
         try:
             while not self.stopping.is_set():
-                now = time.monotonic()
+                now = clock.monotonic()
                 self._reap_and_restart(now)
                 if now - last_memory >= MEMORY_INTERVAL:
                     last_memory = now
@@ -155,7 +154,7 @@ class Supervisor:
         # A new session: a terminal's Ctrl-C reaches only the supervisor, which then stops the
         # children in order instead of having them all die at once.
         child.proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-        child.started_at = time.monotonic()
+        child.started_at = clock.monotonic()
         log.info("started %s (pid %d)", child.name, child.proc.pid)
 
     def _command_socket(self) -> str:
@@ -165,7 +164,7 @@ class Supervisor:
     def _await_coordinator(self, coordinator: Child, deadline: float) -> None:
         """Until the coordinator bound its command socket, exited, or the deadline passed."""
         ready = self._command_socket()
-        while (time.monotonic() < deadline and not self.stopping.is_set()
+        while (clock.monotonic() < deadline and not self.stopping.is_set()
                and coordinator.proc is not None and coordinator.proc.poll() is None
                and not os.path.exists(ready)):
             self.stopping.wait(0.02)
@@ -199,7 +198,7 @@ class Supervisor:
         """
         # SIGTERM, not the control channel's "stop" (which every child hears at once), so the
         # coordinator outlives the executors.
-        deadline = time.monotonic() + STOP_GRACE
+        deadline = clock.monotonic() + STOP_GRACE
         workers = [c for c in self.children if c.role != "coordinator"]
         coordinators = [c for c in self.children if c.role == "coordinator"]
         self._stop_group(workers, deadline - COORDINATOR_STOP_TIME)
@@ -212,7 +211,7 @@ class Supervisor:
         for child in running:
             assert child.proc is not None
             try:
-                child.proc.wait(max(0.0, deadline - time.monotonic()))
+                child.proc.wait(max(0.0, deadline - clock.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in time, killing it", child.name)
                 _signal(child, signal.SIGKILL)
@@ -241,8 +240,7 @@ class Supervisor:
                 log.info("memory %.0f MB is below 60%% of MaxMemory: resuming work", mb)
         # Sent every time, so a restarted child learns the state within a second.
         assert self._control is not None
-        self._control.send({"type": "memory", "pressure": self.guard.pressure, "rss": rss},
-                           block=False)
+        self._control.send(messages.Memory(pressure=self.guard.pressure, rss=rss), block=False)
 
 
 def _signal(child: Child, sig: int) -> None:

@@ -10,7 +10,9 @@ Between nodes:
     intake    coordinator PULL (tcp, IntakeAddress) <- the leader's PUSH   batches and lease
               acks for this node; every node's heartbeats
 
-Every message is one msgpack frame (scheduler0.codec). Failures become TransportError.
+Every message is one msgpack frame: scheduler0.messages encodes it, and a socket that receives
+decodes through the Channel of what it carries (an unreadable message is logged and dropped).
+Failures become TransportError.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ import zmq
 import zmq.auth.thread
 from zmq.utils import z85
 
-from scheduler0 import codec
+from scheduler0 import messages
 from scheduler0.errors import TransportError
 
 _KINDS = {"push": zmq.PUSH, "pull": zmq.PULL, "pub": zmq.PUB, "sub": zmq.SUB,
           "router": zmq.ROUTER, "req": zmq.REQ}
 
 
-def context() -> zmq.Context:
+def context() -> zmq.Context[zmq.Socket[bytes]]:
     return zmq.Context.instance()
 
 
@@ -93,16 +95,20 @@ def _start_authenticator(keys: CurveKeys) -> None:
 
 
 class Socket:
-    """One ZeroMQ socket carrying codec messages. Not thread-safe: one thread owns it.
+    """One ZeroMQ socket carrying scheduler0.messages. Not thread-safe: one thread owns it.
+
+    A socket that receives reads the messages of `channel` (messages.BATCHES, ...).
 
     With `curve` the socket authenticates and encrypts (tcp between nodes): a bound socket is
     the CURVE server, a connecting one the client.
     """
 
     def __init__(self, kind: str, endpoint: str, *, bind: bool, hwm: int = 100_000,
-                 subscribe: bytes | None = b"", curve: CurveKeys | None = None):
+                 subscribe: bytes | None = b"", curve: CurveKeys | None = None,
+                 channel: messages.Channel[Any] | None = None):
         self.kind = kind
         self.endpoint = endpoint
+        self.channel = channel
         self._sock = context().socket(_KINDS[kind])
         self._sock.setsockopt(zmq.LINGER, 0 if kind in ("req", "router") else 2000)
         self._sock.setsockopt(zmq.SNDHWM, hwm)
@@ -138,30 +144,36 @@ class Socket:
         """The pyzmq socket, for a Poller built with `poller()`."""
         return self._sock
 
-    def send(self, message: dict[str, Any], *, block: bool = True) -> bool:
+    def send(self, message: messages.Versioned, *, block: bool = True) -> bool:
         """Send one message; with block=False return False instead of waiting at the HWM."""
         try:
-            self._sock.send(codec.encode(message), 0 if block else zmq.NOBLOCK)
+            self._sock.send(messages.encode(message), 0 if block else zmq.NOBLOCK)
             return True
         except zmq.Again:
             return False
         except zmq.ZMQError as exc:
             raise TransportError(f"send on {self.endpoint} failed: {exc}") from None
 
-    def recv(self, timeout: float | None = None) -> dict[str, Any] | None:
-        """The next message, or None after `timeout` seconds (None = wait forever)."""
+    def recv(self, timeout: float | None = None) -> Any:
+        """The next message of this socket's channel, or None after `timeout` seconds (None =
+        wait forever) or when what came could not be read (logged by the channel)."""
         if timeout is not None and not self._sock.poll(int(timeout * 1000)):
             return None
         try:
-            return codec.decode(self._sock.recv())
+            return self._decode(self._sock.recv())
         except zmq.ZMQError as exc:
             raise TransportError(f"recv on {self.endpoint} failed: {exc}") from None
 
-    def recv_nowait(self) -> dict[str, Any] | None:
+    def recv_nowait(self) -> Any:
         try:
-            return codec.decode(self._sock.recv(zmq.NOBLOCK))
+            return self._decode(self._sock.recv(zmq.NOBLOCK))
         except zmq.Again:
             return None
+
+    def _decode(self, data: bytes) -> Any:
+        if self.channel is None:
+            raise TypeError(f"the {self.kind} socket to {self.endpoint} has no channel to read")
+        return self.channel.decode(data)
 
     def close(self) -> None:
         self._sock.close()
@@ -177,20 +189,20 @@ class RouterServer:
     def raw(self) -> Any:
         return self._sock.raw
 
-    def recv(self, timeout: float) -> tuple[list[bytes], dict[str, Any]] | None:
+    def recv(self, timeout: float) -> tuple[list[bytes], messages.Request] | None:
         if not self._sock.raw.poll(int(timeout * 1000)):
             return None
         frames = self._sock.raw.recv_multipart()
         envelope, body = frames[:-1], frames[-1]
-        try:
-            return envelope, codec.decode(body)
-        except ValueError:
-            self.reply(envelope, {"ok": False, "error": {"status": 400, "code": "bad_message",
-                                                          "message": "undecodable request"}})
+        request = messages.REQUESTS.read(body)
+        if isinstance(request, str):
+            self.reply(envelope, messages.Reply.refused(400, "bad_message",
+                                                        f"undecodable request: {request}"))
             return None
+        return envelope, request
 
-    def reply(self, envelope: list[bytes], message: dict[str, Any]) -> None:
-        self._sock.raw.send_multipart([*envelope, codec.encode(message)])
+    def reply(self, envelope: list[bytes], message: messages.Reply) -> None:
+        self._sock.raw.send_multipart([*envelope, messages.encode(message)])
 
     def close(self) -> None:
         self._sock.close()
@@ -207,16 +219,17 @@ class RequestClient:
         self.endpoint = endpoint
         self._local = threading.local()
 
-    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def request(self, message: messages.Request, timeout: float) -> messages.Reply:
         sock = getattr(self._local, "sock", None)
         if sock is None:
-            sock = self._local.sock = Socket("req", self.endpoint, bind=False)
+            sock = self._local.sock = Socket("req", self.endpoint, bind=False,
+                                             channel=messages.REPLIES)
         sock.send(message)
         reply = sock.recv(timeout)
-        if reply is None:
+        if not isinstance(reply, messages.Reply):
             sock.close()
             self._local.sock = None
-            raise TransportError(f"no reply from {self.endpoint} within {timeout:g} s")
+            raise TransportError(f"no readable reply from {self.endpoint} within {timeout:g} s")
         return reply
 
 

@@ -16,20 +16,20 @@ is a 415. There is no static folder and no /static route.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from scheduler0 import clock
 from scheduler0.api.auth import require_auth
-from scheduler0.api.callback_guard import CallbackGuard
 from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
 from scheduler0.api.metrics import Metrics
 from scheduler0.api.routes import BLUEPRINTS
+from scheduler0.api.services import NodeServices
 from scheduler0.api.validation import MAX_JOBS_PER_REQUEST
 from scheduler0.config import Settings
-from scheduler0.delivery.target import NetworkPolicy
+from scheduler0.delivery.target import CallbackGuard, NetworkPolicy
 from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,13 @@ def body_too_large_message(limit_bytes: int) -> str:
             f"{MAX_JOBS_PER_REQUEST} jobs per request and split bigger batches")
 
 
-def create_app(settings: Settings, services: Any,
+def create_app(settings: Settings, services: NodeServices,
                node_auth: tuple[str, str] | None = None) -> Flask:
     """The API app for one node.
 
-    `services` implements scheduler0.api.services.NodeServices; `node_auth` is (AuthUsername,
-    AuthPassword) from the node secrets, accepted as HTTP Basic auth (None: no Basic auth).
+    `services` is what the node gives the API (writes, reads, status, membership); `node_auth` is
+    (AuthUsername, AuthPassword) from the node secrets, accepted as HTTP Basic auth (None: no
+    Basic auth).
     """
     app = Flask("scheduler0.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes(settings)
@@ -90,7 +91,7 @@ def create_app(settings: Settings, services: Any,
 
 
 def _start_timer() -> None:
-    g.started = time.perf_counter()
+    g.started = clock.monotonic()
 
 
 def _require_json_body() -> None:
@@ -116,7 +117,7 @@ def _finish(response: Response) -> Response:
     if started is not None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         api().metrics.observe(route, request.method, response.status_code,
-                              time.perf_counter() - started)
+                              clock.monotonic() - started)
     return response
 
 

@@ -8,13 +8,17 @@ one error handler in app.py with `error_response()`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, g, jsonify
 
-from scheduler0.api.callback_guard import CallbackGuard
 from scheduler0.api.metrics import Metrics
+from scheduler0.api.services import NodeServices
 from scheduler0.config import Settings
+from scheduler0.delivery.target import CallbackGuard
+
+if TYPE_CHECKING:
+    from scheduler0.store.reads import Reader
 
 EXTENSION = "scheduler0"
 
@@ -22,7 +26,7 @@ EXTENSION = "scheduler0"
 @dataclass
 class ApiContext:
     settings: Settings
-    services: Any  # scheduler0.api.services.NodeServices
+    services: NodeServices
     node_auth: tuple[str, str] | None
     guard: CallbackGuard
     metrics: Metrics
@@ -32,11 +36,11 @@ def api() -> ApiContext:
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
 
 
-def reader() -> Any:
+def reader() -> Reader:
     """The store's read view for this request (one per thread, from the services)."""
     if "reader" not in g:
         g.reader = api().services.reader()
-    return g.reader
+    return g.reader  # type: ignore[no-any-return]  # flask.g holds Any
 
 
 def ok(data: Any, status: int = 200) -> Response:

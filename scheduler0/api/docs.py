@@ -70,7 +70,8 @@ def _constraints(schema: dict[str, Any]) -> str:
         parts.append("one of " + ", ".join(f"<code>{_e(x)}</code>" for x in schema["enum"]
                                            if x is not None))
     for key, label in (("minimum", "min"), ("maximum", "max"), ("minLength", "min length"),
-                       ("maxLength", "max length"), ("minItems", "min items"),
+                       ("maxLength", "max length"), ("x-maxBytes", "max bytes of UTF-8"),
+                       ("minItems", "min items"),
                        ("maxItems", "max items"), ("default", "default")):
         if key in schema:
             parts.append(f"{label} <code>{_e(schema[key])}</code>")
@@ -89,12 +90,18 @@ def _object_table(schema: dict[str, Any]) -> str:
     props = schema.get("properties") or {}
     if not props:
         return ""
-    required = set(schema.get("required", ()))
+    required = set(schema.get("required", ())) | _one_of_required(schema)
     rows = "".join(
         f"<tr><td><code>{_e(name)}</code>{' *' if name in required else ''}</td>"
         f"<td>{_type(prop)}</td><td>{_describe(prop)}</td></tr>"
         for name, prop in props.items())
     return f"<table><tr><th>field (* required)</th><th>type</th><th>notes</th></tr>{rows}</table>"
+
+
+def _one_of_required(schema: dict[str, Any]) -> set[str]:
+    """Fields required in one of several spellings (allOf: oneOf required): the first one."""
+    return {name for part in schema.get("allOf", ()) for option in part.get("oneOf", ())[:1]
+            for name in option.get("required", ())}
 
 
 def _parameters(params: list[dict[str, Any]]) -> str:

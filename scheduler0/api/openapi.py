@@ -1,8 +1,10 @@
-"""The OpenAPI 3.1 document of the API, written by hand as one Python dict.
+"""The OpenAPI 3.1 document of the API, as one Python dict.
 
 `document()` is served at /openapi.json and rendered at /docs; the API tests fuzz every
-operation it lists, so a route missing here is a route left untested. Keep it in step with
-routes/ and validation.py (limits are taken from validation.py, not repeated).
+operation it lists, so a route missing here is a route left untested. The job's schemas are
+built from its field table (scheduler0.vocabulary.JOB_FIELDS), which also drives validation.py;
+the rest is written here, with limits taken from validation.py, not repeated.
+tests/api/test_schema_agreement.py fails when this document and the code disagree.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from scheduler0 import __version__, schedule
+from scheduler0 import __version__, schedule, vocabulary
 from scheduler0.api import validation as v
+from scheduler0.vocabulary import JOB_INPUT_FIELDS, JobField, Kind
 
-EXECUTION_STATES = v.EXECUTION_STATES
+EXECUTION_STATES = vocabulary.EXECUTION_STATES
 MISFIRE_POLICIES = tuple(schedule.MISFIRE_POLICIES)
 
 DESCRIPTION = f"""\
@@ -61,10 +64,8 @@ itself raises before the request reaches the API (400, 413, 431, 501) use the sa
 
 INSTANT = {"type": ["string", "null"], "format": "date-time",
            "description": "RFC 3339 UTC, e.g. 2030-01-02T15:04:05Z", "examples": ["2030-01-02T15:04:05Z"]}
-INSTANT_INPUT = {"type": ["string", "integer", "null"],
-                 "description": "RFC 3339 (any offset) or epoch seconds; null or Go's zero time "
-                                "0001-01-01T00:00:00Z for none",
-                 "examples": ["2030-01-02T15:04:05Z", 1893553445]}
+STAMP = {"type": "string", "format": "date-time",
+         "description": "RFC 3339 UTC with milliseconds, e.g. 2030-01-02T15:04:05.123Z"}
 ID = {"type": "integer", "minimum": 1, "maximum": v.MAX_ID}
 
 
@@ -163,6 +164,151 @@ HEALTH_DETAIL: dict[str, Any] = {
                                                    "leader whose planner stopped)"},
 }
 
+# -- the job's schemas, from vocabulary.JOB_FIELDS ---------------------------------------------
+#
+# Names, spellings, types, limits, defaults, what is required, updatable or nullable: all read
+# from the table, so the schemas say what api/validation.py (driven by the same table) checks.
+# Only the prose and formats are written here.
+
+JOB_INPUT_NOTES: dict[str, dict[str, Any]] = {
+    "project_id": {"description": "an existing project (404 otherwise)"},
+    "spec": {"description": "cron: 5 fields (min hour dom month dow), 6 fields (seconds first), "
+                            "or @yearly @monthly @weekly @daily @hourly @every <duration>",
+             "examples": ["*/5 * * * *", "0 30 9 * * MON-FRI", "@every 90s"]},
+    "timezone": {"description": "IANA zone the fields are matched in; default: the node's "
+                                "DefaultTimezone (UTC unless configured)",
+                 "examples": ["UTC", "Europe/Berlin"]},
+    "callback_url": {"format": "uri",
+                     "description": "absolute http(s) URL; must be inside the node's "
+                                    "CallbackAllowedNetworks when those are set"},
+    "data": {"description": f"opaque string echoed in every callback (at most "
+                            f"{vocabulary.JOB_FIELD['data'].max_bytes} bytes of UTF-8, x-maxBytes)"},
+    "start_date": {"description": "no tick before it; also the anchor of @every (default: "
+                                  "creation)"},
+    "end_date": {"description": "no tick after it; must be after start_date and in the future"},
+    "paused": {"description": "true pauses, false resumes"},
+    "misfire_policy": {"description": "ticks missed while the cluster was down: run_once (the "
+                                      "latest once), run_all, skip"},
+}
+JOB_OUTPUT_NOTES: dict[str, dict[str, Any]] = {
+    "callback_url": {"format": "uri"},
+    "next_execution_at": {"description": "next tick; null when paused or ended"},
+    "last_execution_at": {"description": "latest tick recorded in the history"},
+}
+
+
+def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` that also takes null."""
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    result = {**schema, "type": [*kinds, "null"]}
+    if "enum" in schema:
+        result["enum"] = [*schema["enum"], None]
+    return result
+
+
+def _job_input_value(f: JobField) -> dict[str, Any]:
+    """What a job body may send for `f` (not null)."""
+    if f.kind is Kind.ID:
+        return dict(ID)
+    if f.kind is Kind.BOOLEAN:
+        return {"type": "boolean"}
+    if f.kind is Kind.CHOICE:
+        return {"type": "string", "enum": list(f.choices)}
+    if f.kind is Kind.INSTANT:
+        # JSON Schema applies maxLength to the text and the bounds to epoch seconds.
+        return {"type": ["string", "number"], "maxLength": v.MAX_INSTANT_TEXT, "minimum": 0,
+                "maximum": v.MAX_INSTANT,
+                "description": "RFC 3339 (any offset) or epoch seconds; Go's zero time "
+                               "0001-01-01T00:00:00Z means none",
+                "examples": ["2030-01-02T15:04:05Z", 1893553445]}
+    schema: dict[str, Any] = {"type": "string"}
+    if not f.blank:  # whitespace alone is empty too
+        schema.update(minLength=1, pattern=r"\S")
+    if f.max_length is not None:
+        schema["maxLength"] = f.max_length
+    if f.max_bytes is not None:
+        # No JSON Schema keyword counts bytes: maxLength counts characters.
+        schema["x-maxBytes"] = f.max_bytes
+    return schema
+
+
+def _job_input_property(f: JobField, *, update: bool) -> dict[str, Any]:
+    schema = _job_input_value(f)
+    if (f.clearable if update else not f.required):
+        schema = _or_null(schema)
+        if not update and f.default is not None:
+            schema["default"] = f.default
+    notes = dict(JOB_INPUT_NOTES.get(f.name, {}))
+    if update and not f.updatable:
+        notes["description"] = "may be sent back unchanged; changing it is a 400 (create a new job)"
+    elif update and f.clearable:
+        notes["description"] = (notes.get("description", "") + "; null: back to the default"
+                                ).lstrip("; ")
+    if "description" in notes and "description" in schema:
+        notes["description"] = f"{notes['description']}. {schema['description']}"
+    return {**schema, **notes}
+
+
+def job_input_schema(*, update: bool) -> dict[str, Any]:
+    """JobInput (update=False) or JobUpdate: every input field in either spelling (both at once
+    is a 400), the answered-only fields as ignored, anything else a 400."""
+    properties: dict[str, Any] = {}
+    rules: list[dict[str, Any]] = []
+    required: list[str] = []
+    for f in JOB_INPUT_FIELDS:
+        properties[f.name] = _job_input_property(f, update=update)
+        if f.alias is None:
+            if f.required and not update:
+                required.append(f.name)
+            continue
+        properties[f.alias] = {**properties[f.name], "deprecated": True,
+                               "description": f"the original Go server's spelling of {f.name}"}
+        if f.required and not update:
+            rules.append({"oneOf": [{"required": [f.name]}, {"required": [f.alias]}]})
+        else:
+            rules.append({"not": {"required": [f.name, f.alias]}})
+    for name in vocabulary.JOB_IGNORED:
+        properties[name] = {"readOnly": True, "description": "answered-only (or the original's "
+                                                            "read-only field): ignored"}
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    if update:
+        schema.update(minProperties=1, description=(
+            "any subset of " + ", ".join(vocabulary.JOB_UPDATABLE) + "; it takes effect from the "
+            "next tick. A job read with GET may be sent back (its answered-only fields are "
+            "ignored)"))
+    else:
+        schema["description"] = ("the original's camelCase spellings (" + ", ".join(
+            vocabulary.JOB_ALIASES) + ") are accepted; unknown fields are a 400")
+    if required:
+        schema["required"] = required
+    if rules:
+        schema["allOf"] = rules
+    return {**schema, "properties": properties}
+
+
+def _job_output_property(f: JobField) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if f.kind is Kind.INSTANT_MS:
+        schema = dict(STAMP)
+    elif f.kind is Kind.INSTANT:
+        schema = {"type": "string", "format": "date-time",
+                  "description": "RFC 3339 UTC, e.g. 2030-01-02T15:04:05Z"}
+    elif f.kind is Kind.TEXT:
+        schema = {"type": "string"}
+    else:
+        schema = _job_input_value(f)
+    if f.nullable:
+        schema = _or_null(schema)
+    notes = JOB_OUTPUT_NOTES.get(f.name, {})
+    return {**schema, **notes}
+
+
+def job_output_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False,
+            "required": [f.name for f in vocabulary.JOB_API_FIELDS],
+            "properties": {f.name: _job_output_property(f) for f in vocabulary.JOB_API_FIELDS}}
+
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object", "required": ["code", "message"],
@@ -181,7 +327,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "api_key", "archived", "created_at", "updated_at"],
         "properties": {"id": ID, "api_key": {"type": "string"},
                        "archived": {"type": "boolean", "description": "archived keys are refused"},
-                       "created_at": INSTANT, "updated_at": INSTANT},
+                       "created_at": STAMP, "updated_at": STAMP},
     },
     "NewCredential": {
         "allOf": [_ref("Credential"), {
@@ -204,7 +350,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["id", "name", "description", "created_at", "updated_at"],
         "properties": {
             "id": ID, "name": {"type": "string"}, "description": {"type": "string"},
-            "created_at": INSTANT, "updated_at": INSTANT,
+            "created_at": STAMP, "updated_at": STAMP,
             "signing_secret": {
                 "type": "string",
                 "description": "only on creation and rotation: the HMAC-SHA256 key of the "
@@ -231,67 +377,9 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"id": ID, "jobs_deleted": {"type": "integer", "minimum": 0}},
     },
     "Deleted": {"type": "object", "required": ["id"], "properties": {"id": ID}},
-    "Job": {
-        "type": "object",
-        "required": ["id", "project_id", "spec", "timezone", "callback_url", "data",
-                     "execution_type", "start_date", "end_date", "paused", "misfire_policy",
-                     "created_at", "updated_at", "next_execution_at", "last_execution_at"],
-        "properties": {
-            "id": ID, "project_id": ID, "spec": {"type": "string"},
-            "timezone": {"type": "string"}, "callback_url": {"type": "string", "format": "uri"},
-            "data": {"type": "string"}, "execution_type": {"type": "string", "enum": ["http"]},
-            "start_date": INSTANT, "end_date": INSTANT, "paused": {"type": "boolean"},
-            "misfire_policy": {"type": "string", "enum": list(MISFIRE_POLICIES)},
-            "created_at": INSTANT, "updated_at": INSTANT,
-            "next_execution_at": {**INSTANT, "description": "next tick; null when paused or ended"},
-            "last_execution_at": {**INSTANT, "description": "latest tick recorded in the history"}},
-    },
-    "JobInput": {
-        "type": "object", "required": ["project_id", "spec", "callback_url"],
-        "description": "camelCase spellings (projectId, callbackUrl, executionType, startDate, "
-                       "endDate, misfirePolicy) are accepted; other unknown fields are a 400",
-        "properties": {
-            "project_id": {**ID, "description": "an existing project (404 otherwise)"},
-            "spec": {"type": "string", "minLength": 1, "maxLength": v.MAX_SPEC_LENGTH,
-                     "description": "cron: 5 fields (min hour dom month dow), 6 fields (seconds "
-                                    "first), or @yearly @monthly @weekly @daily @hourly "
-                                    "@every <duration>",
-                     "examples": ["*/5 * * * *", "0 30 9 * * MON-FRI", "@every 90s"]},
-            "timezone": {"type": ["string", "null"], "maxLength": v.MAX_TIMEZONE_LENGTH,
-                         "description": "IANA zone the fields are matched in; default: the "
-                                        "node's DefaultTimezone (UTC)",
-                         "examples": ["UTC", "Europe/Berlin"]},
-            "callback_url": {"type": "string", "format": "uri", "maxLength": v.MAX_URL_LENGTH,
-                             "description": "absolute http(s) URL; must be inside the node's "
-                                            "CallbackAllowedNetworks when those are set"},
-            "data": {"type": ["string", "null"], "maxLength": v.MAX_DATA_BYTES,
-                     "description": f"opaque string echoed in every callback (at most "
-                                    f"{v.MAX_DATA_BYTES} bytes of UTF-8)"},
-            "execution_type": {"type": ["string", "null"], "enum": ["http", None],
-                               "default": "http"},
-            "start_date": {**INSTANT_INPUT, "description": "no tick before it; also the anchor "
-                                                           "of @every (default: creation)"},
-            "end_date": {**INSTANT_INPUT, "description": "no tick after it; must be after "
-                                                         "start_date and in the future"},
-            "paused": {"type": ["boolean", "null"], "default": False},
-            "misfire_policy": {"type": ["string", "null"], "enum": [*MISFIRE_POLICIES, None],
-                               "default": "run_once",
-                               "description": "ticks missed while the cluster was down: "
-                                              "run_once (the latest once), run_all, skip"}},
-    },
-    "JobUpdate": {
-        "type": "object", "minProperties": 1,
-        "description": "any subset; it takes effect from the next tick. project_id and "
-                       "execution_type may be sent back unchanged but not changed",
-        "properties": {
-            "spec": {"type": "string", "minLength": 1, "maxLength": v.MAX_SPEC_LENGTH},
-            "timezone": {"type": "string", "maxLength": v.MAX_TIMEZONE_LENGTH},
-            "callback_url": {"type": "string", "format": "uri", "maxLength": v.MAX_URL_LENGTH},
-            "data": {"type": ["string", "null"], "maxLength": v.MAX_DATA_BYTES},
-            "start_date": INSTANT_INPUT, "end_date": INSTANT_INPUT,
-            "paused": {"type": "boolean", "description": "true pauses, false resumes"},
-            "misfire_policy": {"type": "string", "enum": list(MISFIRE_POLICIES)}},
-    },
+    "Job": job_output_schema(),
+    "JobInput": job_input_schema(update=False),
+    "JobUpdate": job_input_schema(update=True),
     "Execution": {
         "type": "object",
         "required": ["execution_id", "job_id", "project_id", "scheduled_at", "state",
@@ -310,9 +398,49 @@ SCHEMAS: dict[str, Any] = {
             "planned_at": INSTANT, "started_at": INSTANT, "finished_at": INSTANT},
     },
     "Peer": {
-        "type": "object",
-        "properties": {"node_id": {"type": "integer"}, "address": {"type": "string"},
-                       "raft_address": {"type": "string"}, "connected": {"type": "boolean"}},
+        "type": "object", "required": ["node_id", "address", "raft_address", "connected"],
+        "properties": {"node_id": {"type": "integer"},
+                       "address": {"type": "string", "description": "its API URL"},
+                       "raft_address": {"type": "string", "description": "host:port"},
+                       "connected": {"type": "boolean"}},
+    },
+    "Cluster": {
+        "type": "object", "additionalProperties": False,
+        "required": ["node_id", "leader_id", "is_leader", "term", "lag", "peers", "nodes",
+                     "lease"],
+        "properties": {
+            "node_id": {"type": "integer"},
+            "leader_id": {"type": ["integer", "null"], "description": "null while no leader "
+                                                                      "is known"},
+            "is_leader": {"type": "boolean"},
+            "term": {"type": ["integer", "null"], "description": "the current Raft term"},
+            "lag": {"type": ["integer", "null"],
+                    "description": "entries the leader committed that this node has not yet "
+                                   "applied; null while the leader's commit index is unknown"},
+            "peers": {"type": "array", "items": _ref("Peer")},
+            "nodes": {"type": "object", "description": "node id -> its executors' last load "
+                                                       "report (held, executors, "
+                                                       "memory_pressure) and, on the leader, "
+                                                       "its lease (epoch, live, lease_age s, "
+                                                       "held, clock_offset_ms)"},
+            "lease": {"type": ["object", "null"],
+                      "description": "this node's execution lease: current [term, epoch], "
+                                     "valid_for s, clock_offset_ms (null without a "
+                                     "coordinator's executors)"}},
+    },
+    "MemberAdd": {
+        "type": "object", "additionalProperties": False, "required": ["raft_address"],
+        "properties": {"raft_address": {"type": "string", "description": "host:port, e.g. "
+                                                                         "127.0.0.1:10094"}},
+    },
+    "MemberAdded": {
+        "type": "object", "additionalProperties": False, "required": ["added"],
+        "properties": {"added": {"type": "string", "description": "the Raft address added"}},
+    },
+    "MemberRemoved": {
+        "type": "object", "additionalProperties": False, "required": ["removed"],
+        "properties": {"removed": {"type": "string",
+                                   "description": "the Raft address removed"}},
     },
     "Health": {
         "type": "object", "description": "the answer without credentials",
@@ -550,7 +678,7 @@ PATHS: dict[str, Any] = {
             "summary": "Members, leader, Raft term and this node's replication lag (entries "
                        "committed by the leader and not yet applied here); per node its load "
                        "and, on the leader, its lease (age, liveness, clock offset)",
-            "responses": {**_ok("cluster", {"type": "object"}), **_errors(401, 503)},
+            "responses": {**_ok("cluster", _ref("Cluster")), **_errors(401, 503)},
         },
     },
     "/cluster/members": {
@@ -558,10 +686,8 @@ PATHS: dict[str, Any] = {
             "operationId": "addMember", "tags": ["cluster"],
             "summary": "Add a node by its Raft address (node Basic auth only). Start the new "
                        "node first, with every current member in its Replicas.",
-            "requestBody": _json_body({"type": "object", "additionalProperties": False,
-                                       "required": ["raft_address"],
-                                       "properties": {"raft_address": {"type": "string"}}}),
-            "responses": {**_ok("added", {"type": "object"}, "201"),
+            "requestBody": _json_body(_ref("MemberAdd")),
+            "responses": {**_ok("added", _ref("MemberAdded"), "201"),
                           **_errors(400, 401, 403, 503)},
         },
     },
@@ -570,7 +696,8 @@ PATHS: dict[str, Any] = {
             "operationId": "removeMember", "tags": ["cluster"],
             "summary": "Remove a node by its Raft address (node Basic auth only)",
             "parameters": [_param("raft_address", "path", {"type": "string"}, "host:port")],
-            "responses": {**_ok("removed", {"type": "object"}), **_errors(400, 401, 403, 503)},
+            "responses": {**_ok("removed", _ref("MemberRemoved")),
+                          **_errors(400, 401, 403, 503)},
         },
     },
     "/healthcheck": {
@@ -629,7 +756,7 @@ DOCUMENT: dict[str, Any] = {
                 {"url": "/v1", "description": "the same routes (the original README's path)"}],
     "security": [{"apiKey": [], "secretKey": []}, {"nodeBasic": []}],
     "tags": [{"name": name} for name in ("credentials", "projects", "jobs", "executions",
-                                         "schedules", "health", "meta")],
+                                         "schedules", "cluster", "health", "meta")],
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

@@ -25,7 +25,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
-from scheduler0 import secrets_file, transport
+from scheduler0 import messages, secrets_file, transport
 from scheduler0.config import Settings
 from scheduler0.errors import ApiError, TransportError, UnavailableError
 from scheduler0.lifecycle import Lifecycle
@@ -61,34 +61,33 @@ class CoordinatorClient:
 
     def submit(self, command: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         timeout = self.settings.write_timeout if timeout is None else timeout
-        reply = self._request({"op": "submit", "command": command, "timeout": timeout},
+        reply = self._request(messages.Submit(command=command, timeout=timeout),
                               timeout + TRANSPORT_GRACE)
-        return dict(reply["result"])
+        return dict(reply.result or {})
 
     def membership(self, action: str, raft_address: str) -> dict[str, Any]:
-        reply = self._request({"op": "membership", "action": action,
-                               "raft_address": raft_address}, 15.0)
-        return dict(reply["result"])
+        reply = self._request(messages.Membership(action=action, raft_address=raft_address),
+                              15.0)
+        return dict(reply.result or {})
 
     def status(self) -> dict[str, Any]:
-        return dict(self._request({"op": "status"}, 3.0)["status"])
+        return dict(self._request(messages.StatusRequest(), 3.0).status or {})
 
     def reader(self) -> Any:
         from scheduler0.store import Reader
 
         return Reader.for_thread(self._local, self.settings.db_path)
 
-    def _request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def _request(self, message: messages.Request, timeout: float) -> messages.Reply:
         try:
             reply = self._client.request(message, timeout)
         except TransportError:
             raise UnavailableError("the node's coordinator did not answer in time; "
                                    "retry shortly") from None
-        if not reply.get("ok"):
-            error = reply.get("error") or {}
-            raise ApiError(str(error.get("message", "coordinator error")),
-                           code=str(error.get("code", "unavailable")),
-                           status=int(error.get("status", 503)))
+        if not reply.ok:
+            error = reply.error or messages.ReplyError(status=503, code="unavailable",
+                                                       message="coordinator error")
+            raise ApiError(error.message, code=error.code, status=error.status)
         return reply
 
 
@@ -214,31 +213,30 @@ def error_body(status: int, detail: str, max_body: int, max_header: int) -> byte
     return json.dumps(envelope, separators=(",", ":")).encode()
 
 
-class EnvelopeErrorTask(ErrorTask):  # type: ignore[misc]  # waitress has no type hints
+class EnvelopeErrorTask(ErrorTask):
     """waitress's own error answers (400, 413, 431, 501, 500) in the API's JSON envelope.
 
     Its channel hands every request its parser refused (and a crash in the app's call) to
     `error_task_class`; this replaces ErrorTask.execute, which writes a text/plain page."""
 
     def execute(self) -> None:
-        error = self.request.error
+        error = self.request.error  # type: ignore[attr-defined]  # an ErrorTask's request is waitress's parser, with .error
         adj = self.channel.server.adj
         body = error_body(int(error.code), str(error.body), adj.max_request_body_size - 1,
                           adj.max_request_header_size)
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.extend([("Content-Type", "application/json"),
-                                      ("X-Content-Type-Options", "nosniff"),
-                                      ("Cache-Control", "no-store")])
+        self.response_headers = [*self.response_headers, ("Content-Type", "application/json"),
+                                 ("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store")]
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
 
 
-class ApiChannel(HTTPChannel):  # type: ignore[misc]
+class ApiChannel(HTTPChannel):
     error_task_class = EnvelopeErrorTask
 
 
-class ApiServer(TcpWSGIServer):  # type: ignore[misc]
+class ApiServer(TcpWSGIServer):
     """waitress's TCP server with ApiChannel: create_server has no hook for the channel, and
     TcpWSGIServer takes the same keyword adjustments (it listens on Host, one address)."""
 

@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scheduler0.config import Settings
+
+if TYPE_CHECKING:
+    from scheduler0.store.reads import Reader
 
 
 class NodeServices(Protocol):
@@ -23,11 +26,21 @@ class NodeServices(Protocol):
         UnavailableError when it cannot be committed in time (no leader, coordinator down);
         the command may still apply later, which its request_id makes harmless on retry.
         """
+        ...
 
-    def reader(self) -> Any:
-        """A read-only store view (scheduler0.store.reads.Reader) for the calling thread."""
+    def reader(self) -> Reader:
+        """A read-only store view for the calling thread."""
+        ...
 
     def status(self) -> dict[str, Any]:
         """Health of this node: node_id, is_leader, leader_id, leader_address, peers
         [{node_id, address, connected}], raft {term, commit_index, last_applied, log_len},
         memory_pressure. Raises UnavailableError when the coordinator does not answer."""
+        ...
+
+    def membership(self, action: str, raft_address: str) -> dict[str, Any]:
+        """Add (`action` "add") or remove ("remove") the node at `raft_address` (host:port)
+        through Raft's membership change, one change at a time; returns {"ok": True, ...}.
+        Raises UnavailableError when it does not commit in time, RaftError (ApiError over
+        the API process's socket) when Raft refuses it."""
+        ...

@@ -21,48 +21,54 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scheduler0 import schedule
+from scheduler0 import schedule, vocabulary
 from scheduler0.delivery import target as callback_target
 from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
-from scheduler0.vocabulary import EXECUTION_STATES
+from scheduler0.vocabulary import EXECUTION_STATES, JOB_INPUT_FIELDS, JobField, Kind
 
-MAX_ID = 2**63 - 1  # SQLite INTEGER PRIMARY KEY range
+MAX_ID = vocabulary.MAX_ID
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 MAX_OFFSET = 2**53
 MAX_JOBS_PER_REQUEST = 10_000
-MAX_DATA_BYTES = 64 * 1024
-MAX_URL_LENGTH = 2048
-MAX_SPEC_LENGTH = 1000
-MAX_TIMEZONE_LENGTH = 100
+
+
+def _job_limit(name: str, unit: str) -> int:
+    limit = getattr(vocabulary.JOB_FIELD[name], unit)
+    if not isinstance(limit, int):
+        raise TypeError(f"vocabulary.JOB_FIELDS gives {name} no {unit}")
+    return limit
+
+
+# A job's limits are its fields' (vocabulary.JOB_FIELDS), named here for the checks and callers.
+MAX_DATA_BYTES = _job_limit("data", "max_bytes")
+MAX_URL_LENGTH = _job_limit("callback_url", "max_length")
+MAX_SPEC_LENGTH = _job_limit("spec", "max_length")
+MAX_TIMEZONE_LENGTH = _job_limit("timezone", "max_length")
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 4096
 MAX_PREVIEW_COUNT = 1000
 DEFAULT_PREVIEW_COUNT = 10
+MAX_INSTANT_TEXT = 64  # characters of an instant written as text
 # The schedule engine's last instant (9999-12-30): later ones cannot be scheduled.
 MAX_INSTANT = schedule.MAX_EPOCH
 # What Go's encoding/json writes for an unset time.Time: the original's clients send it for
 # startDate/endDate, meaning "none".
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-EXECUTION_TYPES = ("http",)
+EXECUTION_TYPES = vocabulary.EXECUTION_TYPES
 MAX_IDEMPOTENCY_KEY = 200
 # Embeddings, overrides, isolates and marks that reorder how text displays (Trojan Source).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                           "\u2066\u2067\u2068\u2069")
-DEFAULT_MISFIRE_POLICY = "run_once"
+DEFAULT_MISFIRE_POLICY = vocabulary.MisfirePolicy.RUN_ONCE.value
 
-# Job fields, their Go spellings, and fields accepted on input but ignored (the original's
-# read-only or unused fields, and our own output fields, so a GET result can be sent back).
-JOB_FIELDS = ("project_id", "spec", "timezone", "callback_url", "data", "execution_type",
-              "start_date", "end_date", "paused", "misfire_policy")
-JOB_UPDATABLE = ("spec", "timezone", "callback_url", "data", "start_date", "end_date", "paused",
-                 "misfire_policy")
-JOB_ALIASES = {"projectId": "project_id", "callbackUrl": "callback_url",
-               "executionType": "execution_type", "startDate": "start_date",
-               "endDate": "end_date", "misfirePolicy": "misfire_policy"}
-JOB_IGNORED = ("id", "created_at", "updated_at", "next_execution_at", "last_execution_at",
-               "timezoneOffset", "timezone_offset", "dateCreated", "lastExecutionDate",
-               "executionId")
+# A job body's fields (vocabulary.JOB_FIELDS): what create accepts, what update may change, the
+# Go spellings, and fields accepted on input but ignored (the original's read-only or unused
+# fields, and our own answered-only fields, so a GET result can be sent back).
+JOB_INPUTS = tuple(f.name for f in JOB_INPUT_FIELDS)
+JOB_UPDATABLE = vocabulary.JOB_UPDATABLE
+JOB_ALIASES = vocabulary.JOB_ALIASES
+JOB_IGNORED = vocabulary.JOB_IGNORED
 
 _MISSING: Any = object()
 
@@ -237,7 +243,7 @@ def instant(value: Any, path: str) -> int | None:
         raise invalid(path, f"expected an RFC 3339 time such as 2030-01-02T15:04:05Z or epoch "
                       f"seconds, got {_type_name(value)}")
     if isinstance(value, str):
-        text(value, path, max_length=64)
+        text(value, path, max_length=MAX_INSTANT_TEXT)
         try:
             seconds = schedule.parse_instant(value, path)
         except ScheduleError as exc:
@@ -245,7 +251,9 @@ def instant(value: Any, path: str) -> int | None:
     else:
         if isinstance(value, float) and not math.isfinite(value):
             raise invalid(path, "expected a finite number of epoch seconds")
-        seconds = int(value)
+        # The range is checked before the fraction is dropped, as the schema's minimum and
+        # maximum say: -0.5 is out of range, not 1970-01-01T00:00:00Z.
+        seconds = int(value) if 0 <= value <= MAX_INSTANT else -1
     if not 0 <= seconds <= MAX_INSTANT:
         raise invalid(path, f"{_show(value)} is out of range; use a time between "
                       f"1970-01-01T00:00:00Z and {schedule.format_rfc3339_utc(MAX_INSTANT)}")
@@ -374,6 +382,11 @@ def project_update(body: Any) -> dict[str, Any]:
 
 
 # -- jobs --------------------------------------------------------------------------------------
+#
+# Driven by vocabulary.JOB_FIELDS: which fields a body may hold and in which spellings, which
+# are required, their defaults, what PUT may change or clear, and each field's limits. A field's
+# value is checked by JOB_CHECKS[field.check or field.kind]; the checks keep the messages and
+# codes (`invalid_<field>`) the API has always answered.
 
 
 @dataclass
@@ -393,6 +406,11 @@ class JobRules:
     _hosts: dict[str, str | None] = field(default_factory=dict)
     _urls: dict[str, str | None] = field(default_factory=dict)
     _instants: dict[str, int | None] = field(default_factory=dict)
+    # What create stores for a field left out or null: the table's, and this node's zone.
+    defaults: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.defaults = {**_JOB_DEFAULTS, "timezone": self.default_timezone}
 
     def instant(self, value: Any, path: str) -> int | None:
         """`instant()`, remembering the text of good ones (a batch repeats its dates)."""
@@ -513,6 +531,113 @@ def misfire_policy(value: Any, path: str) -> str:
     return value
 
 
+# (field, value, path, rules, job) -> the value to store, or raise. On create `value` is never
+# null (a field left out or null takes its default unchecked) and `job` holds the fields checked
+# before this one; on update `job` is None, and a field that is not clearable gets its null here.
+JobCheck = Callable[[JobField, Any, str, JobRules, "dict[str, Any] | None"], Any]
+
+
+def _check_id(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> int:
+    return identifier(value, path)
+
+
+def _check_boolean(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> bool:
+    return boolean(value, path)
+
+
+def _check_instant(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> int | None:
+    return rules.instant(value, path)
+
+
+def _check_text(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    """Any text field without a check of its own: its limits, Unicode, no NUL or bidi."""
+    checked = text(value, path, max_length=f.max_length or MAX_DATA_BYTES,
+                   allow_empty=f.blank, code_field=f.name, forbid=unsafe_in_text)
+    if f.max_bytes is not None and len(checked.encode("utf-8")) > f.max_bytes:
+        raise invalid(path, f"too large; at most {f.max_bytes} bytes of UTF-8", f.name)
+    return checked
+
+
+def _check_choice(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    if not isinstance(value, str) or value not in f.choices:
+        raise invalid(path, f"{_show(value)} is not accepted; use one of {', '.join(f.choices)}",
+                      f.name)
+    return value
+
+
+def _check_spec(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    # Parsed with the other schedule fields once they are known (JobRules.schedule_problem).
+    return text(value, path, max_length=f.max_length or 0, code_field="spec").strip()
+
+
+def _check_timezone(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    if value is None:  # on update; create fills in the node's DefaultTimezone
+        raise invalid(path, "must not be null; send an IANA name such as UTC", "timezone")
+    return rules.timezone(value, path)
+
+
+def _check_callback_url(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    return callback_url(value, path, rules)
+
+
+def _check_data(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    return job_data(value, path)
+
+
+def _check_execution_type(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    return execution_type(value, path)
+
+
+def _check_misfire_policy(f: JobField, value: Any, path: str, rules: JobRules, job: Any) -> str:
+    return misfire_policy(value, path)
+
+
+def _check_end_date(f: JobField, value: Any, path: str, rules: JobRules,
+                    job: dict[str, Any] | None) -> int | None:
+    end = rules.instant(value, path)
+    if job is not None:  # on update the window is checked against the stored job
+        _check_window(job["start_date"], end, rules.now, path)
+    return end
+
+
+JOB_CHECKS: dict[str, JobCheck] = {
+    Kind.ID: _check_id, Kind.BOOLEAN: _check_boolean, Kind.INSTANT: _check_instant,
+    Kind.TEXT: _check_text, Kind.CHOICE: _check_choice,
+    "spec": _check_spec, "timezone": _check_timezone, "callback_url": _check_callback_url,
+    "data": _check_data, "execution_type": _check_execution_type,
+    "misfire_policy": _check_misfire_policy, "end_date": _check_end_date,
+}
+_JOB_STEPS = tuple((f, JOB_CHECKS[f.check or f.kind]) for f in JOB_INPUT_FIELDS)
+_JOB_UPDATES = tuple((f, check) for f, check in _JOB_STEPS if f.updatable)
+_JOB_FIXED = tuple((f, check) for f, check in _JOB_STEPS if not f.updatable)
+_JOB_REQUIRED = vocabulary.JOB_REQUIRED
+_JOB_DEFAULTS = {f.name: f.default for f in JOB_INPUT_FIELDS}
+# Every spelling a job body may use -> its field, or None for one ignored on input.
+_JOB_SPELLINGS: dict[str, str | None] = {**{name: name for name in JOB_INPUTS}, **JOB_ALIASES,
+                                         **dict.fromkeys(JOB_IGNORED)}
+_JOB_PLAIN = frozenset(JOB_INPUTS)
+
+
+def job_fields(raw: Mapping[str, Any], prefix: str = "") -> Mapping[str, Any]:
+    """A job body's fields by their snake_case names, ignored ones dropped; 400 on an unknown
+    field or on a field given in both spellings."""
+    if raw.keys() <= _JOB_PLAIN:  # the usual body: nothing to rename or drop
+        return raw
+    result: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _JOB_SPELLINGS.get(key, _MISSING)
+        if name is None:
+            continue
+        if name is _MISSING:
+            raise ValidationError(f"{prefix}{_show(key)}: unknown field; accepted fields: "
+                                  f"{', '.join(JOB_INPUTS)}", code="unknown_field")
+        if name in result:
+            raise ValidationError(f"{prefix}{name}: given twice (as {name} and its camelCase "
+                                  "spelling); send one of them", code=f"invalid_{name}")
+        result[name] = value
+    return result
+
+
 def jobs_create(body: Any, rules: JobRules) -> tuple[list[dict[str, Any]], bool]:
     """The job.create inputs for one object or an array of them, and whether it was an array.
 
@@ -535,43 +660,37 @@ def jobs_create(body: Any, rules: JobRules) -> tuple[list[dict[str, Any]], bool]
 
 
 def job_create(raw: Any, prefix: str, rules: JobRules) -> dict[str, Any]:
+    """One job.create input: every input field (checked, or its default) and the anchor."""
     if not isinstance(raw, dict):
         raise ValidationError(f"{prefix.rstrip('.') or 'body'}: expected a job object, got "
                               f"{_type_name(raw)}", code="invalid_body")
-    fields = known_fields(raw, JOB_FIELDS, prefix, JOB_ALIASES, JOB_IGNORED)
-    for required in ("project_id", "spec", "callback_url"):
+    fields = job_fields(raw, prefix)
+    for required in _JOB_REQUIRED:
         if fields.get(required) is None:
             raise invalid(prefix + required, "required", required)
-    project_id = identifier(fields["project_id"], prefix + "project_id")
-    spec = text(fields["spec"], prefix + "spec", max_length=MAX_SPEC_LENGTH,
-                code_field="spec").strip()
-    zone = rules.timezone(fields.get("timezone"), prefix + "timezone")
-    url = callback_url(fields["callback_url"], prefix + "callback_url", rules)
-    data = job_data(fields.get("data"), prefix + "data")
-    kind = execution_type(fields.get("execution_type"), prefix + "execution_type")
-    start = rules.instant(fields.get("start_date"), prefix + "start_date")
-    end = rules.instant(fields.get("end_date"), prefix + "end_date")
-    _check_window(start, end, rules.now, prefix)
-    paused = False if fields.get("paused") is None else boolean(fields["paused"],
-                                                                prefix + "paused")
-    policy = misfire_policy(fields.get("misfire_policy"), prefix + "misfire_policy")
-    anchor = start if start is not None else rules.now
-    problem = rules.schedule_problem(spec, zone, anchor, start, end)
+    defaults = rules.defaults
+    job: dict[str, Any] = {}
+    for f, check in _JOB_STEPS:  # runs 10,000 times per batch: keep it lean
+        value = fields.get(f.name)
+        job[f.name] = defaults[f.name] if value is None else check(f, value, prefix + f.name,
+                                                                   rules, job)
+    start = job["start_date"]
+    anchor = job["anchor"] = start if start is not None else rules.now
+    problem = rules.schedule_problem(job["spec"], job["timezone"], anchor, start, job["end_date"])
     if problem is not None:
         raise invalid(prefix + problem[0], problem[1], problem[0])
-    return {"project_id": project_id, "spec": spec, "timezone": zone, "callback_url": url,
-            "data": data, "execution_type": kind, "start_date": start, "end_date": end,
-            "paused": paused, "misfire_policy": policy, "anchor": anchor}
+    return job
 
 
-def _check_window(start: int | None, end: int | None, now: int, prefix: str) -> None:
+def _check_window(start: int | None, end: int | None, now: int, path: str) -> None:
+    """`path` names end_date (with its jobs[i]. prefix)."""
     if end is None:
         return
     if start is not None and end <= start:
-        raise invalid(prefix + "end_date", "must be after start_date")
+        raise invalid(path, "must be after start_date", "end_date")
     if end <= now:
-        raise invalid(prefix + "end_date", "is in the past; the job would never run: send a "
-                      "later end_date or none")
+        raise invalid(path, "is in the past; the job would never run: send a later end_date "
+                      "or none", "end_date")
 
 
 def job_update(body: Any, current: Mapping[str, Any], rules: JobRules) -> dict[str, Any]:
@@ -580,30 +699,20 @@ def job_update(body: Any, current: Mapping[str, Any], rules: JobRules) -> dict[s
     Read-only fields (id, project_id, execution_type, the timestamps) may be sent back unchanged
     so a GET result can be edited and PUT; changing them is a 400.
     """
-    raw = expect_object(body)
-    fields = known_fields(raw, JOB_FIELDS, "", JOB_ALIASES, JOB_IGNORED)
-    for fixed in ("project_id", "execution_type"):
-        if fixed in fields and fields[fixed] != current.get(fixed):
-            raise invalid(fixed, f"cannot be changed by PUT (it is {_show(current.get(fixed))}); "
-                          "create a new job instead")
+    fields = job_fields(expect_object(body))
+    for f, check in _JOB_FIXED:
+        if f.name not in fields:
+            continue
+        if fields[f.name] != current.get(f.name):
+            raise invalid(f.name, f"cannot be changed by PUT (it is "
+                          f"{_show(current.get(f.name))}); create a new job instead")
+        check(f, fields[f.name], f.name, rules, None)  # equal is not enough: true == 1
     changes: dict[str, Any] = {}
-    if "spec" in fields:
-        changes["spec"] = text(fields["spec"], "spec", max_length=MAX_SPEC_LENGTH).strip()
-    if "timezone" in fields:
-        if fields["timezone"] is None:
-            raise invalid("timezone", "must not be null; send an IANA name such as UTC")
-        changes["timezone"] = rules.timezone(fields["timezone"], "timezone")
-    if "callback_url" in fields:
-        changes["callback_url"] = callback_url(fields["callback_url"], "callback_url", rules)
-    if "data" in fields:
-        changes["data"] = job_data(fields["data"], "data")
-    for name in ("start_date", "end_date"):
-        if name in fields:
-            changes[name] = instant(fields[name], name)
-    if "paused" in fields:
-        changes["paused"] = boolean(fields["paused"], "paused")
-    if "misfire_policy" in fields:
-        changes["misfire_policy"] = misfire_policy(fields["misfire_policy"], "misfire_policy")
+    for f, check in _JOB_UPDATES:
+        if f.name in fields:
+            value = fields[f.name]
+            changes[f.name] = (f.default if value is None and f.clearable
+                               else check(f, value, f.name, rules, None))
     if not changes:
         raise ValidationError("body: nothing to change; send any of " + ", ".join(JOB_UPDATABLE),
                               code="invalid_body")
@@ -619,7 +728,7 @@ def _check_updated_schedule(changes: dict[str, Any], current: Mapping[str, Any],
     merged = {name: changes.get(name, current.get(name)) for name in schedule_fields}
     start, end = merged["start_date"], merged["end_date"]
     if "end_date" in changes or "start_date" in changes:
-        _check_window(start, end, rules.now, "")
+        _check_window(start, end, rules.now, "end_date")
     created = int(current.get("created_at_ms") or rules.now * 1000) // 1000
     anchor = start if start is not None else created
     if "start_date" in changes:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import g, request
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.api.context import api
 from scheduler0.api.validation import MAX_IDEMPOTENCY_KEY
 from scheduler0.errors import ApiError, RaftError, TransportError, UnavailableError, ValidationError
@@ -26,7 +26,7 @@ RETRY_HINT = ("retry the request in a few seconds; a write that timed out may st
 
 def submit(command_type: str, body: dict[str, Any]) -> Any:
     ctx = api()
-    command = commands.make(command_type, body, request_id=_request_id())
+    command = messages.make(command_type, body, request_id=_request_id())
     try:
         result = ctx.services.submit(command, timeout=ctx.settings.write_timeout)
     except UnavailableError as exc:

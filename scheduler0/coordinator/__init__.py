@@ -13,5 +13,7 @@ Raft node, answers the API process on the `commands` socket, and runs these thre
         lease_desk.LeaseDesk     heartbeats -> lease renewals; notices lapsed leases
         pruner.Pruner            deletes history older than the retention
 
-Each is a supervised.SupervisedThread. raft.py and raft_wire.py wrap pysyncobj.
+Each is a supervised.SupervisedThread. raft.py and raft_wire.py wrap pysyncobj. The leader's
+threads take their Raft node, store reads and sockets as the Protocols of ports.py and read
+the time through a scheduler0.clock.Clock, so tests can drive them on fakes.
 """

@@ -10,11 +10,12 @@ it fails instead of sending.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-from scheduler0 import clock, commands, transport
+from scheduler0 import messages, transport
+from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
 from scheduler0.coordinator.placement import NodeReports
+from scheduler0.coordinator.ports import Raft
 from scheduler0.errors import Scheduler0Error
 
 LEADERSHIP_PROOF_TIMEOUT = 2.0  # seconds
@@ -28,20 +29,20 @@ class LeadershipLost(Scheduler0Error):
 class LeadershipProof:
     """When this node last committed as leader; shared by the planner and the lease desk."""
 
-    def __init__(self, raft: Any):
+    def __init__(self, raft: Raft, clock: Clock = SYSTEM_CLOCK):
         self.raft = raft
+        self.clock = clock
         self._lock = threading.Lock()
-        self._at = 0.0
+        self._at = float("-inf")  # never committed: not fresh whatever the clock reads
 
     def note(self) -> None:
         """A command committed as leader just now."""
         with self._lock:
-            self._at = clock.monotonic()
+            self._at = self.clock.monotonic()
 
     def confirm(self) -> None:
         """Commit an empty PLAN as this node: only a leader with a majority can."""
-        empty: dict[str, list[Any]] = {"batches": [], "missed": [], "advances": []}
-        self.raft.submit_as_leader(commands.make(commands.PLAN, empty), LEADERSHIP_PROOF_TIMEOUT)
+        self.raft.submit_as_leader(messages.command(messages.Plan()), LEADERSHIP_PROOF_TIMEOUT)
         self.note()
 
     def ensure(self) -> None:
@@ -49,7 +50,7 @@ class LeadershipProof:
         if not self.raft.is_leader:
             raise LeadershipLost("no longer the leader")
         with self._lock:
-            fresh = clock.monotonic() - self._at <= DISPATCH_STALENESS
+            fresh = self.clock.monotonic() - self._at <= DISPATCH_STALENESS
         if not fresh:
             try:
                 self.confirm()
@@ -79,7 +80,7 @@ class Dispatcher:
             return str(report["intake_address"])
         raise KeyError(node_id)
 
-    def send(self, node_id: int, message: dict[str, Any]) -> bool:
+    def send(self, node_id: int, message: messages.Message) -> bool:
         sock = self._sockets.get(node_id)
         if sock is None:
             sock = self._sockets[node_id] = transport.Socket(

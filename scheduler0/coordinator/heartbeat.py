@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from scheduler0 import clock, leases, transport
+from scheduler0 import clock, leases, messages, transport
 from scheduler0.config import Settings
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.intake import LeaseKeeper
@@ -48,12 +48,12 @@ class Heartbeat(SupervisedThread):
                 self._send(sockets, message)
             # The last word: the leader takes this node's batches back at once rather than
             # when its lease lapses (the executors hand back all they had not started).
-            self._send(sockets, {**self.message(), "stopping": True})
+            self._send(sockets, self.message(stopping=True))
         finally:
             for sock in sockets.values():
                 sock.close()
 
-    def _send(self, sockets: dict[str, transport.Socket], message: dict[str, Any]) -> None:
+    def _send(self, sockets: dict[str, transport.Socket], message: messages.Heartbeat) -> None:
         for address in self.targets():
             if address not in sockets:
                 # Small HWM, non-blocking sends: a heartbeat for a dead peer is dropped, never
@@ -70,16 +70,17 @@ class Heartbeat(SupervisedThread):
         return {self.settings.intake_address, *(r.intake_address for r in self.settings.peers()),
                 *known}
 
-    def message(self) -> dict[str, Any]:
+    def message(self, *, stopping: bool = False) -> messages.Heartbeat:
         self.seq += 1
         held, settling = self.holdings.report(clock.monotonic(), clock.now())
         holder = self.keeper.snapshot()
         self.keeper.sent(self.seq)
-        return {"type": "load_report", "node_id": self.settings.node_id,
-                "address": self.settings.api_address,
-                "raft_address": self.settings.raft_address,
-                "intake_address": self.settings.intake_address, **self._report(),
-                "seq": self.seq, "boot": self.boot, "wall": clock.now(),
-                "lease": list(holder.current) if holder.current else None,
-                "held": len(held), "held_batches": held, "settling": settling,
-                "clock_offset": holder.clock_offset}
+        load = self._report()
+        return messages.Heartbeat(
+            node_id=self.settings.node_id, address=self.settings.api_address,
+            raft_address=self.settings.raft_address,
+            intake_address=self.settings.intake_address,
+            executors=int(load.get("executors") or 0),
+            memory_pressure=bool(load.get("memory_pressure")), seq=self.seq, boot=self.boot,
+            wall=clock.now(), lease=holder.current, held=len(held), held_batches=list(held),
+            settling=list(settling), clock_offset=holder.clock_offset, stopping=stopping)

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from scheduler0.leases import LeaseId
+from scheduler0.messages import LeaseId
 
 SETTLING_KEPT = 10.0  # seconds a settled batch stays reported, until its results committed
 RECENT_KEPT = 50_000  # settled batch ids remembered to drop late copies

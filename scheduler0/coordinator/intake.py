@@ -11,9 +11,8 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-from scheduler0 import clock, leases, transport
+from scheduler0 import clock, leases, messages, transport
 from scheduler0.config import Settings
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.placement import NodeReports
@@ -35,11 +34,11 @@ class LeaseKeeper:
         with self._lock:
             self._holder.sent(seq, clock.monotonic(), clock.now())
 
-    def on_ack(self, ack: dict[str, Any]) -> bool:
+    def on_ack(self, ack: messages.LeaseAck) -> bool:
         with self._lock:
             return self._holder.on_ack(ack, clock.now())
 
-    def verdict(self, stamp: leases.LeaseId | None) -> str:
+    def verdict(self, stamp: messages.LeaseId | None) -> str:
         with self._lock:
             return self._holder.verdict(stamp, clock.monotonic())
 
@@ -67,13 +66,13 @@ class IntakeRelay(SupervisedThread):
 
     def loop(self) -> None:
         intake = transport.Socket("pull", f"tcp://{self.settings.intake_address}", bind=True,
-                                  curve=self.curve)
+                                  curve=self.curve, channel=messages.INTAKE)
         to_executors = transport.Socket("push", self.settings.ipc("batches"), bind=True,
                                         hwm=self.settings.max_queue * self.settings.max_workers)
         lease_out = transport.Socket("pub", self.settings.ipc("leases"), bind=True,
                                      hwm=LEASES_HWM)
         next_publish = 0.0
-        waiting: deque[dict[str, Any]] = deque()  # batches the executors had no room for yet
+        waiting: deque[messages.Batch] = deque()  # batches the executors had no room for yet
         try:
             while not self.stopping.is_set():
                 self.beat()
@@ -85,12 +84,11 @@ class IntakeRelay(SupervisedThread):
                     waiting.popleft()
                     self.relayed += 1
                 message = intake.recv(timeout=0.01 if waiting else 0.05)
-                if message is None:
+                if message is None:  # nothing yet, or unreadable (logged by the channel)
                     continue
-                kind = message.get("type")
-                if kind == "load_report":
-                    self.reports.put(message)
-                elif kind == "lease":
+                if isinstance(message, messages.Heartbeat):
+                    self.reports.put(messages.as_map(message))
+                elif isinstance(message, messages.LeaseAck):
                     if self._take_ack(message):
                         lease_out.send(self.keeper.snapshot().state(), block=False)
                 elif self._admit(message):
@@ -103,9 +101,9 @@ class IntakeRelay(SupervisedThread):
             to_executors.close()
             lease_out.close()
 
-    def _take_ack(self, ack: dict[str, Any]) -> bool:
+    def _take_ack(self, ack: messages.LeaseAck) -> bool:
         """Apply the leader's ack for this node; True when the lease changed."""
-        if ack.get("node_id") != self.settings.node_id or not self.keeper.on_ack(ack):
+        if ack.node_id != self.settings.node_id or not self.keeper.on_ack(ack):
             return False
         holder = self.keeper.snapshot()
         gone = self.holdings.revoke(holder.accepted, holder.current)
@@ -114,33 +112,27 @@ class IntakeRelay(SupervisedThread):
                  "leader and are dropped here" if gone else "")
         return True
 
-    def _admit(self, batch: dict[str, Any]) -> bool:
+    def _admit(self, batch: messages.Batch) -> bool:
         """Whether a batch goes on to the executors (or is dropped, and why)."""
-        batch_id = str(batch.get("batch_id"))
+        batch_id = batch.batch_id
         if is_stale(batch, self._current_term()):
             # Fencing: a deposed leader (paused, partitioned) may still send what it
             # planned; its successor re-sends those ticks with the same ids.
             self.stale_dropped += 1
-            log.info("dropped batch %s from stale term %s", batch_id, batch.get("term"))
+            log.info("dropped batch %s from stale term %s", batch_id, batch.term)
             return False
-        stamp = leases.lease_id(batch.get("lease"))
+        stamp = batch.lease
         if self.keeper.verdict(stamp) == leases.REVOKED:
             self.stale_dropped += 1
             log.info("dropped batch %s placed under lease %s, which this node lost", batch_id,
                      stamp)
             return False
-        if not self.holdings.take(batch_id, stamp, _number(batch.get("fire_at")),
-                                  _number(batch.get("deadline"))):
+        if not self.holdings.take(batch_id, stamp, batch.fire_at, batch.deadline):
             log.info("dropped batch %s: a copy is held or was settled here", batch_id)
             return False
         return True
 
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
-
-
-def is_stale(batch: dict[str, Any], current_term: int) -> bool:
+def is_stale(batch: messages.Batch, current_term: int) -> bool:
     """A batch sent by a leader of an older term than this node knows."""
-    term = batch.get("term")
-    return isinstance(term, int) and term < current_term
+    return batch.term is not None and batch.term < current_term

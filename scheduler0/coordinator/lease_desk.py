@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from scheduler0 import clock, leases, transport
+from scheduler0 import leases, transport
+from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
 from scheduler0.coordinator.dispatcher import Dispatcher, LeadershipProof
 from scheduler0.coordinator.placement import NodeReports
+from scheduler0.coordinator.ports import Pusher, Raft
 from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
 
@@ -28,7 +31,8 @@ DESK_INTERVAL = 0.1  # seconds between looks at the heartbeats (they come every 
 class LeaseBook:
     """The leader's `LeaseTable` for its current term, and the lapses not yet taken back."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
         self.lock = threading.RLock()
         self._table: leases.LeaseTable | None = None
         self._lapsed: set[int] = set()
@@ -37,7 +41,7 @@ class LeaseBook:
         """The table of `term`, a new one when the term changed (epochs restart per term)."""
         with self.lock:
             if self._table is None or self._table.term != term:
-                self._table = leases.LeaseTable(term, clock.monotonic())
+                self._table = leases.LeaseTable(term, self.clock.monotonic())
                 self._lapsed.clear()
             return self._table
 
@@ -62,54 +66,60 @@ class LeaseBook:
 
     def placeable(self) -> set[int]:
         with self.lock:
-            return self._table.placeable(clock.monotonic()) if self._table else set()
+            return self._table.placeable(self.clock.monotonic()) if self._table else set()
 
     def view(self) -> dict[str, dict[str, Any]]:
         with self.lock:
-            return self._table.view(clock.monotonic()) if self._table else {}
+            return self._table.view(self.clock.monotonic()) if self._table else {}
 
 
 class LeaseDesk(SupervisedThread):
-    def __init__(self, settings: Settings, raft: Any, stopping: threading.Event,
+    def __init__(self, settings: Settings, raft: Raft, stopping: threading.Event,
                  reports: NodeReports, curve: transport.CurveKeys | None, book: LeaseBook,
-                 proof: LeadershipProof):
-        super().__init__("leases", stopping)
+                 proof: LeadershipProof, *, clock: Clock = SYSTEM_CLOCK,
+                 pusher: Callable[[], Pusher] | None = None):
+        super().__init__("leases", stopping, clock)
         self.settings = settings
         self.raft = raft
         self.reports = reports
         self.curve = curve
         self.book = book
         self.proof = proof
+        self._pusher = pusher or (lambda: Dispatcher(self.settings, self.curve, self.reports))
         self.lapses = 0
         self._warned_clocks: set[int] = set()
 
     def loop(self) -> None:
-        dispatcher = Dispatcher(self.settings, self.curve, self.reports)
+        dispatcher = self._pusher()
         try:
-            while not self.stopping.wait(DESK_INTERVAL):
-                self.beat()
-                if not self.raft.is_leader:
-                    self.book.close()
-                    continue
-                try:
-                    self.tend(dispatcher)
-                except Scheduler0Error as exc:
-                    log.info("lease acks paused: %s", exc)
+            while not self.clock.wait(self.stopping, DESK_INTERVAL):
+                self.step(dispatcher)
         finally:
             dispatcher.close()
 
-    def tend(self, dispatcher: Dispatcher) -> None:
+    def step(self, dispatcher: Pusher) -> None:
+        """One pass of the loop: tend the leases while leading, forget them otherwise."""
+        self.beat()
+        if not self.raft.is_leader:
+            self.book.close()
+            return
+        try:
+            self.tend(dispatcher)
+        except Scheduler0Error as exc:
+            log.info("lease acks paused: %s", exc)
+
+    def tend(self, dispatcher: Pusher) -> None:
         """Take the latest heartbeats, note lapses, and acknowledge the rest once this node
         provably leads (the acks renew the leases)."""
         latest = self.reports.latest()
         with self.book.lock:
             table = self.book.table(self.raft.term)
             table.observe(latest)
-            lapsed = table.expire(clock.monotonic())
+            lapsed = table.expire(self.clock.monotonic())
             if lapsed:
                 self.book.lapsed(lapsed)
-            acks = table.acks(clock.now(), {n: float(r.get("received_wall") or 0)
-                                            for n, r in latest.items()})
+            acks = table.acks(self.clock.now(), {n: float(r.get("received_wall") or 0)
+                                                 for n, r in latest.items()})
             offsets = {n: lease.clock_offset for n, lease in table.nodes.items()}
         for node_id in lapsed:
             self.lapses += 1
@@ -118,7 +128,7 @@ class LeaseDesk(SupervisedThread):
         if acks:
             self.proof.ensure()
         for ack in acks:
-            dispatcher.send(int(ack["node_id"]), ack)
+            dispatcher.send(ack.node_id, ack)
         self._watch_clocks(offsets)
 
     def _watch_clocks(self, offsets: dict[int, float | None]) -> None:

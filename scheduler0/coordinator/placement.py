@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from scheduler0 import clock
+from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
+from scheduler0.coordinator.ports import PeerLinks
 
 REPORT_FRESH = 5.0  # seconds a node's load report counts as current for display
 
@@ -21,21 +22,22 @@ REPORT_FRESH = 5.0  # seconds a node's load report counts as current for display
 class NodeReports:
     """The latest load report of every node, shared by the intake and planner threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock  # stamps arrivals; the lease desk reads them on the same clock
         self._lock = threading.Lock()
         self._reports: dict[int, dict[str, Any]] = {}
 
     def put(self, report: dict[str, Any]) -> None:
         with self._lock:
-            self._reports[int(report["node_id"])] = {**report, "seen": clock.monotonic(),
-                                                     "received_wall": clock.now()}
+            self._reports[int(report["node_id"])] = {**report, "seen": self.clock.monotonic(),
+                                                     "received_wall": self.clock.now()}
 
     def latest(self) -> dict[int, dict[str, Any]]:
         with self._lock:
             return dict(self._reports)
 
     def fresh(self) -> dict[int, dict[str, Any]]:
-        now = clock.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             return {n: r for n, r in self._reports.items() if now - r["seen"] < REPORT_FRESH}
 
@@ -45,7 +47,7 @@ class NodeReports:
 
 
 class Placement:
-    def __init__(self, settings: Settings, raft: Any, reports: NodeReports):
+    def __init__(self, settings: Settings, raft: PeerLinks, reports: NodeReports):
         self.settings = settings
         self.raft = raft
         self.reports = reports

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler0 import clock, commands, leases, transport
+from scheduler0 import leases, messages, transport
+from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
 from scheduler0.coordinator.dispatcher import (
     DISPATCH_STALENESS,
@@ -32,10 +33,11 @@ from scheduler0.coordinator.dispatcher import (
 )
 from scheduler0.coordinator.lease_desk import LeaseBook
 from scheduler0.coordinator.placement import NodeReports, Placement
+from scheduler0.coordinator.ports import PlanningReader, Pusher, Raft
 from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
+from scheduler0.lifecycle import Lifecycle
 from scheduler0.schedule import ScheduleCache, planning
-from scheduler0.vocabulary import ExecutionState, execution_id
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ REDISPATCH_LIMIT = 3
 # heartbeats list everything the old leader sent.
 RECONCILE_SETTLE = DISPATCH_STALENESS + 2 * leases.HEARTBEAT_INTERVAL  # 1.0 s
 REASONS = ("lease", "deadline", "reconcile")  # why a batch was re-dispatched
+MISSED_UNCONFIRMED = "misfire: planned before the outage, not confirmed delivered"
 
 
 @dataclass
@@ -64,19 +67,22 @@ class InFlight:
 
 
 class Planner(SupervisedThread):
-    def __init__(self, settings: Settings, raft: Any, lifecycle: Any,
-                 reader_factory: Callable[[], Any], curve: transport.CurveKeys | None = None,
+    def __init__(self, settings: Settings, raft: Raft, lifecycle: Lifecycle,
+                 reader_factory: Callable[[], PlanningReader],
+                 curve: transport.CurveKeys | None = None,
                  reports: NodeReports | None = None, book: LeaseBook | None = None,
-                 proof: LeadershipProof | None = None):
-        super().__init__("planner", lifecycle.stopping)
-        self.book = book or LeaseBook()
-        self.proof = proof or LeadershipProof(raft)
+                 proof: LeadershipProof | None = None, *, clock: Clock = SYSTEM_CLOCK,
+                 pusher: Callable[[], Pusher] | None = None):
+        super().__init__("planner", lifecycle.stopping, clock)
+        self.book = book or LeaseBook(clock)
+        self.proof = proof or LeadershipProof(raft, clock)
         self.settings = settings
         self.raft = raft
         self.lifecycle = lifecycle
         self._reader_factory = reader_factory
         self.curve = curve
-        self.reports = reports or NodeReports()
+        self.reports = reports or NodeReports(clock)
+        self._pusher = pusher or (lambda: Dispatcher(self.settings, self.curve, self.reports))
         self.placement = Placement(settings, raft, self.reports)
         self.placement.live = self.book.placeable
         self.cache = ScheduleCache()
@@ -93,52 +99,56 @@ class Planner(SupervisedThread):
 
     def loop(self) -> None:
         reader = self._reader_factory()
-        dispatcher = Dispatcher(self.settings, self.curve, self.reports)
+        dispatcher = self._pusher()
         try:
-            while not self.lifecycle.stopping.wait(ROUND_INTERVAL):
-                self.beat()
-                if not self.raft.is_leader:
-                    self._stop_leading()
-                    continue
-                try:
-                    self.lead_once(reader, dispatcher)
-                except LeadershipLost as exc:
-                    # Some committed batches may not have been sent: once this node proves it
-                    # leads, reconcile sends those (same execution ids). In the same term the
-                    # leases go on (their epochs must only grow); a new term starts afresh.
-                    log.warning("stopped dispatching: %s", exc)
-                    self._reconciled = False
-                except Scheduler0Error as exc:
-                    log.warning("planning round failed (%s); retrying", exc)
+            while not self.clock.wait(self.lifecycle.stopping, ROUND_INTERVAL):
+                self.step(reader, dispatcher)
         finally:
             dispatcher.close()
 
-    def lead_once(self, reader: Any, dispatcher: Dispatcher) -> None:
+    def step(self, reader: PlanningReader, dispatcher: Pusher) -> None:
+        """One pass of the loop: a round while leading, forgetting the term's state otherwise."""
+        self.beat()
+        if not self.raft.is_leader:
+            self._stop_leading()
+            return
+        try:
+            self.lead_once(reader, dispatcher)
+        except LeadershipLost as exc:
+            # Some committed batches may not have been sent: once this node proves it
+            # leads, reconcile sends those (same execution ids). In the same term the
+            # leases go on (their epochs must only grow); a new term starts afresh.
+            log.warning("stopped dispatching: %s", exc)
+            self._reconciled = False
+        except Scheduler0Error as exc:
+            log.warning("planning round failed (%s); retrying", exc)
+
+    def lead_once(self, reader: PlanningReader, dispatcher: Pusher) -> None:
         """One round as leader: leases, then (once reconciled) planning and overdue batches."""
         if self.leases is None or self.leases.term != self.raft.term:
             self._stop_leading()
             self.confirm_leadership()
             self.leases = self.book.table(self.raft.term)
             self._reconciled = False
-            self.stats["leading_since"] = clock.now()
-            self.stats["last_round_at"] = clock.monotonic()
+            self.stats["leading_since"] = self.clock.now()
+            self.stats["last_round_at"] = self.clock.monotonic()
         self.take_back_lapsed(reader, dispatcher)
         if not self._reconciled:
             with self.book.lock:
-                heard = self._heard_from_everyone(clock.monotonic())
+                heard = self._heard_from_everyone(self.clock.monotonic())
             if not heard:
                 return
-            self.reconcile(reader, dispatcher, clock.now())
+            self.reconcile(reader, dispatcher, self.clock.now())
             with self.book.lock:
                 self.leases.adopting = False
             self._reconciled = True
-        self.stats["last_round_at"] = clock.monotonic()
+        self.stats["last_round_at"] = self.clock.monotonic()
         if self.lifecycle.memory_pressure:
             return  # no new work under memory pressure; due ticks wait, none is lost
-        self.plan_round(reader, dispatcher, clock.now())
-        if any(f.deadline <= clock.now() for f in self.in_flight.values()):
+        self.plan_round(reader, dispatcher, self.clock.now())
+        if any(f.deadline <= self.clock.now() for f in self.in_flight.values()):
             self.confirm_leadership()
-            self.redispatch_overdue(reader, dispatcher, clock.now())
+            self.redispatch_overdue(reader, dispatcher, self.clock.now())
 
     def _stop_leading(self) -> None:
         self.leases = None
@@ -156,14 +166,14 @@ class Planner(SupervisedThread):
 
     # -- leases -------------------------------------------------------------------------------
 
-    def take_back_lapsed(self, reader: Any, dispatcher: Dispatcher) -> None:
+    def take_back_lapsed(self, reader: PlanningReader, dispatcher: Pusher) -> None:
         """Re-send the batches of the nodes whose lease the lease desk found lapsed."""
         self._taking_back |= self.book.take_lapsed()
         for node_id in sorted(self._taking_back):
             self._take_back(reader, dispatcher, node_id)  # raises if leadership is lost:
             self._taking_back.discard(node_id)  # then it is tried again next round
 
-    def _take_back(self, reader: Any, dispatcher: Dispatcher, node_id: int) -> None:
+    def _take_back(self, reader: PlanningReader, dispatcher: Pusher, node_id: int) -> None:
         """Re-send the unfinished batches of a node whose lease lapsed (same execution ids)."""
         flights = [f for f in self.in_flight.values() if f.node_id == node_id]
         count = 0
@@ -173,7 +183,8 @@ class Planner(SupervisedThread):
                 del self.in_flight[flight.batch_id]
                 continue
             count += self._resend(reader, dispatcher, flight.batch_id, flight.fire_at, pending,
-                                  clock.now(), flight.attempts, exclude=node_id, reason="lease")
+                                  self.clock.now(), flight.attempts, exclude=node_id,
+                                  reason="lease")
         if flights:
             log.warning("re-sent %d executions in %d batches of node %d", count, len(flights),
                         node_id)
@@ -192,9 +203,9 @@ class Planner(SupervisedThread):
 
     # -- one round ----------------------------------------------------------------------------
 
-    def plan_round(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
+    def plan_round(self, reader: PlanningReader, dispatcher: Pusher, now: float) -> int:
         """Plan what is due by now + look-ahead; returns the number of executions dispatched."""
-        started = clock.monotonic()
+        started = self.clock.monotonic()
         horizon = int(now + self.settings.planner_look_ahead)
         due = reader.due_schedules(horizon, DUE_SCHEDULES_PER_ROUND)
         if not due:
@@ -209,10 +220,10 @@ class Planner(SupervisedThread):
         dispatched = self._dispatch(reader, dispatcher, batches)
         self.stats["rounds"] += 1
         self.stats["missed"] += sum(len(v) for v in plan.missed.values())
-        self.stats["last_round_ms"] = (clock.monotonic() - started) * 1000
+        self.stats["last_round_ms"] = (self.clock.monotonic() - started) * 1000
         return dispatched
 
-    def _commit_plan(self, batches: list[planning.Batch], missed: list[dict[str, Any]],
+    def _commit_plan(self, batches: list[planning.Batch], missed: list[planning.Missed],
                      advances: list[tuple[int, int | None, int]]) -> None:
         """Commit every PLAN command of the round, the schedule advances last.
 
@@ -220,15 +231,16 @@ class Planner(SupervisedThread):
         execution ids are the same, so the rows already recorded are not recorded twice.
         """
         bodies = _pack(batches, missed)
-        bodies.append({"batches": [], "missed": [], "advances": [list(a) for a in advances]})
+        bodies.append(messages.Plan(advances=[messages.Advance(*a) for a in advances]))
         for body in bodies:
-            result = self.raft.submit_as_leader(commands.make(commands.PLAN, body),
+            result = self.raft.submit_as_leader(messages.command(body),
                                                 self.settings.write_timeout)
             if not result.get("ok"):
                 raise _PlanRefused(str(result.get("error")))
             self.proof.note()  # each commit proves leadership: the lease desk need not
 
-    def _dispatch(self, reader: Any, dispatcher: Dispatcher, batches: list[planning.Batch]) -> int:
+    def _dispatch(self, reader: PlanningReader, dispatcher: Pusher,
+                  batches: list[planning.Batch]) -> int:
         # A tick planned again because the round that planned it did not commit its schedule
         # advance (the leader stopped in between) is already in flight: reconcile re-sent or
         # adopted it, with the same batch id. Sending it again would deliver it twice.
@@ -246,7 +258,7 @@ class Planner(SupervisedThread):
 
     # -- overdue and reconcile ---------------------------------------------------------------
 
-    def redispatch_overdue(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
+    def redispatch_overdue(self, reader: PlanningReader, dispatcher: Pusher, now: float) -> int:
         """Re-send each overdue batch's unsettled executions, or record them failed once the
         batch was re-sent REDISPATCH_LIMIT times; returns the number re-sent."""
         overdue = [f for f in self.in_flight.values() if f.deadline <= now]
@@ -267,14 +279,14 @@ class Planner(SupervisedThread):
         """The batch's last dispatch is overdue: record what is unsettled as failed. Only
         forgotten once committed; if the commit fails, the next round tries again."""
         error = f"no result after {flight.attempts} dispatches"
-        self._record_rows([undelivered_row(j.id, flight.fire_at, flight.node_id, error)
+        self._record_rows([messages.ResultRow.failed(j.id, flight.fire_at, flight.node_id, error)
                            for j in pending])
         del self.in_flight[flight.batch_id]
         self.stats["undelivered"] += len(pending)
         log.warning("batch %s: %s (last to node %d); recorded %d executions failed",
                     flight.batch_id, error, flight.node_id, len(pending))
 
-    def reconcile(self, reader: Any, dispatcher: Dispatcher, now: float) -> int:
+    def reconcile(self, reader: PlanningReader, dispatcher: Pusher, now: float) -> int:
         """On becoming leader: settle every planned, unfinished execution (same ids).
 
         Those still within the misfire threshold are re-dispatched. Older ones fell while the
@@ -284,9 +296,10 @@ class Planner(SupervisedThread):
         """
         unfinished = reader.unfinished_batches()
         with self.book.lock:
-            holders = self.leases.holder_of(unfinished, clock.monotonic()) if self.leases else {}
+            holders = (self.leases.holder_of(unfinished, self.clock.monotonic()) if self.leases
+                       else {})
         count = 0
-        stale_rows: list[list[Any]] = []
+        stale_rows: list[messages.ResultRow] = []
         for batch_id, pending in unfinished.items():
             if batch_id in self.in_flight:
                 continue  # sent in this term already (reconciling again after a lost proof)
@@ -297,7 +310,8 @@ class Planner(SupervisedThread):
                 continue
             if now - fire_at > self.settings.misfire_threshold:
                 replay = [j for j in pending if j.misfire_policy == "run_all"]
-                stale_rows += [missed_row(j.id, fire_at) for j in pending if j not in replay]
+                stale_rows += [messages.ResultRow.missed(j.id, fire_at, MISSED_UNCONFIRMED)
+                               for j in pending if j not in replay]
                 pending = replay
             if pending:
                 count += self._resend(reader, dispatcher, batch_id, fire_at, pending, now, 1,
@@ -311,14 +325,13 @@ class Planner(SupervisedThread):
                      len(stale_rows))
         return count
 
-    def _record_rows(self, rows: list[list[Any]]) -> None:
+    def _record_rows(self, rows: list[messages.ResultRow]) -> None:
         """Commit RESULT rows as this leader (raises Scheduler0Error when it cannot)."""
         for start in range(0, len(rows), PLAN_COMMAND_ROWS):
-            body = {"rows": rows[start:start + PLAN_COMMAND_ROWS]}
-            self.raft.submit_as_leader(commands.make(commands.RESULT, body),
-                                       self.settings.write_timeout)
+            body = messages.Result(rows=rows[start:start + PLAN_COMMAND_ROWS])
+            self.raft.submit_as_leader(messages.command(body), self.settings.write_timeout)
 
-    def _resend(self, reader: Any, dispatcher: Dispatcher, batch_id: str, fire_at: int,
+    def _resend(self, reader: PlanningReader, dispatcher: Pusher, batch_id: str, fire_at: int,
                 pending: list[planning.PlannedJob], now: float, attempt: int,
                 exclude: int | None = None, *, reason: str) -> int:
         batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose(exclude=exclude))
@@ -330,58 +343,52 @@ class Planner(SupervisedThread):
         self.stats["redispatched_by"][reason] += len(pending)
         return len(pending)
 
-    def _deadline(self, fire_at: float) -> float:
+    def _deadline(self, fire_at: int) -> float:
         return planning.result_deadline(fire_at, self.settings.job_execution_timeout,
                                         self.settings.job_execution_retry_delay,
                                         self.settings.job_execution_retry_max)
 
-    def _send(self, dispatcher: Dispatcher, batch: planning.Batch, secrets: dict[int, str],
+    def _send(self, dispatcher: Pusher, batch: planning.Batch, secrets: dict[int, str],
               deadline: float, attempts: int) -> None:
         """Push one batch, stamped with this leader's term and the lease of the node it goes
         to, once leadership is proven."""
         assert self.leases is not None
         with self.book.lock:
-            stamp = [self.leases.term, self.leases.epoch_of(batch.node_id)]
-        message = {**planning.batch_message(batch, secrets, deadline), "term": self.raft.term,
-                   "lease": stamp}
+            stamp = (self.leases.term, self.leases.epoch_of(batch.node_id))
+        message = messages.Batch.of(batch.id, batch.fire_at, batch.jobs, secrets, deadline,
+                                    term=self.raft.term, lease=stamp)
         self._still_leading()
         if not dispatcher.send(batch.node_id, message):
             log.warning("intake of node %d is full; batch %s waits for re-dispatch",
                         batch.node_id, batch.id)
-        self.stats["last_dispatch_at"] = clock.now()
+        self.stats["last_dispatch_at"] = self.clock.now()
         self.in_flight[batch.id] = InFlight(batch.id, batch.node_id, batch.fire_at, deadline,
                                             attempts)
-
-
-def missed_row(job_id: int, fire_at: int) -> list[Any]:
-    """A RESULT row recording one tick as missed."""
-    return [execution_id(job_id, fire_at), ExecutionState.MISSED.value, 0, None,
-            "misfire: planned before the outage, not confirmed delivered", None, None, None]
-
-
-def undelivered_row(job_id: int, fire_at: int, node_id: int, error: str) -> list[Any]:
-    """A RESULT row recording one tick as failed because no result came for it."""
-    return [execution_id(job_id, fire_at), ExecutionState.FAILED.value, 0, None, error, node_id,
-            None, None]
 
 
 class _PlanRefused(Scheduler0Error):
     pass
 
 
-def _pack(batches: list[planning.Batch], missed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _pack(batches: list[planning.Batch], missed: list[planning.Missed]) -> list[messages.Plan]:
     """PLAN bodies of at most PLAN_COMMAND_ROWS rows each."""
-    bodies: list[dict[str, Any]] = []
-    body: dict[str, Any] = {"batches": [], "missed": [], "advances": []}
+    entries: list[messages.PlanBatch | messages.PlanMissed] = [
+        messages.PlanBatch.of(b.id, b.node_id, b.fire_at, b.jobs) for b in batches]
+    entries += [messages.PlanMissed.of(m.tick, m.jobs) for m in missed]
+    bodies: list[messages.Plan] = []
+    part: list[messages.PlanBatch | messages.PlanMissed] = []
     rows = 0
-    entries = [("batches", b.plan_entry()) for b in batches] + [("missed", m) for m in missed]
-    for kind, entry in entries:
-        if rows and rows + len(entry["rows"]) > PLAN_COMMAND_ROWS:
-            bodies.append(body)
-            body = {"batches": [], "missed": [], "advances": []}
-            rows = 0
-        body[kind].append(entry)
-        rows += len(entry["rows"])
+    for entry in entries:
+        if rows and rows + len(entry.rows) > PLAN_COMMAND_ROWS:
+            bodies.append(_plan_of(part))
+            part, rows = [], 0
+        part.append(entry)
+        rows += len(entry.rows)
     if rows:
-        bodies.append(body)
+        bodies.append(_plan_of(part))
     return bodies
+
+
+def _plan_of(entries: list[messages.PlanBatch | messages.PlanMissed]) -> messages.Plan:
+    return messages.Plan(batches=[e for e in entries if isinstance(e, messages.PlanBatch)],
+                         missed=[e for e in entries if isinstance(e, messages.PlanMissed)])

@@ -11,7 +11,8 @@ import queue
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from scheduler0 import clock, commands, secrets_file, transport
+from scheduler0 import clock, messages, secrets_file, transport
+from scheduler0.clock import SYSTEM_CLOCK
 from scheduler0.config import Settings
 from scheduler0.coordinator.dispatcher import LeadershipProof
 from scheduler0.coordinator.heartbeat import Heartbeat
@@ -27,6 +28,7 @@ from scheduler0.delivery.target import NetworkPolicy
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
 from scheduler0.lifecycle import Lifecycle
 from scheduler0.store import StateMachine
+from scheduler0.store.pipeline import PipelineReader
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,11 @@ class Coordinator:
         self.machine = StateMachine(settings.db_path)
         self.raft = RaftNode(settings, self.machine, raft_password(secret_key))
         self.curve = transport.CurveKeys.derive(secret_key)
-        self.reports = NodeReports()
-        self._replies: queue.Queue[tuple[list[bytes], dict[str, Any]]] = queue.Queue()
+        # One clock for the leader's threads: the lease desk compares the reports' arrival
+        # times with its own readings, and the planner reads the leases the desk keeps.
+        self.clock = SYSTEM_CLOCK
+        self.reports = NodeReports(self.clock)
+        self._replies: queue.Queue[tuple[list[bytes], messages.Reply]] = queue.Queue()
         self._pool = ThreadPoolExecutor(SUBMIT_THREADS, thread_name_prefix="submit")
 
     def run(self) -> int:
@@ -56,12 +61,12 @@ class Coordinator:
         self.intake = IntakeRelay(self.settings, stopping, self.curve, self.reports,
                                   lambda: self.raft.term, holdings, keeper)
         self.results = ResultCollector(self.settings, stopping, self.raft.submit, holdings)
-        book, proof = LeaseBook(), LeadershipProof(self.raft)
+        book, proof = LeaseBook(self.clock), LeadershipProof(self.raft, self.clock)
         self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader,
-                               self.curve, self.reports, book, proof)
+                               self.curve, self.reports, book, proof, clock=self.clock)
         self.desk = LeaseDesk(self.settings, self.raft, stopping, self.reports, self.curve,
-                              book, proof)
-        self.pruner = Pruner(self.settings, self.raft, stopping)
+                              book, proof, clock=self.clock)
+        self.pruner = Pruner(self.settings, self.raft, stopping, clock=self.clock)
         self.heartbeat = Heartbeat(self.settings, stopping, self.curve, self.reports, self._load,
                                    holdings, keeper)
         self.threads = threads = (self.intake, self.results, self.planner, self.desk,
@@ -90,7 +95,7 @@ class Coordinator:
             request = server.recv(timeout=0.005 if pending else 0.1)
             if request is not None:
                 envelope, message = request
-                if message.get("op") == "status":
+                if isinstance(message, messages.StatusRequest):
                     server.reply(envelope, self._status_reply())
                 else:
                     pending += 1
@@ -103,36 +108,37 @@ class Coordinator:
                 pending -= 1
                 server.reply(envelope, reply)
 
-    def _answer_in_worker(self, envelope: list[bytes], message: dict[str, Any]) -> None:
+    def _answer_in_worker(self, envelope: list[bytes], message: messages.Request) -> None:
         try:
             reply = self._answer(message)
         except ApiError as exc:
-            reply = commands.refused(exc.status, exc.code, exc.message)
+            reply = messages.Reply.refused(exc.status, exc.code, exc.message)
         except Scheduler0Error as exc:
-            reply = commands.refused(503, "unavailable", str(exc))
+            reply = messages.Reply.refused(503, "unavailable", str(exc))
         except Exception:  # a worker must always answer, or the API thread waits in vain
             log.exception("request failed")
-            reply = commands.refused(500, "internal_error", "the coordinator failed; see its log")
+            reply = messages.Reply.refused(500, "internal_error",
+                                           "the coordinator failed; see its log")
         self._replies.put((envelope, reply))
 
-    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
-        op = message.get("op")
-        if op == "submit":
-            timeout = float(message.get("timeout") or self.settings.write_timeout)
-            return {"ok": True, "result": self.raft.submit(message["command"], timeout)}
-        if op == "membership":
-            self.raft.change_membership(str(message["action"]), str(message["raft_address"]))
-            return {"ok": True, "result": {"ok": True, "data": None}}
-        raise RaftError(f"unknown op {op!r}")
+    def _answer(self, message: messages.Request) -> messages.Reply:
+        if isinstance(message, messages.Submit):
+            timeout = float(message.timeout or self.settings.write_timeout)
+            return messages.Reply(ok=True, result=self.raft.submit(message.command, timeout))
+        if isinstance(message, messages.Membership):
+            self.raft.change_membership(message.action, message.raft_address)
+            return messages.Reply(ok=True, result=messages.ok(None))
+        raise RaftError(f"unknown request {type(message).__name__}")
 
-    def _status_reply(self) -> dict[str, Any]:
+    def _status_reply(self) -> messages.Reply:
         try:
-            return {"ok": True, "status": self._status()}
+            return messages.Reply(ok=True, status=self._status())
         except ApiError as exc:
-            return commands.refused(exc.status, exc.code, exc.message)
+            return messages.Reply.refused(exc.status, exc.code, exc.message)
         except Exception:  # the health check must answer, whatever broke
             log.exception("status failed")
-            return commands.refused(503, "unavailable", "the coordinator could not read its status")
+            return messages.Reply.refused(503, "unavailable",
+                                          "the coordinator could not read its status")
 
     def _status(self) -> dict[str, Any]:
         status = self.raft.status()
@@ -160,7 +166,8 @@ class Coordinator:
         stats = dict(self.planner.stats, in_flight=len(self.planner.in_flight),
                      lease_lapses=self.desk.lapses)
         last = stats.pop("last_round_at")
-        stats["last_round_age"] = None if last is None else round(clock.monotonic() - last, 3)
+        stats["last_round_age"] = (None if last is None
+                                   else round(self.clock.monotonic() - last, 3))
         stats["redispatched_by"] = dict(stats["redispatched_by"])
         return stats
 
@@ -176,9 +183,7 @@ class Coordinator:
         return {"held": load["held"], "executors": load["executors"],
                 "memory_pressure": self.lifecycle.memory_pressure}
 
-    def _pipeline_reader(self) -> Any:
-        from scheduler0.store.pipeline import PipelineReader
-
+    def _pipeline_reader(self) -> PipelineReader:
         return PipelineReader(self.settings.db_path)
 
 

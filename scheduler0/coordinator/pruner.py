@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
-from scheduler0 import clock, commands
+from scheduler0 import messages
+from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
+from scheduler0.coordinator.ports import Raft
 from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
 
@@ -27,20 +28,20 @@ def prune_before(now: float, retention_hours: int) -> int | None:
 
 
 class Pruner(SupervisedThread):
-    def __init__(self, settings: Settings, raft: Any, stopping: threading.Event,
-                 interval: float = PRUNE_INTERVAL):
-        super().__init__("pruner", stopping)
+    def __init__(self, settings: Settings, raft: Raft, stopping: threading.Event,
+                 interval: float = PRUNE_INTERVAL, *, clock: Clock = SYSTEM_CLOCK):
+        super().__init__("pruner", stopping, clock)
         self.settings = settings
         self.raft = raft
         self.interval = interval
         self.deleted = 0
 
     def loop(self) -> None:
-        while not self.stopping.wait(self.interval):
+        while not self.clock.wait(self.stopping, self.interval):
             self.beat()
             if self.raft.is_leader:
                 try:
-                    self.prune_pass(clock.now())
+                    self.prune_pass(self.clock.now())
                 except Scheduler0Error as exc:
                     log.warning("pruning paused (%s)", exc)
 
@@ -50,13 +51,13 @@ class Pruner(SupervisedThread):
             return 0
         total = 0
         while not self.stopping.is_set():
-            body = {"before": before, "limit": PRUNE_ROWS}
-            result = self.raft.submit(commands.make(commands.PRUNE, body), self.settings.write_timeout)
+            body = messages.Prune(before=before, limit=PRUNE_ROWS)
+            result = self.raft.submit(messages.command(body), self.settings.write_timeout)
             deleted = int((result.get("data") or {}).get("deleted", 0))
             total += deleted
             if deleted < PRUNE_ROWS:
                 break
-            self.stopping.wait(PRUNE_PAUSE)
+            self.clock.wait(self.stopping, PRUNE_PAUSE)
         self.deleted += total
         if total:
             log.info("pruned %d executions scheduled before %d", total, before)

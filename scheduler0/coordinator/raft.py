@@ -1,6 +1,6 @@
 """The Raft engine: pysyncobj is imported here and in raft_wire (its transport), nowhere else.
 
-`RaftNode` replicates command dicts (scheduler0.commands) into a StateMachine (scheduler0.store)
+`RaftNode` replicates command dicts (scheduler0.messages.commands) into a StateMachine (scheduler0.store)
 with measured settings: journal and dump always together, the
 SQLite file as the snapshot, a password on the wire, `connectionTimeout` long enough for
 one-round elections and a short `leaderFallbackTimeout`, pickles with protocol 4 (see
@@ -78,7 +78,8 @@ class _Consumer(SyncObjConsumer):
     @replicated
     def apply(self, command: dict[str, Any]) -> dict[str, Any]:
         # Runs in pysyncobj's tick thread on every node; StateMachine.apply never raises.
-        return self._machine.apply(command, self._index_of_next())
+        result: dict[str, Any] = self._machine.apply(command, self._index_of_next())
+        return result
 
 
 class RaftNode:
@@ -182,7 +183,8 @@ class RaftNode:
                     f"the write was not committed within {timeout:g} s ({last_reason}); "
                     "the cluster may be electing a leader: retry the request")
             try:
-                return consumer.apply(command, sync=True, timeout=remaining)
+                result: dict[str, Any] = consumer.apply(command, sync=True, timeout=remaining)
+                return result
             except SyncObjException as exc:
                 code = exc.errorCode
                 not_taken = code == "Timeout" or code in RETRYABLE  # unapplied or unknown
@@ -265,6 +267,7 @@ class RaftNode:
         raw = self._syncobj.getStatus()
         leader_id = self.leader_id()
         leader = self._replicas_by_id.get(leader_id) if leader_id is not None else None
+        leader_address: str | None
         if leader_id == self._settings.node_id:
             leader_address = self._settings.api_address
         else:

@@ -89,7 +89,7 @@ def _check_pysyncobj_hooks() -> None:
                         f"({', '.join(missing)}): install pysyncobj==0.3.17")
 
 
-class _BoundedConnection(TcpConnection):  # type: ignore[misc]
+class _BoundedConnection(TcpConnection):
     """pysyncobj's TcpConnection with the read side replaced (see "the wire").
 
     Until the peer proved the password (a frame carried the random key this side sent, or with
@@ -333,7 +333,7 @@ def _whole_entry(pieces: bytearray) -> Any:
         return None
 
 
-class BoundedTransport(TCPTransport):  # type: ignore[misc]
+class BoundedTransport(TCPTransport):
     """pysyncobj's TCPTransport over _BoundedServer and _BoundedConnection.
 
     Also closes accepted connections that have not proved the password within

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from scheduler0 import clock, commands, transport
+from scheduler0 import clock, messages, transport
 from scheduler0.config import Settings
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.supervised import SupervisedThread
@@ -29,12 +29,11 @@ def _outcome(state: Any) -> str:
     return str(state) if state in DELIVERY_OUTCOMES else ExecutionState.FAILED.value
 
 
-def result_row(node_id: int, result: dict[str, Any]) -> list[Any]:
-    """The compact row a RESULT command carries for one execution."""
-    return [str(result["execution_id"]), _outcome(result.get("state")),
-            int(result.get("attempts") or 0), result.get("http_status"),
-            (result.get("error") or None), node_id, result.get("started_at_ms"),
-            result.get("finished_at_ms")]
+def result_row(node_id: int, result: messages.Outcome) -> messages.ResultRow:
+    """The row a RESULT command carries for one execution."""
+    return messages.ResultRow(result.execution_id, _outcome(result.state), result.attempts,
+                              result.http_status, result.error or None, node_id,
+                              result.started_at_ms, result.finished_at_ms)
 
 
 class ResultCollector(SupervisedThread):
@@ -47,12 +46,13 @@ class ResultCollector(SupervisedThread):
         self.settings = settings
         self._submit = submit
         self.holdings = holdings or Holdings()
-        self.loads: dict[int, dict[str, Any]] = {}
+        self.loads: dict[int, tuple[messages.ExecutorLoad, float]] = {}  # executor -> (load, seen)
         self.committed = 0
-        self._pending: list[list[Any]] = []
+        self._pending: list[messages.ResultRow] = []
 
     def loop(self) -> None:
-        sub = transport.Socket("sub", self.settings.ipc("results"), bind=True, hwm=RESULTS_HWM)
+        sub = transport.Socket("sub", self.settings.ipc("results"), bind=True, hwm=RESULTS_HWM,
+                               channel=messages.RESULTS)
         last_flush = clock.monotonic()
         try:
             while not self.stopping.is_set():
@@ -72,22 +72,20 @@ class ResultCollector(SupervisedThread):
         finally:
             sub.close()
 
-    def _take(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "results":
-            node_id = int(message.get("node_id", self.settings.node_id))
-            self._pending.extend(result_row(node_id, r) for r in message.get("results", []))
-            if message.get("final"):
-                self.holdings.settled(str(message.get("batch_id")), clock.monotonic())
+    def _take(self, message: messages.Results | messages.ExecutorLoad) -> None:
+        if isinstance(message, messages.Results):
+            self._pending.extend(result_row(message.node_id, r) for r in message.results)
+            if message.final:
+                self.holdings.settled(message.batch_id, clock.monotonic())
             self.holdings.results_pending = bool(self._pending)
-        elif kind == "load":
-            self.loads[int(message.get("executor", 0))] = {**message, "seen": clock.monotonic()}
+        else:
+            self.loads[message.executor] = (message, clock.monotonic())
 
     def _flush(self) -> None:
         while self._pending:
             rows = self._pending[:RESULT_COMMAND_ROWS]
             try:
-                self._submit(commands.make(commands.RESULT, {"rows": rows}),
+                self._submit(messages.command(messages.Result(rows=rows)),
                              self.settings.write_timeout)
             except Scheduler0Error as exc:
                 # Not lost: the rows stay pending and the next flush retries them (same rows,
@@ -100,11 +98,11 @@ class ResultCollector(SupervisedThread):
 
     def executor_load(self) -> dict[str, Any]:
         now = clock.monotonic()
-        fresh = {i: m for i, m in self.loads.items() if now - m["seen"] < 5.0}
+        fresh = [load for load, seen in self.loads.values() if now - seen < 5.0]
         return {
             "executors": len(fresh),
-            "held": sum(int(m.get("held", 0)) for m in fresh.values()),
-            "metrics": merge_metrics(m.get("metrics") or {} for m in fresh.values()),
+            "held": sum(load.held for load in fresh),
+            "metrics": merge_metrics(load.metrics for load in fresh),
         }
 
 

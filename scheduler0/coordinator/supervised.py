@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from scheduler0 import clock
+from scheduler0.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,10 @@ RESTART_WINDOW = 60.0  # seconds
 
 
 class SupervisedThread(threading.Thread):
-    def __init__(self, name: str, stopping: threading.Event):
+    def __init__(self, name: str, stopping: threading.Event, clock: Clock = SYSTEM_CLOCK):
         super().__init__(name=name, daemon=True)
         self.stopping = stopping
+        self.clock = clock
         self.fatal = False
         self.restarts = 0
         self.last_beat = clock.monotonic()
@@ -34,7 +35,7 @@ class SupervisedThread(threading.Thread):
         raise NotImplementedError
 
     def beat(self) -> None:
-        self.last_beat = clock.monotonic()
+        self.last_beat = self.clock.monotonic()
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -43,9 +44,9 @@ class SupervisedThread(threading.Thread):
                 return
             except Exception:
                 log.exception("thread %s failed", self.name)
-                if self._give_up(clock.monotonic()):
+                if self._give_up(self.clock.monotonic()):
                     return
-                self.stopping.wait(RESTART_PAUSE)
+                self.clock.wait(self.stopping, RESTART_PAUSE)
 
     def _give_up(self, now: float) -> bool:
         self._failures = [t for t in self._failures if now - t < RESTART_WINDOW] + [now]

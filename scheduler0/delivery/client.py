@@ -45,13 +45,13 @@ from scheduler0.delivery.core import (
     backoff,
     chunk_key,
     group_by_destination,
-    malformed,
     outcome,
     plan_chunks,
     sign,
     split_chunks,
 )
-from scheduler0.delivery.target import NetworkPolicy
+from scheduler0.delivery.target import CallbackGuard, NetworkPolicy
+from scheduler0.messages import Batch, Outcome
 
 __all__ = ["Deliverer", "Metrics", "backoff", "chunk_key", "group_by_destination",
            "plan_chunks", "sign", "split_chunks"]
@@ -61,9 +61,8 @@ log = logging.getLogger(__name__)
 POOL_LIMIT = 256  # connections (and attempts in flight) per process
 PER_HOST_LIMIT = 64  # of which to one host:port
 RESPONSE_READ_LIMIT = 64 * 1024  # bytes of a response read to keep the connection; more: close
-GUARD_CACHE_SECONDS = 30.0
 
-ResultsCallback = Callable[[list[dict[str, Any]], bool], None]
+ResultsCallback = Callable[[list[Outcome], bool], None]
 
 
 class _OutsideNetworks(OSError):
@@ -117,6 +116,12 @@ def _host_port(url: str) -> str:
     return callback_target.parse(url).host_port
 
 
+async def _resolve(host: str) -> list[str]:
+    """The guard's resolver here: the event loop's, so a lookup does not block deliveries."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
 class _Delivery:
     """One deliver() call: its chunks left to settle, the tasks working on them, its outcome."""
 
@@ -131,7 +136,7 @@ class _Delivery:
         self.tasks: set[asyncio.Task[None]] = set()
         self.cancelled = False
 
-    def settle(self, results: list[dict[str, Any]]) -> None:
+    def settle(self, results: list[Outcome]) -> None:
         self.emit(results)
         self.left -= 1
         if self.left == 0 and not self.done.done():
@@ -181,7 +186,7 @@ class Deliverer:
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  metrics: Metrics | None = None, pool_limit: int = POOL_LIMIT,
                  per_host_limit: int = PER_HOST_LIMIT,
-                 gate: Callable[[dict[str, Any]], Awaitable[bool]] | None = None):
+                 gate: Callable[[Batch], Awaitable[bool]] | None = None):
         self.settings = settings
         self._gate = gate
         self.metrics = metrics or Metrics()
@@ -199,7 +204,7 @@ class Deliverer:
         self._queue: FairQueue[_Send] = FairQueue(pool_limit, per_host_limit)
         self._deliveries: set[_Delivery] = set()  # deliver() calls with chunks not settled
         self._closed = False
-        self._guard_cache: dict[str, tuple[float, str | None]] = {}
+        self._guard = CallbackGuard(self._policy, refuse_unresolved=False, monotonic=monotonic)
         self._unsigned_projects: set[int] = set()
 
     async def __aenter__(self) -> Deliverer:
@@ -231,32 +236,33 @@ class Deliverer:
 
     # -- a batch ----------------------------------------------------------------------------
 
-    async def deliver(self, batch: dict[str, Any],
-                      on_results: ResultsCallback | None = None) -> list[dict[str, Any]]:
-        """Deliver every execution of `batch` (the wire format of roles/executor.py) no earlier
-        than its `fire_at`; return one result per execution.
+    async def deliver(self, batch: Batch,
+                      on_results: ResultsCallback | None = None) -> list[Outcome]:
+        """Deliver every execution of `batch` no earlier than its `fire_at`; return one result
+        per execution (an execution the batch's decoder could not read is reported failed).
 
         `on_results(results, final)` is called as pieces settle (refusals first, then one call
         per chunk); the last call has final=True. Cancelling the task stops delivery; pieces
         already reported stay reported.
         """
         emit = _Emitter(on_results)
-        owned = (lambda: self._gate(batch)) if self._gate is not None else None
-        executions, unusable = self._valid(batch)
-        chunks = plan_chunks(executions, self._max_bytes)
+        gate = self._gate
+        owned = (lambda: gate(batch)) if gate is not None else None
+        unusable = self._unreadable(batch)
+        chunks = plan_chunks(batch.executions, self._max_bytes)
         refused, chunks = await self._refuse(chunks)
         early = unusable + refused
         emit.expect(len(chunks) + (1 if early or not chunks else 0))
         if early or not chunks:
             emit(early)
-        await self._wait_until(batch.get("fire_at", 0))
+        await self._wait_until(batch.fire_at)
         if not chunks:
             return emit.all
         if self._closed:
             raise RuntimeError("the Deliverer is closed")
         if owned is not None and not await owned():
-            raise BatchRevoked(str(batch.get("batch_id")))
-        secrets = batch.get("signing_secrets") or {}
+            raise BatchRevoked(batch.batch_id)
+        secrets = batch.signing_secrets
         delivery = _Delivery(emit, len(chunks), asyncio.get_running_loop().create_future(),
                              owned)
         for chunk in chunks:
@@ -273,26 +279,17 @@ class Deliverer:
             self._deliveries.discard(delivery)
         return emit.all
 
-    def _valid(self, batch: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]]]:
-        executions = batch.get("executions") or []
-        reasons = [malformed(e) for e in executions]
-        if not any(reasons):
-            return executions, []
-        good, bad = [], []
+    def _unreadable(self, batch: Batch) -> list[Outcome]:
+        if not batch.unreadable:
+            return []
         now_ms = self._now_ms()
-        for execution, reason in zip(executions, reasons, strict=True):
-            if reason is None:
-                good.append(execution)
-                continue
-            log.error("batch %s: %s", batch.get("batch_id"), reason)
-            execution_id = execution.get("execution_id") if isinstance(execution, dict) else None
-            if isinstance(execution_id, str):  # without an id it cannot even be reported
-                bad.append(outcome(execution_id, succeeded=False, attempts=0, http_status=None,
-                                   error=reason, started_at_ms=now_ms, finished_at_ms=now_ms))
+        bad = [outcome(u.execution_id, succeeded=False, attempts=0, http_status=None,
+                       error=u.reason, started_at_ms=now_ms, finished_at_ms=now_ms)
+               for u in batch.unreadable]
         self.metrics.add(failed=len(bad), refused=len(bad))
-        return good, bad
+        return bad
 
-    async def _refuse(self, chunks: list[Chunk]) -> tuple[list[dict[str, Any]], list[Chunk]]:
+    async def _refuse(self, chunks: list[Chunk]) -> tuple[list[Outcome], list[Chunk]]:
         problems = {url: await self.problem(url) for url in {c.url for c in chunks}}
         if not any(problems.values()):
             return [], chunks
@@ -312,35 +309,15 @@ class Deliverer:
         return refused, kept
 
     async def problem(self, url: str) -> str | None:
-        """Why callbacks to `url` must not be sent (None: they may), by the rule the API
-        applied when the job was written (scheduler0.delivery.target). A name that does not
-        resolve is let through, so the attempt fails (and is retried) as a DNS error."""
+        """Why callbacks to `url` must not be sent (None: they may), by the guard the API
+        applied when the job was written (scheduler0.delivery.target.CallbackGuard). A name
+        that does not resolve is let through, so the attempt fails (and is retried) as a DNS
+        error."""
         try:
             host = callback_target.parse(url).host
         except callback_target.TargetError as exc:
             return f"invalid callback URL: {exc}"
-        if not self._policy.restricted:
-            return None
-        hit = self._guard_cache.get(host)
-        if hit is not None and hit[0] > self._monotonic():
-            return hit[1]
-        answer = await self._check_host(host)
-        if len(self._guard_cache) > 4096:
-            self._guard_cache.clear()
-        self._guard_cache[host] = (self._monotonic() + GUARD_CACHE_SECONDS, answer)
-        return answer
-
-    async def _check_host(self, host: str) -> str | None:
-        if callback_target.ip_literal(host) is not None:
-            addresses = [host]
-        else:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, None, type=socket.SOCK_STREAM)
-            except (OSError, UnicodeError):
-                return None
-            addresses = [str(info[4][0]) for info in infos]
-        return self._policy.addresses_problem(host, addresses)
+        return await self._guard.problem_async(host, _resolve)
 
     def _secret(self, secrets: dict[Any, str], project_id: int) -> str | None:
         secret = secrets.get(str(project_id)) or secrets.get(project_id)
@@ -405,7 +382,7 @@ class Deliverer:
         return await self._attempt(send.chunk, send.secret, int(sent_at))
 
     def _outcomes(self, send: _Send, status: int | None,
-                  error: str | None) -> list[dict[str, Any]]:
+                  error: str | None) -> list[Outcome]:
         chunk = send.chunk
         finished_ms = self._now_ms()
         n = len(chunk.execution_ids)
@@ -464,12 +441,12 @@ class _Emitter:
     def __init__(self, on_results: ResultsCallback | None):
         self._on_results = on_results
         self._left = 0
-        self.all: list[dict[str, Any]] = []
+        self.all: list[Outcome] = []
 
     def expect(self, pieces: int) -> None:
         self._left = pieces
 
-    def __call__(self, results: list[dict[str, Any]]) -> None:
+    def __call__(self, results: list[Outcome]) -> None:
         self._left -= 1
         self.all += results
         if self._on_results is not None:

@@ -1,7 +1,7 @@
 """The pure half of callback delivery: what is sent, in which chunks, under which keys.
 
 No sockets, no clock, no threads here (the aiohttp half is scheduler0.delivery.client), so the
-coordinator can import it too, e.g. for `delivery_budget` when it sets a batch's deadline.
+coordinator can import it too: the planner's result deadline is built on `delivery_budget`.
 
 The callback contract (the README's Callbacks section):
     POST <callback_url>   Content-Type: application/json
@@ -21,16 +21,17 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _json_string  # json.dumps's own C escaper
 from typing import Any, Generic, TypeVar
 
+from scheduler0.messages import Execution, Outcome
+from scheduler0.schedule.timefmt import format_rfc3339_utc
+
 ELEMENT_FIELDS = ("id", "execution_id", "scheduled_at", "project_id", "spec", "timezone", "data",
                   "callback_url")
-EXECUTION_FIELDS = ELEMENT_FIELDS  # what a batch's execution must carry (scheduled_at as int)
 SIGNATURE_PREFIX = "sha256="
 BACKOFF_CAP = 300.0  # seconds; a retry never waits longer than this (unless the first delay does)
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -54,47 +55,20 @@ class Chunk:
 
 def rfc3339(epoch_seconds: int | float) -> str:
     """`1795784400` -> `"2026-11-27T13:00:00Z"` (whole seconds, UTC)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch_seconds)))
+    return format_rfc3339_utc(epoch_seconds)
 
 
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "execution_id": (str,), "callback_url": (str,), "project_id": (int,),
-    "scheduled_at": (int, float)}
-
-
-_REQUIRED = frozenset(EXECUTION_FIELDS)
-
-
-def malformed(execution: Any) -> str | None:
-    """Why an execution of a batch cannot be delivered (None: it can)."""
-    if (isinstance(execution, dict) and execution.keys() >= _REQUIRED
-            and type(execution["execution_id"]) is str and type(execution["callback_url"]) is str
-            and type(execution["project_id"]) is int
-            and type(execution["scheduled_at"]) in (int, float)):
-        return None  # the common case, checked fast
-    if not isinstance(execution, Mapping):
-        return "malformed execution: not a map"
-    missing = [name for name in EXECUTION_FIELDS if name not in execution]
-    if missing:
-        return f"malformed execution: missing {', '.join(missing)}"
-    wrong = [name for name, types in _FIELD_TYPES.items()
-             if not isinstance(execution[name], types) or isinstance(execution[name], bool)]
-    if wrong:
-        return f"malformed execution: bad type for {', '.join(wrong)}"
-    return None
-
-
-def callback_element(execution: Mapping[str, Any], scheduled_text: str | None = None) -> dict[str, Any]:
+def callback_element(execution: Execution, scheduled_text: str | None = None) -> dict[str, Any]:
     """The JSON object the receiver sees for one execution: exactly ELEMENT_FIELDS."""
     return {
-        "id": execution["id"],
-        "execution_id": execution["execution_id"],
-        "scheduled_at": scheduled_text or rfc3339(execution["scheduled_at"]),
-        "project_id": execution["project_id"],
-        "spec": execution["spec"],
-        "timezone": execution["timezone"],
-        "data": execution["data"],
-        "callback_url": execution["callback_url"],
+        "id": execution.id,
+        "execution_id": execution.execution_id,
+        "scheduled_at": scheduled_text or rfc3339(execution.scheduled_at),
+        "project_id": execution.project_id,
+        "spec": execution.spec,
+        "timezone": execution.timezone,
+        "data": execution.data,
+        "callback_url": execution.callback_url,
     }
 
 
@@ -107,17 +81,18 @@ _ELEMENT_TEMPLATE = ('{"id":%d,"execution_id":%s,"scheduled_at":"%s","project_id
                      '"timezone":%s,"data":%s,"callback_url":%s}')
 
 
-def encode_execution(execution: Mapping[str, Any], scheduled_text: str, url_json: str) -> str:
+def encode_execution(execution: Execution, scheduled_text: str, url_json: str) -> str:
     """encode_element(callback_element(execution)) in a third of the time: the hot path of a
     batch's CPU. Falls back to json.dumps for any value that is not the expected type."""
-    ident, project_id = execution["id"], execution["project_id"]
-    if type(ident) is not int or type(project_id) is not int:  # %d would take a bool or float
+    ident, project_id, data = execution.id, execution.project_id, execution.data
+    # %d would take a bool or float; a job without data is null, not a string
+    if type(ident) is not int or type(project_id) is not int or data is None:
         return encode_element(callback_element(execution, scheduled_text))
     try:
         return _ELEMENT_TEMPLATE % (
-            ident, _json_string(execution["execution_id"]), scheduled_text, project_id,
-            _json_string(execution["spec"]), _json_string(execution["timezone"]),
-            _json_string(execution["data"]), url_json)
+            ident, _json_string(execution.execution_id), scheduled_text, project_id,
+            _json_string(execution.spec), _json_string(execution.timezone),
+            _json_string(data), url_json)
     except TypeError:  # a value that is not a string
         return encode_element(callback_element(execution, scheduled_text))
 
@@ -127,14 +102,14 @@ def join_body(parts: Sequence[str]) -> bytes:
     return ("[" + ",".join(parts) + "]").encode()
 
 
-def group_by_destination(executions: Iterable[Mapping[str, Any]]) -> dict[Destination, list[Any]]:
+def group_by_destination(executions: Iterable[Execution]) -> dict[Destination, list[Execution]]:
     """Executions keyed by (callback_url, project_id), in first-seen order.
 
     The project is part of the key because each project signs with its own secret.
     """
-    groups: dict[Destination, list[Any]] = {}
+    groups: dict[Destination, list[Execution]] = {}
     for execution in executions:
-        key = (execution["callback_url"], execution["project_id"])
+        key = (execution.callback_url, execution.project_id)
         group = groups.get(key)
         if group is None:
             groups[key] = [execution]
@@ -176,7 +151,7 @@ def chunk_key(execution_ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
 
 
-def plan_chunks(executions: Iterable[Mapping[str, Any]], max_bytes: int) -> list[Chunk]:
+def plan_chunks(executions: Iterable[Execution], max_bytes: int) -> list[Chunk]:
     """Group by destination, encode every element once, split by size: the POSTs of a batch."""
     chunks: list[Chunk] = []
     scheduled_texts: dict[int, str] = {}  # a batch's executions share few ticks
@@ -184,14 +159,14 @@ def plan_chunks(executions: Iterable[Mapping[str, Any]], max_bytes: int) -> list
         parts = []
         url_json = _json_string(url)
         for execution in group:
-            at = execution["scheduled_at"]
+            at = execution.scheduled_at
             text = scheduled_texts.get(at)
             if text is None:
                 text = scheduled_texts[at] = rfc3339(at)
             parts.append(encode_execution(execution, text, url_json))
         for span in split_sizes([len(p) for p in parts], max_bytes):
-            ids = tuple(group[i]["execution_id"] for i in span)
-            ticks = Counter(group[i]["scheduled_at"] for i in span)
+            ids = tuple(group[i].execution_id for i in span)
+            ticks = Counter(group[i].scheduled_at for i in span)
             chunks.append(Chunk(url, project_id, ids, join_body(parts[span.start:span.stop]),
                                 chunk_key(ids), tuple(ticks.items())))
     return chunks
@@ -297,11 +272,11 @@ class FairQueue(Generic[T]):
 
 
 def outcome(execution_id: str, *, succeeded: bool, attempts: int, http_status: int | None,
-            error: str | None, started_at_ms: int, finished_at_ms: int) -> dict[str, Any]:
-    """One entry of a results message (the wire format; see roles/executor.py)."""
-    return {"execution_id": execution_id, "state": "succeeded" if succeeded else "failed",
-            "attempts": attempts, "http_status": http_status, "error": error,
-            "started_at_ms": started_at_ms, "finished_at_ms": finished_at_ms}
+            error: str | None, started_at_ms: int, finished_at_ms: int) -> Outcome:
+    """One entry of a results message (scheduler0.messages.Results)."""
+    return Outcome(execution_id=execution_id, state="succeeded" if succeeded else "failed",
+                   attempts=attempts, http_status=http_status, error=error,
+                   started_at_ms=started_at_ms, finished_at_ms=finished_at_ms)
 
 
 class Metrics:

@@ -1,11 +1,15 @@
 """Where may a callback go? One answer for the API (when a job is written) and for the executor
 (before it sends and when it connects), so the two can never disagree.
 
-Pure: no sockets, no DNS, no clock. Callers resolve names themselves and ask about each address.
-
     parse(url)                       the Target the HTTP client will connect to, or TargetError
     NetworkPolicy.address_problem    may a callback to `host` go to `address`? (None: yes)
+    CallbackGuard.problem            may callbacks go to `host`? The policy applied to every
+                                     address it resolves to, cached per host (the SSRF guard
+                                     of the API and of the executor)
     redact(url)                      scheme://host:port/path, for logs (no userinfo, no query)
+
+parse and NetworkPolicy are pure (no sockets, no DNS, no clock); CallbackGuard is handed its
+resolver and clock (`resolve` below is the blocking one the API uses).
 
 URLs are parsed with yarl, the parser the executor's HTTP client (aiohttp) sends with: the host
 checked here is the host it connects to. A policy denies first and then allows: an address in a
@@ -17,10 +21,14 @@ carry, since that is where the packets go.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import yarl
+
+from scheduler0 import clock
 
 SCHEMES = ("http", "https")
 HINT = "send an absolute http(s) URL such as https://example.com/hook"
@@ -28,6 +36,10 @@ NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str], list[str]]  # host -> its addresses; OSError when it does not resolve
+AsyncResolver = Callable[[str], Awaitable[list[str]]]
+GUARD_CACHE_SECONDS = 30.0
+GUARD_CACHE_ENTRIES = 4096
 
 
 class TargetError(ValueError):
@@ -157,3 +169,100 @@ class NetworkPolicy:
 
 def _show(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
+def resolve(host: str) -> list[str]:
+    """Every address `host` resolves to, blocking (raises OSError when it does not resolve)."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+_UNRESOLVED = (OSError, UnicodeError, ValueError)  # what resolvers raise for a bad name
+
+
+class CallbackGuard:
+    """`problem(host)`: None when callbacks may go to `host`, else a message saying why not.
+
+    An IP literal is judged as it is; a name is resolved and every address it resolves to must
+    pass the policy. Answers are cached for GUARD_CACHE_SECONDS per host, so a batch of 10,000
+    jobs (or executions) to one host costs one lookup. Both ends use it:
+
+    - the API when a job is written (`problem`, with the blocking `resolve`). With
+      `refuse_unresolved`, a name that does not resolve is refused when
+      CallbackAllowedNetworks is set (then only known-good addresses may be used); with a deny
+      list alone it is let through, since the executor checks again at every send.
+    - the executor before it sends (`problem_async`, with the event loop's resolver), without
+      `refuse_unresolved`: a name that does not resolve is let through, so the attempt fails
+      (and is retried) as a DNS error.
+
+    Neither is the last word on a name that resolves elsewhere later (DNS rebinding): the
+    executor's connector checks the address it actually connects to with the same policy.
+    """
+
+    def __init__(self, policy: NetworkPolicy, resolver: Resolver = resolve, *,
+                 refuse_unresolved: bool = True,
+                 monotonic: Callable[[], float] = clock.monotonic):
+        self.policy = policy
+        self._resolver = resolver
+        self._refuse_unresolved = refuse_unresolved
+        self._monotonic = monotonic
+        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._lock = threading.Lock()  # the API checks from several request threads
+
+    @property
+    def restricted(self) -> bool:
+        return self.policy.restricted
+
+    def problem(self, host: str) -> str | None:
+        if not self.policy.restricted:
+            return None
+        hit = self._cached(host)
+        if hit is not None:
+            return hit[1]
+        addresses = None
+        if ip_literal(host) is None:
+            try:
+                addresses = self._resolver(host)
+            except _UNRESOLVED:
+                addresses = []
+        return self._remember(host, addresses)
+
+    async def problem_async(self, host: str, resolver: AsyncResolver) -> str | None:
+        """`problem` for a caller in an event loop, resolving with `resolver`."""
+        if not self.policy.restricted:
+            return None
+        hit = self._cached(host)
+        if hit is not None:
+            return hit[1]
+        addresses = None
+        if ip_literal(host) is None:
+            try:
+                addresses = await resolver(host)
+            except _UNRESOLVED:
+                addresses = []
+        return self._remember(host, addresses)
+
+    def _cached(self, host: str) -> tuple[float, str | None] | None:
+        with self._lock:
+            hit = self._cache.get(host)
+        return hit if hit is not None and hit[0] > self._monotonic() else None
+
+    def _remember(self, host: str, addresses: list[str] | None) -> str | None:
+        """The answer for `host` (an IP literal when `addresses` is None), cached."""
+        answer = self._judge(host, addresses)
+        expires = self._monotonic() + GUARD_CACHE_SECONDS
+        with self._lock:
+            if len(self._cache) >= GUARD_CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[host] = (expires, answer)
+        return answer
+
+    def _judge(self, host: str, addresses: list[str] | None) -> str | None:
+        if addresses is None:
+            return self.policy.address_problem(host, host)
+        if not addresses:
+            if self._refuse_unresolved and self.policy.allowed:
+                return (f"host {host[:100]!r} does not resolve; use a resolvable host or an IP "
+                        "address")
+            return None
+        return self.policy.addresses_problem(host, addresses)

@@ -17,21 +17,14 @@ Three threads, each owning what it touches (ZeroMQ sockets are not thread-safe):
                   yet) and is dropped, unreported, once the lease moved on without it (the
                   leader gave it to another node)
 
-Wire formats (msgpack, scheduler0.codec):
+Messages (scheduler0.messages.wire has their fields):
 
-    in   {"v":1, "type":"batch", "batch_id": str, "fire_at": int, "deadline": int,
-          "executions": [{"execution_id", "id", "project_id", "scheduled_at", "spec",
-                          "timezone", "data", "callback_url"}],
-          "signing_secrets": {"<project_id>": str}, "term": int, "lease": [term, epoch]}
-    in   {"type":"lease", "current": [term, epoch], "accepted": [[term, epoch], ...],
-          "valid_until": float}   (monotonic clock, the same on every process of the host)
-    out  {"v":1, "type":"results", "node_id", "executor", "batch_id", "final": bool,
-          "results": [{"execution_id", "state": "succeeded"|"failed", "attempts",
-                       "http_status": int|None, "error": str|None,
-                       "started_at_ms", "finished_at_ms"}]}
-         final=True marks the last results message of a batch (every execution reported).
-    out  {"v":1, "type":"load", "node_id", "executor", "held", "pid", "pressure": bool,
-          "stopping": bool, "metrics": Metrics.snapshot()}   about every second
+    in   Batch          on the batches socket (messages.BATCHES)
+    in   LeaseState     on the leases socket (messages.LEASES); its valid_until is on the
+                        monotonic clock, the same on every process of the host
+    out  Results        the outcomes of a batch's executions as they settle; final=True marks
+                        the last results message of a batch (every execution reported)
+    out  ExecutorLoad   about every second
 
 Stop (SIGTERM, the supervisor's stop message, or the supervisor gone): stop pulling, start no
 new POST (every held batch whose chunks have not gone out is handed back: the node's last
@@ -49,9 +42,8 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from scheduler0 import clock, leases, transport
+from scheduler0 import clock, leases, messages, transport
 from scheduler0.config import Settings
 from scheduler0.delivery.client import BatchRevoked, Deliverer
 from scheduler0.delivery.core import Metrics
@@ -67,29 +59,28 @@ MAX_RESULTS_PER_MESSAGE = 5000
 PULL_POLL = 0.1  # seconds between checks of the stop flag while waiting for a batch
 LEASE_POLL = 0.02  # seconds between looks at the lease while a batch waits for it
 
-Outgoing = tuple[str, list[dict[str, Any]], bool]  # (batch_id, results, final)
+Outgoing = tuple[str, list[messages.Outcome], bool]  # (batch_id, results, final)
 
 
 def results_messages(items: list[Outgoing], node_id: int, executor: int,
-                     max_results: int = MAX_RESULTS_PER_MESSAGE) -> list[dict[str, Any]]:
+                     max_results: int = MAX_RESULTS_PER_MESSAGE) -> list[messages.Results]:
     """The results messages for outbox items taken together: one per batch (more if it has
     over `max_results`), `final` on the last message of a batch whose final piece is among
     the items. Pure."""
-    merged: dict[str, list[dict[str, Any]]] = {}
+    merged: dict[str, list[messages.Outcome]] = {}
     finals: set[str] = set()
     for batch_id, results, final in items:
         merged.setdefault(batch_id, []).extend(results)
         if final:
             finals.add(batch_id)
-    messages = []
+    out = []
     for batch_id, results in merged.items():
         final = batch_id in finals
         slices = [results[i:i + max_results] for i in range(0, len(results), max_results)] or [[]]
         for n, part in enumerate(slices):
-            messages.append({"v": 1, "type": "results", "node_id": node_id, "executor": executor,
-                             "batch_id": batch_id, "results": part,
-                             "final": final and n == len(slices) - 1})
-    return messages
+            out.append(messages.Results(node_id=node_id, executor=executor, batch_id=batch_id,
+                                        results=part, final=final and n == len(slices) - 1))
+    return out
 
 
 class Executor:
@@ -105,14 +96,14 @@ class Executor:
         self._held = 0  # batches pulled and not finished; written by both threads under the lock
         self._held_lock = threading.Lock()
         self._outbox: queue.Queue[Outgoing | None] = queue.Queue()
-        self._tasks: dict[asyncio.Task[None], dict[str, Any]] = {}
+        self._tasks: dict[asyncio.Task[None], messages.Batch] = {}
         self._batch_ids: set[str] = set()  # of the batches in _tasks; loop thread only
         self._deliverer: Deliverer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pulling_done: asyncio.Event | None = None
         self._failed = False
         # (current, accepted, valid_until), replaced whole by the lease thread
-        self._lease: tuple[leases.LeaseId | None, list[leases.LeaseId], float] = (None, [], 0.0)
+        self._lease: tuple[messages.LeaseId | None, list[messages.LeaseId], float] = (None, [], 0.0)
 
     @property
     def held(self) -> int:
@@ -121,7 +112,7 @@ class Executor:
 
     def run(self) -> int:
         pull = transport.Socket("pull", self.settings.ipc("batches"), bind=False,
-                                hwm=self.settings.max_queue)
+                                hwm=self.settings.max_queue, channel=messages.BATCHES)
         try:
             pub = transport.Socket("pub", self.settings.ipc("results"), bind=False, hwm=PUB_HWM)
         except TransportError:
@@ -156,8 +147,8 @@ class Executor:
             await self._finish_held()
             puller.join(5)
 
-    def _start_batch(self, batch: dict[str, Any]) -> None:
-        batch_id = str(batch.get("batch_id"))
+    def _start_batch(self, batch: messages.Batch) -> None:
+        batch_id = batch.batch_id
         if batch_id in self._batch_ids:
             log.info("batch %s: already held here; dropped the re-dispatched copy", batch_id)
             self.metrics.add(duplicate_batches=1)
@@ -168,11 +159,11 @@ class Executor:
         self._tasks[task] = batch
         task.add_done_callback(self._batch_done)
 
-    async def _run_batch(self, batch: dict[str, Any]) -> None:
+    async def _run_batch(self, batch: messages.Batch) -> None:
         assert self._deliverer is not None
-        batch_id = str(batch.get("batch_id"))
+        batch_id = batch.batch_id
 
-        def on_results(results: list[dict[str, Any]], final: bool) -> None:
+        def on_results(results: list[messages.Outcome], final: bool) -> None:
             self._outbox.put((batch_id, results, final))
 
         try:
@@ -193,7 +184,7 @@ class Executor:
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         batch = self._tasks.pop(task, None)
         if batch is not None:
-            self._batch_ids.discard(str(batch.get("batch_id")))
+            self._batch_ids.discard(batch.batch_id)
         self._release_hold()
 
     def _release_hold(self) -> None:
@@ -209,7 +200,7 @@ class Executor:
         if not self._tasks:
             return
         now = self._now()
-        not_due = [t for t, b in self._tasks.items() if _number(b.get("fire_at")) > now]
+        not_due = [t for t, b in self._tasks.items() if b.fire_at > now]
         for task in not_due:
             task.cancel()
         running = [t for t in self._tasks if t not in not_due]
@@ -227,9 +218,9 @@ class Executor:
 
     # -- leases -----------------------------------------------------------------------------
 
-    async def _owned(self, batch: dict[str, Any]) -> bool:
+    async def _owned(self, batch: messages.Batch) -> bool:
         """Wait until the batch's lease is this node's and valid (True) or moved on (False)."""
-        stamp = leases.lease_id(batch.get("lease"))
+        stamp = batch.lease
         waited = False
         while True:
             if self.lifecycle.stopping.is_set():
@@ -237,25 +228,21 @@ class Executor:
             verdict = leases.verdict(stamp, *self._lease, self._monotonic())
             if verdict != leases.WAIT:
                 if waited:
-                    log.info("batch %s: lease %s, %s", batch.get("batch_id"), stamp, verdict)
+                    log.info("batch %s: lease %s, %s", batch.batch_id, stamp, verdict)
                 return verdict == leases.OWN
             if not waited:
                 waited = True
                 self.metrics.add(lease_waits=1)
-                log.info("batch %s waits for its lease %s to be valid", batch.get("batch_id"),
-                         stamp)
+                log.info("batch %s waits for its lease %s to be valid", batch.batch_id, stamp)
             await asyncio.sleep(LEASE_POLL)
 
     def _lease_loop(self) -> None:
-        sub = transport.Socket("sub", self.settings.ipc("leases"), bind=False, hwm=1000)
+        sub = transport.Socket("sub", self.settings.ipc("leases"), bind=False, hwm=1000,
+                               channel=messages.LEASES)
         try:
             while not self.lifecycle.stopping.is_set():
-                try:
-                    message = sub.recv(timeout=PULL_POLL)
-                except ValueError as exc:
-                    log.error("dropping an undecodable message on the leases socket: %s", exc)
-                    continue
-                if message is not None and message.get("type") == "lease":
+                message = sub.recv(timeout=PULL_POLL)
+                if message is not None:
                     self._lease = leases.holder_from_state(message)
         finally:
             sub.close()
@@ -270,16 +257,8 @@ class Executor:
                 if self.lifecycle.memory_pressure or self.held >= self.settings.max_queue:
                     stopping.wait(PULL_POLL / 2)
                     continue
-                try:
-                    message = pull.recv(timeout=PULL_POLL)
-                except ValueError as exc:
-                    log.error("dropping an undecodable message on the batches socket: %s", exc)
-                    continue
-                if message is None:
-                    continue
-                if message.get("type") != "batch" or not isinstance(message.get("executions"), list):
-                    log.error("dropping a message that is not a batch: type %r",
-                              message.get("type"))
+                message = pull.recv(timeout=PULL_POLL)
+                if message is None:  # nothing yet, or unreadable (logged by the channel)
                     continue
                 with self._held_lock:
                     self._held += 1
@@ -323,21 +302,18 @@ class Executor:
         except queue.Empty:
             return items, False
 
-    def _load_message(self) -> dict[str, Any]:
-        return {"v": 1, "type": "load", "node_id": self.settings.node_id, "executor": self.index,
-                "held": self.held, "pid": os.getpid(),
-                "pressure": self.lifecycle.memory_pressure,
-                "stopping": self.lifecycle.stopping.is_set(), "metrics": self.metrics.snapshot()}
+    def _load_message(self) -> messages.ExecutorLoad:
+        return messages.ExecutorLoad(node_id=self.settings.node_id, executor=self.index,
+                                     held=self.held, pid=os.getpid(),
+                                     pressure=self.lifecycle.memory_pressure,
+                                     stopping=self.lifecycle.stopping.is_set(),
+                                     metrics=self.metrics.snapshot())
 
-    def _send(self, pub: transport.Socket, message: dict[str, Any]) -> None:
+    def _send(self, pub: transport.Socket, message: messages.Message) -> None:
         try:
             pub.send(message)
         except TransportError as exc:
-            log.error("cannot publish a %s message: %s", message["type"], exc)
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
+            log.error("cannot publish a %s message: %s", type(message).__name__, exc)
 
 
 def run(settings: Settings, lifecycle: Lifecycle, index: int = 0) -> int:

@@ -23,10 +23,16 @@ skipped one. @every is elapsed time: anchor + k * interval.
 """
 
 from scheduler0.schedule.grouping import ScheduleCache, group_next_fires
-from scheduler0.schedule.misfire import MISFIRE_POLICIES, MisfireDecision, decide_misfires
+from scheduler0.schedule.misfire import MisfireDecision, decide_misfires
 from scheduler0.schedule.schedule import PREVIEW_MAX, Schedule, next_fire, parse, preview
-from scheduler0.schedule.timefmt import format_local, format_rfc3339_utc, parse_instant
+from scheduler0.schedule.timefmt import (
+    format_local,
+    format_rfc3339_utc,
+    format_rfc3339_utc_ms,
+    parse_instant,
+)
 from scheduler0.schedule.zones import MAX_EPOCH, MIN_EPOCH, validate_timezone
+from scheduler0.vocabulary import MISFIRE_POLICIES
 
 __all__ = [
     "MAX_EPOCH",
@@ -39,6 +45,7 @@ __all__ = [
     "decide_misfires",
     "format_local",
     "format_rfc3339_utc",
+    "format_rfc3339_utc_ms",
     "group_next_fires",
     "next_fire",
     "parse",

@@ -1,7 +1,9 @@
-"""The planner's pure core: from due schedules and their jobs to PLAN commands and batches.
+"""The planner's pure core: from due schedules and their jobs to the batches and misses of a
+round.
 
 No I/O and no clock: `now` is an argument. The coordinator (scheduler0.coordinator.planner) reads the
-due schedules, calls `plan_due`, commits the commands it returns and pushes the batches.
+due schedules, calls `plan_due`, commits what it decided as PLAN commands and pushes the batches
+(both built by scheduler0.messages).
 
 Execution identity: `execution_id(job_id, scheduled_at)` depends on that pair
 only, so a re-planned or re-dispatched tick has the same id on every node.
@@ -12,17 +14,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from scheduler0.delivery.core import delivery_budget
 from scheduler0.schedule import Schedule, ScheduleCache, decide_misfires
-from scheduler0.vocabulary import execution_id
 
 # Executions per batch (one ZeroMQ message, one PLAN command). A PLAN row is [job_id,
 # project_id] (about 10 bytes pickled), so 1,000 rows stay far below pysyncobj's 64 KiB.
 BATCH_SIZE = 1000
 # The most past ticks one schedule enumerates when it was down; older ones are not recorded.
 MISFIRE_ENUMERATION_LIMIT = 10_000
-# A batch's results are expected by fire time + this + the executor's worst retry time.
+# A batch's results are expected by fire time + the executor's delivery budget + this.
 RESULT_GRACE = 5.0
 
 
@@ -145,42 +147,30 @@ class Batch:
     jobs: Sequence[PlannedJob]
     node_id: int
 
-    def plan_entry(self) -> dict[str, Any]:
-        return {"batch_id": self.id, "node_id": self.node_id, "scheduled_at": self.fire_at,
-                "rows": [[j.id, j.project_id] for j in self.jobs]}
+
+class Missed(NamedTuple):
+    """Jobs of one tick recorded as missed (at most BATCH_SIZE)."""
+
+    tick: int
+    jobs: Sequence[PlannedJob]
 
 
 def make_batches(plan: Plan, node_for: Any) -> list[Batch]:
     """Split each tick's jobs into batches; `node_for(batch_index)` picks the target node."""
-    batches = []
+    batches: list[Batch] = []
     for tick in sorted(plan.fires):
         for part in chunk(sorted(plan.fires[tick], key=lambda j: j.id)):
             batches.append(Batch(batch_id(tick, part), tick, part, node_for(len(batches))))
     return batches
 
 
-def missed_entries(plan: Plan) -> list[dict[str, Any]]:
-    entries = []
-    for tick in sorted(plan.missed):
-        for part in chunk(sorted(plan.missed[tick], key=lambda j: j.id)):
-            entries.append({"scheduled_at": tick, "rows": [[j.id, j.project_id] for j in part]})
-    return entries
+def missed_entries(plan: Plan) -> list[Missed]:
+    """The missed jobs of each tick, in ticks and job ids order, chunked like batches."""
+    return [Missed(tick, part) for tick in sorted(plan.missed)
+            for part in chunk(sorted(plan.missed[tick], key=lambda j: j.id))]
 
 
-def batch_message(batch: Batch, secrets: dict[int, str], deadline: float) -> dict[str, Any]:
-    """The ZeroMQ message an executor receives (see scheduler0.executor.process)."""
-    executions = [{
-        "execution_id": execution_id(job.id, batch.fire_at), "id": job.id,
-        "project_id": job.project_id, "scheduled_at": batch.fire_at, "spec": job.spec,
-        "timezone": job.timezone, "data": job.data, "callback_url": job.callback_url,
-    } for job in batch.jobs]
-    projects = {j.project_id for j in batch.jobs}
-    return {"type": "batch", "batch_id": batch.id, "fire_at": batch.fire_at,
-            "deadline": int(deadline), "executions": executions,
-            "signing_secrets": {str(p): secrets[p] for p in projects if p in secrets}}
-
-
-def result_deadline(fire_at: int, timeout: float, retry_delay: float, retry_max: int) -> float:
-    """When a batch's results are overdue: every attempt and backoff, plus a grace."""
-    backoff = sum(retry_delay * 2 ** i for i in range(retry_max))
-    return fire_at + timeout * (retry_max + 1) + backoff + RESULT_GRACE
+def result_deadline(fire_at: float, timeout: float, retry_delay: float, retry_max: int) -> float:
+    """When a batch's results are overdue (epoch s): the executor's longest delivery (every
+    attempt and capped backoff, scheduler0.delivery.core.delivery_budget) plus RESULT_GRACE."""
+    return fire_at + delivery_budget(timeout, retry_delay, retry_max) + RESULT_GRACE

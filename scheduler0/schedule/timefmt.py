@@ -7,14 +7,29 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from scheduler0.errors import ScheduleError
 from scheduler0.schedule.zones import MAX_EPOCH
 
-_EPOCH_NAIVE = datetime(1970, 1, 1)
+# Naive on purpose: local wall-clock readings are counted from it, with no zone attached.
+_EPOCH_NAIVE = datetime(1970, 1, 1)  # noqa: DTZ001
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 
-def format_rfc3339_utc(epoch: int) -> str:
-    """`2026-03-08T07:00:00Z` for epoch 1772953200."""
-    return (_EPOCH_NAIVE + timedelta(seconds=epoch)).isoformat() + "Z"
+def format_rfc3339_utc(epoch: int | float) -> str:
+    """`2026-03-08T07:00:00Z` for epoch 1772953200 (a fraction of a second is dropped).
+
+    The one RFC 3339 formatter: the API's replies, the callbacks' bodies and the schedule
+    engine all write instants with it (or with format_rfc3339_utc_ms), so they read alike.
+    """
+    return _utc_seconds(int(epoch)) + "Z"
+
+
+def format_rfc3339_utc_ms(epoch_ms: int) -> str:
+    """`2026-03-08T07:00:00.250Z` for epoch milliseconds 1772953200250."""
+    seconds, millis = divmod(int(epoch_ms), 1000)
+    return f"{_utc_seconds(seconds)}.{millis:03d}Z"
+
+
+def _utc_seconds(epoch: int) -> str:
+    return (_EPOCH_NAIVE + timedelta(seconds=epoch)).isoformat()
 
 
 def format_local(epoch: int, zone: tzinfo) -> str:

@@ -11,7 +11,6 @@ sqlite3 is imported in this package only; its errors leave it as scheduler0.erro
     rows.py       the row dicts the API sees, built in one place for results and reads
     dedup.py      last applied index and results by request_id, pruned deterministically
     snapshot.py   the backup-API copy that pysyncobj ships as its snapshot
-    body.py       typed access to command bodies (a malformed one is refused with 400)
 """
 
 from __future__ import annotations

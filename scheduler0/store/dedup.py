@@ -15,7 +15,7 @@ import sqlite3
 import zlib
 from typing import Any
 
-from scheduler0 import codec
+from scheduler0.messages import pack_result, unpack_result
 
 # zlib level 1: a 10,000-job create result shrinks from ~3.4 MB to ~0.1 MB in ~5 ms, which
 # keeps the file, the WAL and every snapshot small.
@@ -34,7 +34,7 @@ def stored_result(conn: sqlite3.Connection, request_id: str) -> dict[str, Any] |
                        (request_id,)).fetchone()
     if row is None:
         return None
-    return dict(codec.decode(zlib.decompress(row[0]))["result"])
+    return unpack_result(zlib.decompress(row[0]))
 
 
 def record(conn: sqlite3.Connection, index: int, ts_ms: int | None, request_id: str | None,
@@ -49,7 +49,7 @@ def record(conn: sqlite3.Connection, index: int, ts_ms: int | None, request_id: 
             "INSERT OR REPLACE INTO requests (request_id, raft_index, ts_ms, result) "
             "VALUES (?, ?, ?, ?)",
             (request_id, index, ts_ms,
-             zlib.compress(codec.encode({"result": result}), COMPRESSION_LEVEL)))
+             zlib.compress(pack_result(result), COMPRESSION_LEVEL)))
     if index % PRUNE_EVERY == 0:
         prune(conn, index, ts_ms)
 

@@ -22,10 +22,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from scheduler0.commands import COMMAND_VERSION, ok, refused
 from scheduler0.errors import ApiError, StoreError
+from scheduler0.messages import Command, ok, refused
 from scheduler0.schedule import ScheduleCache
-from scheduler0.store import body, db, dedup, schema, snapshot
+from scheduler0.store import db, dedup, schema, snapshot
 from scheduler0.store.handlers import HANDLERS
 from scheduler0.store.tx import Handler, Tx
 
@@ -57,9 +57,10 @@ class StateMachine:
     # -- apply --------------------------------------------------------------------------------
 
     def apply(self, command: Any, index: int) -> dict[str, Any]:
-        """Apply `command` (scheduler0.commands shape) as Raft entry `index`. Never raises.
+        """Apply `command` (a scheduler0.messages.Command journal dict) as Raft entry `index`.
+        Never raises.
 
-        Returns the result dict of scheduler0.commands; `REPLAYED` when `index` was applied
+        Returns the result dict of scheduler0.messages.commands; `REPLAYED` when `index` was applied
         before; the first result when the request_id was seen before; refused(500,
         "apply_failed", ...) when applying failed unexpectedly (the index is skipped).
         """
@@ -88,9 +89,10 @@ class StateMachine:
                 ) -> tuple[dict[str, Any], str | None, int | None]:
         """(result, request_id to store it under or None, ts) inside the open transaction."""
         try:
-            command_type, request_id, ts_ms, payload = _envelope(command)
+            envelope = Command.decode(command)
         except ApiError as exc:
             return _refusal(exc), None, None
+        command_type, request_id, ts_ms = envelope.type, envelope.request_id, envelope.ts
         if request_id is not None:
             stored = dedup.stored_result(self._conn, request_id)
             if stored is not None:
@@ -101,7 +103,7 @@ class StateMachine:
                                f'{", ".join(HANDLERS)}', status=400, code="unknown_command")
             return _refusal(unknown), request_id, ts_ms
         tx = Tx(self._conn, ts_ms, index, self._schedules)
-        return self._run(handler, tx, payload), request_id, ts_ms
+        return self._run(handler, tx, envelope.body), request_id, ts_ms
 
     def _run(self, handler: Handler, tx: Tx, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Run one handler; a refusal (ApiError) undoes its partial effects."""
@@ -182,21 +184,6 @@ class StateMachine:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _envelope(command: Any) -> tuple[str, str | None, int, Mapping[str, Any]]:
-    """(type, request_id, ts_ms, body) of a command; raises ApiError when malformed."""
-    fields = body.mapping(command, "command")
-    version = fields.get("v", COMMAND_VERSION)
-    if version != COMMAND_VERSION:
-        raise ApiError(f"command version {version!r} is not supported (this node applies "
-                       f"version {COMMAND_VERSION}); upgrade the node",
-                       status=400, code="unsupported_version")
-    command_type = body.req_str(fields, "type")
-    request_id = body.opt_str(fields, "request_id", None)
-    ts_ms = body.req_int(fields, "ts")
-    payload = body.mapping(fields.get("body", {}), "body")
-    return command_type, request_id, ts_ms, payload
 
 
 def _refusal(exc: ApiError) -> dict[str, Any]:

@@ -56,11 +56,17 @@ def from_schema(doc: dict[str, Any], schema: dict[str, Any], name: str = "",
     if "oneOf" in schema:
         return st.one_of(*(from_schema(doc, s, name, depth + 1) for s in schema["oneOf"]))
     if "allOf" in schema:
-        merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+        # The schema's own properties and those of its parts; of a part that asks for one of
+        # several spellings (oneOf required), the first.
+        merged: dict[str, Any] = {"type": "object",
+                                  "properties": dict(schema.get("properties", {})),
+                                  "required": list(schema.get("required", []))}
         for part in schema["allOf"]:
             part = resolve(doc, part)
             merged["properties"].update(part.get("properties", {}))
             merged["required"] += part.get("required", [])
+            for option in part.get("oneOf", [])[:1]:
+                merged["required"] += option.get("required", [])
         return from_schema(doc, merged, name, depth + 1)
     if "const" in schema:
         return st.just(schema["const"])

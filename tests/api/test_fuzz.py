@@ -87,14 +87,7 @@ def conforms(value: Any, schema: dict[str, Any], where: str) -> None:
     """`value` matches `schema` (the subset of JSON Schema openapi.py uses)."""
     schema = resolve(DOC, schema)
     if "oneOf" in schema:
-        matches = 0
-        for option in schema["oneOf"]:
-            try:
-                conforms(value, option, where)
-                matches += 1
-            except AssertionError:
-                pass
-        assert matches >= 1, (where, value)
+        assert any(_matches(value, option, where) for option in schema["oneOf"]), (where, value)
         return
     for part in schema.get("allOf", ()):
         conforms(value, part, where)
@@ -109,6 +102,18 @@ def conforms(value: Any, schema: dict[str, Any], where: str) -> None:
     ok = any(isinstance(value, TYPES[k]) and not (k == "integer" and isinstance(value, bool))
              for k in kinds)
     assert ok, (where, kinds, value)
+    _children_conform(value, schema, where)
+
+
+def _matches(value: Any, schema: dict[str, Any], where: str) -> bool:
+    try:
+        conforms(value, schema, where)
+    except AssertionError:
+        return False
+    return True
+
+
+def _children_conform(value: Any, schema: dict[str, Any], where: str) -> None:
     if isinstance(value, dict):
         for name in schema.get("required", ()):
             assert name in value, (where, name)

@@ -1,13 +1,12 @@
-"""The pure parts of the API: validation, the callback guard, serialisation, metrics text."""
+"""The pure parts of the API: validation, serialisation, metrics text (the callback guard:
+tests/unit/test_callback_target.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from scheduler0.api import serialize, validation
-from scheduler0.api.callback_guard import CallbackGuard
 from scheduler0.api.metrics import Metrics
-from scheduler0.delivery.target import NetworkPolicy
 from scheduler0.errors import PayloadTooLargeError, ValidationError
 
 NOW = 1_900_000_000
@@ -75,6 +74,35 @@ def test_go_zero_time_means_none() -> None:
     assert validation.instant("0001-01-01T00:00:00Z", "start_date") is None
 
 
+@pytest.mark.parametrize("value", [-0.5, -1, validation.MAX_INSTANT + 0.5])
+def test_instants_out_of_range_before_the_fraction_is_dropped(value: float) -> None:
+    with pytest.raises(ValidationError, match="out of range"):
+        validation.instant(value, "start_date")
+
+
+def test_fields_that_may_only_be_sent_back_must_be_sent_back_as_they_are() -> None:
+    current = {"spec": "@hourly", "timezone": "UTC", "start_date": None, "end_date": None,
+               "project_id": 1, "execution_type": "http", "created_at_ms": NOW * 1000}
+    assert validation.job_update({"project_id": 1, "data": "x"}, current, rules()) == {"data": "x"}
+    for sent, code in ((True, "invalid_project_id"), (1.0, "invalid_project_id"),
+                       (2, "invalid_project_id"), ("grpc", "invalid_execution_type")):
+        name = "execution_type" if code == "invalid_execution_type" else "project_id"
+        with pytest.raises(ValidationError) as caught:
+            validation.job_update({name: sent, "data": "x"}, current, rules())
+        assert caught.value.code == code, sent
+
+
+def test_update_null_resets_a_clearable_field_and_refuses_the_others() -> None:
+    current = {"spec": "@hourly", "timezone": "UTC", "start_date": None, "end_date": None,
+               "project_id": 1, "execution_type": "http", "created_at_ms": NOW * 1000}
+    assert validation.job_update({"data": None, "misfirePolicy": None}, current, rules()) == {
+        "data": "", "misfire_policy": "run_once"}
+    for name in ("spec", "timezone", "callback_url", "paused"):
+        with pytest.raises(ValidationError) as caught:
+            validation.job_update({name: None}, current, rules())
+        assert caught.value.code == f"invalid_{name}"
+
+
 @pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.0", "", "٣", "9" * 20, " 1"])
 def test_path_ids(raw: str) -> None:
     with pytest.raises(ValidationError) as caught:
@@ -109,34 +137,6 @@ def test_job_update_adds_the_anchor_when_the_start_moves() -> None:
     changes = validation.job_update({"startDate": None}, current, rules())
     assert changes == {"start_date": None, "anchor": NOW}
     assert validation.job_update({"paused": True}, current, rules()) == {"paused": True}
-
-
-def test_guard_unrestricted_resolves_nothing() -> None:
-    def never(host: str) -> list[str]:
-        raise AssertionError("resolved")
-
-    assert CallbackGuard(NetworkPolicy(), resolver=never).problem("anything.example") is None
-
-
-def test_guard_checks_every_address_and_caches() -> None:
-    calls: list[str] = []
-    answers = {"inside.test": ["127.0.0.5"], "mixed.test": ["127.0.0.1", "10.0.0.1"]}
-
-    def resolver(host: str) -> list[str]:
-        calls.append(host)
-        if host not in answers:
-            raise OSError("no such host")
-        return answers[host]
-
-    guard = CallbackGuard(NetworkPolicy.of(["127.0.0.0/8"], []), resolver=resolver)
-    assert guard.problem("127.0.0.1") is None
-    assert "outside" in str(guard.problem("10.1.1.1"))
-    assert "outside" in str(guard.problem("[::1]"))
-    assert guard.problem("inside.test") is None
-    assert "10.0.0.1" in str(guard.problem("mixed.test"))
-    assert "does not resolve" in str(guard.problem("missing.test"))
-    assert guard.problem("inside.test") is None
-    assert calls == ["inside.test", "mixed.test", "missing.test"]
 
 
 def test_serialised_instants() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scheduler0 import config
+from scheduler0 import config, messages
 from scheduler0.delivery import core as delivery_core
 from scheduler0.delivery.client import Deliverer, chunk_key, sign, split_chunks
 from scheduler0.testing import free_port
@@ -47,9 +47,13 @@ def execution(n: int, url: str, project_id: int = 1, data: str = "payload",
             "data": data, "callback_url": url}
 
 
-def batch_of(executions: list[dict[str, Any]], fire_at: int = 0) -> dict[str, Any]:
-    return {"v": 1, "type": "batch", "batch_id": "b-1", "fire_at": fire_at,
-            "deadline": fire_at + 60, "executions": executions, "signing_secrets": SECRETS}
+def batch_of(executions: list[dict[str, Any]], fire_at: int = 0) -> messages.Batch:
+    """The batch as an executor reads it off its socket."""
+    batch = messages.BATCHES.decode_map({
+        "v": 1, "type": "batch", "batch_id": "b-1", "fire_at": fire_at, "deadline": fire_at + 60,
+        "executions": executions, "signing_secrets": SECRETS})
+    assert batch is not None
+    return batch
 
 
 @pytest.fixture
@@ -66,22 +70,22 @@ def settings(tmp_path):
                            job_execution_retry_max=3)
 
 
-def deliver(settings, batch, pieces: list | None = None, **kw: Any) -> list[dict[str, Any]]:
-    def on_results(results: list[dict[str, Any]], final: bool) -> None:
+def deliver(settings, batch, pieces: list | None = None, **kw: Any) -> list[messages.Outcome]:
+    def on_results(results: list[messages.Outcome], final: bool) -> None:
         if pieces is not None:
             pieces.append((results, final))
 
-    async def go() -> list[dict[str, Any]]:
+    async def go() -> list[messages.Outcome]:
         async with Deliverer(settings, **kw) as deliverer:
             return await asyncio.wait_for(deliverer.deliver(batch, on_results), 30)
 
     return asyncio.run(go())
 
 
-def by_id(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    ids = [r["execution_id"] for r in results]
+def by_id(results: list[messages.Outcome]) -> dict[str, messages.Outcome]:
+    ids = [r.execution_id for r in results]
     assert len(ids) == len(set(ids)), "an execution was reported twice"
-    return {r["execution_id"]: r for r in results}
+    return {r.execution_id: r for r in results}
 
 
 # -- the callback itself ----------------------------------------------------------------------
@@ -117,10 +121,10 @@ def test_body_and_headers_are_exactly_as_specified(settings, receiver):
     got = by_id(results)
     assert set(got) == {"exe-000001", "exe-000002"}
     for result in got.values():
-        assert result["state"] == "succeeded" and result["attempts"] == 1
-        assert result["http_status"] == 200 and result["error"] is None
-        assert before * 1000 - 1 <= result["started_at_ms"] <= result["finished_at_ms"]
-        assert result["finished_at_ms"] <= after * 1000 + 1
+        assert result.state == "succeeded" and result.attempts == 1
+        assert result.http_status == 200 and result.error is None
+        assert before * 1000 - 1 <= result.started_at_ms <= result.finished_at_ms
+        assert result.finished_at_ms <= after * 1000 + 1
 
 
 def test_one_execution_chunk_uses_the_execution_id_as_its_key(settings, receiver):
@@ -146,7 +150,7 @@ def test_groups_by_callback_url_and_project(settings, receiver):
         assert verify_signature(SECRETS[str(project_id)], request.headers, request.body,
                                 now=time.time())
     assert len(groups[("/hook/0", 2)].json) == 2 and len(groups[("/hook/1", 1)].json) == 3
-    assert {r["state"] for r in results} == {"succeeded"} and len(by_id(results)) == 11
+    assert {r.state for r in results} == {"succeeded"} and len(by_id(results)) == 11
 
 
 def test_chunks_respect_the_size_limit_and_keep_their_keys(settings, receiver):
@@ -181,7 +185,7 @@ def test_an_element_bigger_than_the_limit_goes_alone(settings, receiver):
     sizes = sorted(len(r.json) for r in receiver.requests)
     assert [len(r.json) for r in receiver.requests if len(r.body) > 1048] == [1]
     assert sum(sizes) == 3
-    assert {r["state"] for r in results} == {"succeeded"}
+    assert {r.state for r in results} == {"succeeded"}
 
 
 # -- retries and failures ---------------------------------------------------------------------
@@ -196,8 +200,8 @@ def test_retries_a_500_then_succeeds(settings, receiver):
         await asyncio.sleep(seconds)
 
     [result] = deliver(settings, batch_of([execution(1, receiver.url("/flaky"))]), sleep=sleep)
-    assert result["state"] == "succeeded" and result["attempts"] == 3
-    assert result["http_status"] == 200 and result["error"] is None
+    assert result.state == "succeeded" and result.attempts == 3
+    assert result.http_status == 200 and result.error is None
     requests = receiver.requests
     assert [r.status for r in requests] == [500, 503, 200]
     assert {r.header("idempotency-key") for r in requests} == {"exe-000001"}
@@ -210,8 +214,8 @@ def test_retries_exhausted_is_failed_with_the_last_status(settings, receiver):
     deliverer_metrics = delivery_core.Metrics()
     [result] = deliver(settings, batch_of([execution(1, receiver.url("/down"))]),
                        metrics=deliverer_metrics)
-    assert result["state"] == "failed" and result["attempts"] == 3
-    assert result["http_status"] == 500 and result["error"] == "HTTP 500"
+    assert result.state == "failed" and result.attempts == 3
+    assert result.http_status == 500 and result.error == "HTTP 500"
     assert len(receiver.requests) == 3
     snapshot = deliverer_metrics.snapshot()
     assert (snapshot["failed"], snapshot["retries"], snapshot["posts"]) == (1, 2, 3)
@@ -221,7 +225,7 @@ def test_redirects_are_not_followed(settings, receiver):
     settings = dataclasses.replace(settings, job_execution_retry_max=0)
     receiver.respond([302], path="/moved")
     [result] = deliver(settings, batch_of([execution(1, receiver.url("/moved"))]))
-    assert (result["state"], result["http_status"], result["error"]) == ("failed", 302, "HTTP 302")
+    assert (result.state, result.http_status, result.error) == ("failed", 302, "HTTP 302")
     assert [r.path for r in receiver.requests] == ["/moved"]
 
 
@@ -229,8 +233,8 @@ def test_timeout_is_retried_then_failed(settings, receiver):
     settings = dataclasses.replace(settings, job_execution_timeout=0.3, job_execution_retry_max=1)
     receiver.respond([200, 200], path="/slow", delay=1.5)
     [result] = deliver(settings, batch_of([execution(1, receiver.url("/slow"))]))
-    assert result["state"] == "failed" and result["attempts"] == 2
-    assert result["http_status"] is None and result["error"] == "timeout after 0.3 s"
+    assert result.state == "failed" and result.attempts == 2
+    assert result.http_status is None and result.error == "timeout after 0.3 s"
     assert len(receiver.wait_for_requests(2, timeout=5)) == 2
 
 
@@ -238,8 +242,8 @@ def test_connection_refused_is_failed(settings):
     settings = dataclasses.replace(settings, job_execution_retry_max=1)
     url = f"http://127.0.0.1:{free_port()}/nobody"
     [result] = deliver(settings, batch_of([execution(1, url)]))
-    assert result["state"] == "failed" and result["attempts"] == 2
-    assert result["http_status"] is None and result["error"] == "connection refused"
+    assert result.state == "failed" and result.attempts == 2
+    assert result.http_status is None and result.error == "connection refused"
 
 
 # -- timing and the guard ---------------------------------------------------------------------
@@ -252,7 +256,7 @@ def test_not_delivered_before_fire_at(settings, receiver):
     [request] = receiver.requests
     assert request.arrived_at >= fire_at
     assert int(request.header("x-scheduler0-timestamp")) >= fire_at
-    assert results[0]["started_at_ms"] >= fire_at * 1000
+    assert results[0].started_at_ms >= fire_at * 1000
 
 
 def test_ssrf_guard_refuses_outside_networks_without_sending(settings, receiver):
@@ -261,12 +265,12 @@ def test_ssrf_guard_refuses_outside_networks_without_sending(settings, receiver)
                   execution(2, f"http://localhost:{receiver.port}/b")]
     pieces: list = []
     results = by_id(deliver(settings, batch_of(executions), pieces))
-    assert results["exe-000001"]["error"].startswith(
+    assert results["exe-000001"].error.startswith(
         "host 127.0.0.1 is outside the networks callbacks may reach (10.99.0.0/16)")
-    assert results["exe-000002"]["error"].startswith("host localhost goes to ")
-    assert "CallbackAllowedNetworks" in results["exe-000002"]["error"]
+    assert results["exe-000002"].error.startswith("host localhost goes to ")
+    assert "CallbackAllowedNetworks" in results["exe-000002"].error
     for result in results.values():
-        assert (result["state"], result["attempts"], result["http_status"]) == ("failed", 0, None)
+        assert (result.state, result.attempts, result.http_status) == ("failed", 0, None)
     assert receiver.requests == []
     assert [final for _, final in pieces] == [True]
 
@@ -280,10 +284,10 @@ def test_ssrf_guard_denies_metadata_and_link_local_by_default(settings, receiver
                   execution(4, receiver.url("/fine"))]
     results = by_id(deliver(settings, batch_of(executions)))
     for n in (1, 2, 3):
-        assert (results[f"exe-00000{n}"]["state"], results[f"exe-00000{n}"]["attempts"]) == (
+        assert (results[f"exe-00000{n}"].state, results[f"exe-00000{n}"].attempts) == (
             "failed", 0)
-        assert "CallbackDeniedNetworks" in results[f"exe-00000{n}"]["error"]
-    assert results["exe-000004"]["state"] == "succeeded"
+        assert "CallbackDeniedNetworks" in results[f"exe-00000{n}"].error
+    assert results["exe-000004"].state == "succeeded"
     assert [r.path for r in receiver.requests] == ["/fine"]
 
 
@@ -291,26 +295,26 @@ def test_ssrf_guard_checks_what_a_name_resolves_to(settings, receiver):
     settings = dataclasses.replace(settings, callback_allowed_networks=(),
                                    callback_denied_networks=("127.0.0.0/8", "::1/128"))
     [result] = deliver(settings, batch_of([execution(1, f"http://localhost:{receiver.port}/")]))
-    assert (result["state"], result["attempts"]) == ("failed", 0)
-    assert result["error"].startswith("host localhost goes to ")
-    assert "CallbackDeniedNetworks" in result["error"]
+    assert (result.state, result.attempts) == ("failed", 0)
+    assert result.error.startswith("host localhost goes to ")
+    assert "CallbackDeniedNetworks" in result.error
     assert receiver.requests == []
 
 
 def test_ssrf_guard_lets_allowed_networks_through(settings, receiver):
     assert settings.callback_allowed_networks == ("127.0.0.0/8",)
     [result] = deliver(settings, batch_of([execution(1, receiver.url("/ok"))]))
-    assert result["state"] == "succeeded"
+    assert result.state == "succeeded"
 
 
 def test_non_http_url_and_malformed_execution_fail_without_sending(settings, receiver):
     bad = execution(2, receiver.url("/x"))
     del bad["spec"]
     results = by_id(deliver(settings, batch_of([execution(1, "ftp://127.0.0.1/x"), bad])))
-    assert results["exe-000001"]["error"].startswith("invalid callback URL: 'ftp://127.0.0.1/x' "
+    assert results["exe-000001"].error.startswith("invalid callback URL: 'ftp://127.0.0.1/x' "
                                                      "is not an absolute http(s) URL")
-    assert results["exe-000002"]["error"] == "malformed execution: missing spec"
-    assert {r["attempts"] for r in results.values()} == {0}
+    assert results["exe-000002"].error == "malformed execution: missing spec"
+    assert {r.attempts for r in results.values()} == {0}
     assert receiver.requests == []
 
 
@@ -358,7 +362,8 @@ def test_backoff_doubles_and_budget_adds_up():
 ])
 def test_fast_element_encoding_matches_json_dumps(overrides):
     item = {**execution(1, "http://h/ä?q=\"x\""), **overrides}
+    typed = messages.Execution(**item)  # as built, unchecked: the fallback must hold too
     text = delivery_core.rfc3339(item["scheduled_at"])
-    fast = delivery_core.encode_execution(item, text, json.dumps(item["callback_url"]))
-    assert fast == delivery_core.encode_element(delivery_core.callback_element(item))
+    fast = delivery_core.encode_execution(typed, text, json.dumps(item["callback_url"]))
+    assert fast == delivery_core.encode_element(delivery_core.callback_element(typed))
     assert fast.isascii() and json.loads(fast) == {**item, "scheduled_at": "2026-11-27T13:00:00Z"}

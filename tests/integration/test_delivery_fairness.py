@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from scheduler0 import config
+from scheduler0 import config, messages
 from scheduler0.delivery.client import PER_HOST_LIMIT, Deliverer
 
 try:
@@ -100,9 +100,13 @@ def execution(n: int, url: str) -> dict[str, Any]:
             "data": "payload", "callback_url": url}
 
 
-def batch_of(batch_id: str, executions: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"v": 1, "type": "batch", "batch_id": batch_id, "fire_at": 0, "deadline": 60,
-            "executions": executions, "signing_secrets": {"1": "secret"}}
+def batch_of(batch_id: str, executions: list[dict[str, Any]]) -> messages.Batch:
+    """The batch as an executor reads it off its socket."""
+    batch = messages.BATCHES.decode_map({
+        "v": 1, "type": "batch", "batch_id": batch_id, "fire_at": 0, "deadline": 60,
+        "executions": executions, "signing_secrets": {"1": "secret"}})
+    assert batch is not None
+    return batch
 
 
 def hanging(hole: Blackhole, count: int, first: int = 0) -> list[dict[str, Any]]:
@@ -115,12 +119,12 @@ class Settled:
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, messages.Outcome] = {}
 
-    def __call__(self, results: list[dict[str, Any]], final: bool) -> None:
+    def __call__(self, results: list[messages.Outcome], final: bool) -> None:
         for result in results:
-            self.ids.append(result["execution_id"])
-            self.results[result["execution_id"]] = result
+            self.ids.append(result.execution_id)
+            self.results[result.execution_id] = result
 
 
 async def until(predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> None:
@@ -160,7 +164,7 @@ def test_a_hanging_host_does_not_hold_back_a_healthy_one_in_the_same_batch(
                 await stop(task)
 
     asyncio.run(go())
-    assert settled.results[healthy["execution_id"]]["state"] == "succeeded"
+    assert settled.results[healthy["execution_id"]].state == "succeeded"
     assert [r.path for r in receiver.requests] == ["/healthy"]
     assert blackhole.connections == PER_HOST_LIMIT  # its own slots, not one more
 
@@ -187,7 +191,7 @@ def test_a_hanging_host_does_not_hold_back_another_batch(settings, receiver, bla
                 await stop(first, *([second] if second else []))
 
     asyncio.run(go())
-    assert settled_later.results[healthy["execution_id"]]["state"] == "succeeded"
+    assert settled_later.results[healthy["execution_id"]].state == "succeeded"
     # One host's limit is shared by every batch of the Deliverer.
     assert blackhole.connections == PER_HOST_LIMIT
 
@@ -202,19 +206,19 @@ def test_a_chunk_in_its_retry_backoff_holds_no_slot(settings, receiver):
     async def sleep(seconds: float) -> None:  # the backoff: it lasts until /next has settled
         await release.wait()
 
-    def on_results(results: list[dict[str, Any]], final: bool) -> None:
-        order.extend(r["execution_id"] for r in results)
+    def on_results(results: list[messages.Outcome], final: bool) -> None:
+        order.extend(r.execution_id for r in results)
         release.set()
 
     batch = batch_of("b-backoff", [execution(1, receiver.url("/flaky")),
                                    execution(2, receiver.url("/next"))])
 
-    async def go() -> list[dict[str, Any]]:
+    async def go() -> list[messages.Outcome]:
         async with Deliverer(settings, sleep=sleep, per_host_limit=1) as deliverer:
             return await asyncio.wait_for(deliverer.deliver(batch, on_results), WAIT)
 
-    results = {r["execution_id"]: r for r in asyncio.run(go())}
+    results = {r.execution_id: r for r in asyncio.run(go())}
     assert order == ["exe-000002", "exe-000001"]
     assert [r.path for r in receiver.requests] == ["/flaky", "/next", "/flaky"]
-    assert (results["exe-000001"]["state"], results["exe-000001"]["attempts"]) == ("succeeded", 2)
-    assert results["exe-000002"]["state"] == "succeeded"
+    assert (results["exe-000001"].state, results["exe-000001"].attempts) == ("succeeded", 2)
+    assert results["exe-000002"].state == "succeeded"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from scheduler0 import config, transport
+from scheduler0 import config, messages, transport
 
 try:
     from tests.integration.receiver import Receiver
@@ -30,11 +30,12 @@ SECRETS = {"1": "project-one-secret"}
 
 class StandIn:
     """Binds what the coordinator and the supervisor bind: PUSH batches, SUB results, PUB
-    control. Collects every message the executor publishes."""
+    control. Collects every message the executor publishes, as its wire map."""
 
     def __init__(self, settings: config.Settings):
         self.push = transport.Socket("push", settings.ipc("batches"), bind=True, hwm=1000)
-        self.sub = transport.Socket("sub", settings.ipc("results"), bind=True, hwm=1_000_000)
+        self.sub = transport.Socket("sub", settings.ipc("results"), bind=True, hwm=1_000_000,
+                                    channel=messages.RESULTS)
         self.control = transport.Socket("pub", settings.ipc("control"), bind=True)
         self.results: list[dict[str, Any]] = []  # results messages, in arrival order
         self.loads: list[dict[str, Any]] = []
@@ -42,7 +43,8 @@ class StandIn:
     def pump(self, timeout: float = 0.05) -> None:
         message = self.sub.recv(timeout=timeout)
         while message is not None:
-            (self.loads if message["type"] == "load" else self.results).append(message)
+            wire = messages.as_map(message)
+            (self.loads if wire["type"] == "load" else self.results).append(wire)
             message = self.sub.recv_nowait()
 
     def wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -56,7 +58,10 @@ class StandIn:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
     def send_batch(self, batch: dict[str, Any], timeout: float = 10.0) -> None:
-        self.wait(lambda: self.push.send(batch, block=False), timeout, "an executor to pull")
+        """Send a batch given as its wire map."""
+        message = messages.BATCHES.decode_map(batch)
+        assert message is not None
+        self.wait(lambda: self.push.send(message, block=False), timeout, "an executor to pull")
 
     def results_of(self, batch_id: str) -> list[dict[str, Any]]:
         return [r for m in self.results if m["batch_id"] == batch_id for r in m["results"]]
@@ -252,7 +257,7 @@ def test_supervisor_stop_message_stops_it(stand_in, spawn):
     wait_until_ready(stand_in, proc)
     deadline = time.monotonic() + 10
     while proc.poll() is None and time.monotonic() < deadline:
-        stand_in.control.send({"type": "stop"})
+        stand_in.control.send(messages.Stop())
         stand_in.pump(timeout=0.1)
     assert proc.wait(5) == 0
 
@@ -262,7 +267,7 @@ def test_memory_pressure_pauses_pulling(stand_in, receiver, spawn):
     wait_until_ready(stand_in, proc)
 
     def pressure_reported(on: bool) -> bool:
-        stand_in.control.send({"type": "memory", "pressure": on})
+        stand_in.control.send(messages.Memory(pressure=on))
         return bool(stand_in.loads) and stand_in.loads[-1]["pressure"] is on
 
     stand_in.wait(lambda: pressure_reported(True), 10, "the executor to report pressure")
@@ -280,13 +285,14 @@ def test_memory_pressure_pauses_pulling(stand_in, receiver, spawn):
 def test_results_messages_coalesce_per_batch_and_mark_final():
     from scheduler0.executor.process import results_messages
 
-    r = [{"execution_id": f"e{n}"} for n in range(7)]
+    r = [messages.Outcome(execution_id=f"e{n}", state="succeeded") for n in range(7)]
     items = [("a", r[:2], False), ("b", r[2:3], False), ("a", r[3:5], True), ("b", r[5:7], False)]
-    messages = results_messages(items, node_id=3, executor=1, max_results=3)
-    assert [(m["batch_id"], len(m["results"]), m["final"]) for m in messages] == [
+    wire = [messages.as_map(m) for m in results_messages(items, node_id=3, executor=1,
+                                                         max_results=3)]
+    assert [(m["batch_id"], len(m["results"]), m["final"]) for m in wire] == [
         ("a", 3, False), ("a", 1, True), ("b", 3, False)]
-    assert {(m["v"], m["type"], m["node_id"], m["executor"]) for m in messages} == {
+    assert {(m["v"], m["type"], m["node_id"], m["executor"]) for m in wire} == {
         (1, "results", 3, 1)}
-    assert results_messages([("c", [], True)], 3, 1) == [
+    assert [messages.as_map(m) for m in results_messages([("c", [], True)], 3, 1)] == [
         {"v": 1, "type": "results", "node_id": 3, "executor": 1, "batch_id": "c",
          "results": [], "final": True}]

@@ -124,6 +124,9 @@ def delivered_ids_full(rx: Receiver) -> list[dict[str, Any]]:
 
 
 def test_pause_resume_and_dates(node_factory):
+    """Which ticks a dated job fires (start + k * 1 s for k >= 1, the end date inclusive) is
+    the planner's rule, tested from the job's first fire time on a fake clock in
+    tests/unit/test_planner_rounds.py; here, that the real node records that first fire."""
     node = node_factory().start()
     node.wait_leader()
     with Receiver() as rx:
@@ -131,14 +134,16 @@ def test_pause_resume_and_dates(node_factory):
         now = int(time.time())
         [windowed] = create_jobs(node, project["id"], rx.url("/window"), 1, spec="@every 1s",
                                  start_date=_rfc(now + 4), end_date=_rfc(now + 7))
-        [paused] = create_jobs(node, project["id"], rx.url("/paused"), 1, spec="@every 1s",
-                               paused=True)
-        wait_for(lambda: time.time() > now + 10, timeout=15, interval=0.2)
-        window_ticks = sorted(e["scheduled_at"] for e in delivered_ids_full(rx)
-                              if e["id"] == windowed["id"])
-        # @every is anchored on start_date: the k-th fire is start + k * 1 s (k >= 1), and the
-        # end date is inclusive.
-        assert [epoch(t) for t in window_ticks] == list(range(now + 5, now + 8))
+        # @every is anchored on start_date: the first fire is start + 1 s.
+        assert epoch(windowed["next_execution_at"]) == now + 5
+        # Created in one command, the two jobs share one schedule row: every round that plans
+        # a tick of the running job leaves the paused one out.
+        running, paused = node.api("POST", "/jobs", [
+            {"project_id": project["id"], "spec": "@every 1s", "callback_url": rx.url(path),
+             "data": path, "paused": path == "/paused"} for path in ("/running", "/paused")])
+        wait_for(lambda: len({e["scheduled_at"] for e in delivered_ids_full(rx)
+                              if e["id"] == running["id"]}) >= 3, timeout=15,
+                 message="three ticks of the running job")
         assert not [r for r in rx.requests if r.path == "/paused"]
         node.api("PUT", f"/jobs/{paused['id']}", {"paused": False})
         wait_for(lambda: [r for r in rx.requests if r.path == "/paused"], timeout=10,
@@ -164,7 +169,16 @@ def test_misfire_policies_after_the_node_was_down(node_factory):
         node.start()
         node.wait_leader()
         restarted_at = time.time()
-        wait_for(lambda: time.time() - restarted_at > 4, timeout=8, interval=0.2)
+
+        def in_outage(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [e for e in rows if stopped_at + 3 < epoch(e["scheduled_at"]) < restarted_at - 3]
+
+        # Until the new leader settled every tick of the outage (recorded missed, or replayed
+        # and delivered), each policy's at once.
+        wait_for(lambda: all((down := in_outage(node.executions(job_id=j["id"])))
+                             and all(e["state"] != "scheduled" for e in down)
+                             for j in jobs.values()), timeout=8, interval=0.2,
+                 message="every tick of the outage settled")
         history = {p: sorted(node.executions(job_id=j["id"]), key=lambda e: e["scheduled_at"])
                    for p, j in jobs.items()}
         for policy, rows in history.items():

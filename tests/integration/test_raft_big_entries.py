@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pysyncobj import pickle as syncobj_pickle
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.coordinator import raft, raft_wire
 from scheduler0.testing import local_node, wait_for
 from tests.integration.test_raft_frames import project_create, three_nodes
@@ -32,7 +32,7 @@ def data(job: int) -> str:
 
 
 def job_create(project_id: int, jobs: int = JOBS) -> dict[str, Any]:
-    return commands.make(commands.JOB_CREATE, {"jobs": [
+    return messages.make(messages.JOB_CREATE, {"jobs": [
         {"project_id": project_id, "spec": "0 0 1 1 *", "timezone": "UTC",
          "callback_url": "http://127.0.0.1:9/hook", "data": data(job), "execution_type": "http",
          "start_date": None, "end_date": None, "paused": True, "misfire_policy": "run_once",

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from scheduler0 import commands, config
+from scheduler0 import config, messages
 from scheduler0.testing import LocalServices, node_settings, wait_for
 from tests.integration.test_raft_frames import project_create
 
@@ -29,7 +29,7 @@ DATA_BYTES = 24_000
 
 
 def later_write(project_id: int, n: int) -> dict[str, Any]:
-    return commands.make(commands.JOB_CREATE, {"jobs": [
+    return messages.make(messages.JOB_CREATE, {"jobs": [
         {"project_id": project_id, "spec": "0 0 1 1 *", "timezone": "UTC",
          "callback_url": "http://127.0.0.1:9/hook", "data": f"{n:04d}" + "x" * DATA_BYTES,
          "execution_type": "http", "start_date": None, "end_date": None, "paused": True,

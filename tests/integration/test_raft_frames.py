@@ -29,7 +29,7 @@ import psutil
 import pytest
 from pysyncobj.encryptor import getEncryptor
 
-from scheduler0 import commands, config
+from scheduler0 import config, messages
 from scheduler0.coordinator import raft, raft_wire
 from scheduler0.coordinator.raft import frame_cap, raft_password
 from scheduler0.testing import LocalServices, local_node, node_settings, wait_for
@@ -138,7 +138,7 @@ class Attack(threading.Thread):
 
 
 def project_create(name: str) -> dict[str, Any]:
-    return commands.make(commands.PROJECT_CREATE,
+    return messages.make(messages.PROJECT_CREATE,
                          {"name": name, "description": "", "signing_secret": "s3cret"})
 
 
@@ -274,7 +274,7 @@ def test_the_frame_cap_exceeds_the_largest_command_the_api_can_build():
 def job_create_with_data(project_id: int, jobs: int) -> dict[str, Any]:
     """A job.create whose jobs carry `data` at its 64 KiB limit, of random base64 (zlib gains
     little on it), as the API would build it."""
-    return commands.make(commands.JOB_CREATE, {"jobs": [
+    return messages.make(messages.JOB_CREATE, {"jobs": [
         {"project_id": project_id, "spec": "0 0 1 1 *", "timezone": "UTC",
          "callback_url": "http://127.0.0.1:9/hook",
          "data": base64.b64encode(os.urandom(3 * 2**14)).decode(), "execution_type": "http",

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.store import StateMachine
 
 TS_MS = 1_700_000_000_000  # 2023-11-14T22:13:20Z, the default command time in these tests
@@ -22,7 +22,7 @@ class Log:
 
     def command(self, command_type: str, body: dict[str, Any], *, ts_ms: int = TS_MS,
                 request_id: str | None = None) -> dict[str, Any]:
-        return commands.make(command_type, body, now_ms=ts_ms,
+        return messages.make(command_type, body, now_ms=ts_ms,
                              request_id=request_id or f"req-{self.index + 1}")
 
     def apply(self, command_type: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -45,10 +45,10 @@ class Log:
     # shortcuts
     def project(self, name: str = "acme", **fields: Any) -> dict[str, Any]:
         body = {"name": name, "description": "", "signing_secret": "s3cret", **fields}
-        return dict(self.ok(commands.PROJECT_CREATE, body))
+        return dict(self.ok(messages.PROJECT_CREATE, body))
 
     def jobs(self, *jobs: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
-        return list(self.ok(commands.JOB_CREATE, {"jobs": list(jobs)}, **kw))
+        return list(self.ok(messages.JOB_CREATE, {"jobs": list(jobs)}, **kw))
 
     def job(self, project_id: int, spec: str = "*/5 * * * *", *, ts_ms: int = TS_MS,
             **fields: Any) -> dict[str, Any]:

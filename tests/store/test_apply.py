@@ -9,18 +9,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.store import StateMachine, dedup
 from scheduler0.store.handlers import HANDLERS
 from tests.store.helpers import TS_MS, Log, table_dump
 
 
 def test_a_replayed_index_changes_nothing(log: Log, machine: StateMachine) -> None:
-    command = log.command(commands.PROJECT_CREATE,
+    command = log.command(messages.PROJECT_CREATE,
                           {"name": "a", "description": "", "signing_secret": "s"})
     assert machine.apply(command, 5)["ok"] is True
     dump = table_dump(machine.db_path)
-    other = log.command(commands.PROJECT_CREATE,
+    other = log.command(messages.PROJECT_CREATE,
                         {"name": "b", "description": "", "signing_secret": "s"},
                         request_id="another")
     for index in (1, 4, 5):
@@ -36,15 +36,15 @@ def test_last_applied_is_in_the_file(log: Log, db_path: str, machine: StateMachi
     reopened = StateMachine(db_path)
     assert reopened.last_applied() == 2
     # pysyncobj replays the journal after a restart: both entries are skipped.
-    assert reopened.apply(log.command(commands.PROJECT_CREATE, {"name": "x",
+    assert reopened.apply(log.command(messages.PROJECT_CREATE, {"name": "x",
                           "description": "", "signing_secret": "s"}), 2)["replayed"]
     reopened.close()
 
 
 def test_the_same_request_id_returns_the_first_result(log: Log, reader) -> None:
     body = {"name": "once", "description": "", "signing_secret": "s"}
-    first = log.apply(commands.PROJECT_CREATE, body, request_id="retry-me")
-    second = log.apply(commands.PROJECT_CREATE, body, request_id="retry-me", ts_ms=TS_MS + 5000)
+    first = log.apply(messages.PROJECT_CREATE, body, request_id="retry-me")
+    second = log.apply(messages.PROJECT_CREATE, body, request_id="retry-me", ts_ms=TS_MS + 5000)
     assert first["ok"] is True
     assert second == first
     assert reader.count_projects() == 1
@@ -53,24 +53,24 @@ def test_the_same_request_id_returns_the_first_result(log: Log, reader) -> None:
 
 def test_a_refusal_is_also_remembered(log: Log) -> None:
     body = {"id": 99}
-    first = log.apply(commands.JOB_DELETE, body, request_id="r")
+    first = log.apply(messages.JOB_DELETE, body, request_id="r")
     assert first["error"]["status"] == 404
-    assert log.apply(commands.JOB_DELETE, body, request_id="r") == first
+    assert log.apply(messages.JOB_DELETE, body, request_id="r") == first
 
 
 GARBAGE: list[Any] = [
     None, 42, "text", [], {}, {"type": "no.such.type", "ts": TS_MS, "body": {}},
-    {"type": commands.JOB_CREATE}, {"type": commands.JOB_CREATE, "ts": "yesterday", "body": {}},
-    {"type": commands.JOB_CREATE, "ts": TS_MS, "body": []},
-    {"type": commands.JOB_CREATE, "ts": TS_MS, "body": {"jobs": "many"}},
-    {"type": commands.JOB_CREATE, "ts": TS_MS, "body": {"jobs": [None, 1]}},
-    {"type": commands.JOB_UPDATE, "ts": TS_MS, "body": {"id": "7", "changes": {}}},
-    {"type": commands.JOB_UPDATE, "ts": TS_MS, "body": {"id": True, "changes": {}}},
-    {"type": commands.PROJECT_CREATE, "ts": TS_MS, "body": {"name": 3}},
-    {"type": commands.PROJECT_DELETE, "ts": TS_MS, "body": {"id": 2**70}},
-    {"type": commands.PRUNE, "ts": TS_MS, "body": {"before": None, "limit": -1}},
-    {"v": 99, "type": commands.PRUNE, "ts": TS_MS, "body": {"before": 1, "limit": 1}},
-    {"type": commands.CREDENTIAL_UPDATE, "ts": TS_MS, "body": {"id": 1}},
+    {"type": messages.JOB_CREATE}, {"type": messages.JOB_CREATE, "ts": "yesterday", "body": {}},
+    {"type": messages.JOB_CREATE, "ts": TS_MS, "body": []},
+    {"type": messages.JOB_CREATE, "ts": TS_MS, "body": {"jobs": "many"}},
+    {"type": messages.JOB_CREATE, "ts": TS_MS, "body": {"jobs": [None, 1]}},
+    {"type": messages.JOB_UPDATE, "ts": TS_MS, "body": {"id": "7", "changes": {}}},
+    {"type": messages.JOB_UPDATE, "ts": TS_MS, "body": {"id": True, "changes": {}}},
+    {"type": messages.PROJECT_CREATE, "ts": TS_MS, "body": {"name": 3}},
+    {"type": messages.PROJECT_DELETE, "ts": TS_MS, "body": {"id": 2**70}},
+    {"type": messages.PRUNE, "ts": TS_MS, "body": {"before": None, "limit": -1}},
+    {"v": 99, "type": messages.PRUNE, "ts": TS_MS, "body": {"before": 1, "limit": 1}},
+    {"type": messages.CREDENTIAL_UPDATE, "ts": TS_MS, "body": {"id": 1}},
     {"type": 7, "ts": TS_MS, "body": {}, "request_id": 5},
 ]
 
@@ -133,8 +133,8 @@ def test_an_unexpected_failure_is_rolled_back_and_skipped(
                         "updated_at_ms) VALUES ('half', 's', 1, 1)")
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(HANDLERS, commands.PROJECT_CREATE, buggy)
-    result = log.apply(commands.PROJECT_CREATE, {}, request_id="buggy")
+    monkeypatch.setitem(HANDLERS, messages.PROJECT_CREATE, buggy)
+    result = log.apply(messages.PROJECT_CREATE, {}, request_id="buggy")
     assert result["ok"] is False
     assert result["error"]["status"] == 500 and result["error"]["code"] == "apply_failed"
     assert "RuntimeError" in result["error"]["message"]
@@ -142,7 +142,7 @@ def test_an_unexpected_failure_is_rolled_back_and_skipped(
     assert reader.count_projects() == 0  # the partial insert was rolled back
     monkeypatch.undo()
     # The failure was not remembered: a retry with the same request_id runs again.
-    assert log.apply(commands.PROJECT_CREATE,
+    assert log.apply(messages.PROJECT_CREATE,
                      {"name": "ok", "description": "", "signing_secret": "s"},
                      request_id="buggy")["ok"] is True
     assert reader.count_projects() == 1
@@ -150,7 +150,7 @@ def test_an_unexpected_failure_is_rolled_back_and_skipped(
 
 def test_a_refused_batch_leaves_no_partial_effect(log: Log, reader) -> None:
     project = log.project()
-    error = log.refused(commands.JOB_CREATE, {"jobs": [
+    error = log.refused(messages.JOB_CREATE, {"jobs": [
         {"project_id": project["id"], "spec": "@daily", "callback_url": "http://x"},
         {"project_id": project["id"], "spec": "61 * * * *", "callback_url": "http://x"}]})
     assert error["code"] == "invalid_spec"
@@ -172,7 +172,7 @@ def _request_ids(db_path: str) -> set[str]:
 def test_old_requests_are_pruned_by_age(machine: StateMachine) -> None:
     log = Log(machine)
     log.project("early")  # index 1, at TS_MS
-    machine.apply(log.command(commands.PROJECT_CREATE, {"name": "late", "description": "",
+    machine.apply(log.command(messages.PROJECT_CREATE, {"name": "late", "description": "",
                   "signing_secret": "s"}, ts_ms=TS_MS + dedup.REQUEST_TTL_MS + 1,
                   request_id="late"), dedup.PRUNE_EVERY)
     assert _request_ids(machine.db_path) == {"late"}
@@ -182,7 +182,7 @@ def test_old_requests_are_pruned_by_index_window(machine: StateMachine) -> None:
     log = Log(machine)
     log.project("early")
     index = dedup.PRUNE_EVERY * (dedup.REQUEST_WINDOW // dedup.PRUNE_EVERY + 1)
-    machine.apply(log.command(commands.PROJECT_CREATE, {"name": "late", "description": "",
+    machine.apply(log.command(messages.PROJECT_CREATE, {"name": "late", "description": "",
                   "signing_secret": "s"}, request_id="late"), index)
     assert _request_ids(machine.db_path) == {"late"}
 
@@ -190,6 +190,6 @@ def test_old_requests_are_pruned_by_index_window(machine: StateMachine) -> None:
 def test_recent_requests_survive_pruning(machine: StateMachine) -> None:
     log = Log(machine)
     log.project("early")
-    machine.apply(log.command(commands.PROJECT_CREATE, {"name": "late", "description": "",
+    machine.apply(log.command(messages.PROJECT_CREATE, {"name": "late", "description": "",
                   "signing_secret": "s"}, request_id="late"), dedup.PRUNE_EVERY)
     assert _request_ids(machine.db_path) == {"req-1", "late"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.store import Reader
 from tests.store.helpers import TS_MS, Log, execution, insert_executions, job_input
 
@@ -10,7 +10,7 @@ CRED = {"api_key": "key-1", "secret_hash": "hash-1", "archived": False}
 
 
 def test_credential_create_returns_the_row_without_the_secret(log: Log, reader: Reader) -> None:
-    row = log.ok(commands.CREDENTIAL_CREATE, CRED)
+    row = log.ok(messages.CREDENTIAL_CREATE, CRED)
     assert row == {"id": 1, "api_key": "key-1", "archived": False,
                    "created_at_ms": TS_MS, "updated_at_ms": TS_MS}
     assert reader.get_credential(1) == row
@@ -18,30 +18,30 @@ def test_credential_create_returns_the_row_without_the_secret(log: Log, reader: 
 
 
 def test_credential_api_key_is_unique(log: Log) -> None:
-    log.ok(commands.CREDENTIAL_CREATE, CRED)
-    error = log.refused(commands.CREDENTIAL_CREATE, {**CRED, "secret_hash": "other"})
+    log.ok(messages.CREDENTIAL_CREATE, CRED)
+    error = log.refused(messages.CREDENTIAL_CREATE, {**CRED, "secret_hash": "other"})
     assert (error["status"], error["code"]) == (409, "conflict")
 
 
 def test_credential_update_archives(log: Log, reader: Reader) -> None:
-    log.ok(commands.CREDENTIAL_CREATE, CRED)
-    row = log.ok(commands.CREDENTIAL_UPDATE, {"id": 1, "archived": True}, ts_ms=TS_MS + 1000)
+    log.ok(messages.CREDENTIAL_CREATE, CRED)
+    row = log.ok(messages.CREDENTIAL_UPDATE, {"id": 1, "archived": True}, ts_ms=TS_MS + 1000)
     assert row["archived"] is True and row["updated_at_ms"] == TS_MS + 1000
     assert row["created_at_ms"] == TS_MS
     assert reader.credential_by_api_key("key-1")["archived"] is True
 
 
 def test_credential_update_and_delete_of_a_missing_one_are_404(log: Log) -> None:
-    for command_type, body in ((commands.CREDENTIAL_UPDATE, {"id": 3, "archived": True}),
-                               (commands.CREDENTIAL_DELETE, {"id": 3})):
+    for command_type, body in ((messages.CREDENTIAL_UPDATE, {"id": 3, "archived": True}),
+                               (messages.CREDENTIAL_DELETE, {"id": 3})):
         error = log.refused(command_type, body)
         assert error == {"status": 404, "code": "not_found",
                          "message": "credential 3 does not exist"}
 
 
 def test_credential_delete(log: Log, reader: Reader) -> None:
-    log.ok(commands.CREDENTIAL_CREATE, CRED)
-    assert log.ok(commands.CREDENTIAL_DELETE, {"id": 1}) == {"id": 1}
+    log.ok(messages.CREDENTIAL_CREATE, CRED)
+    assert log.ok(messages.CREDENTIAL_DELETE, {"id": 1}) == {"id": 1}
     assert reader.get_credential(1) is None
     assert reader.credential_by_api_key("key-1") is None
 
@@ -56,7 +56,7 @@ def test_project_create_shows_the_signing_secret_once(log: Log, reader: Reader) 
 
 def test_project_name_is_unique(log: Log) -> None:
     log.project("acme")
-    error = log.refused(commands.PROJECT_CREATE,
+    error = log.refused(messages.PROJECT_CREATE,
                         {"name": "acme", "description": "", "signing_secret": "x"})
     assert error == {"status": 409, "code": "conflict",
                      "message": 'project name "acme" already exists; choose another name'}
@@ -64,7 +64,7 @@ def test_project_name_is_unique(log: Log) -> None:
 
 def test_project_update_changes_fields(log: Log, reader: Reader) -> None:
     log.project("acme")
-    row = log.ok(commands.PROJECT_UPDATE, {"id": 1, "description": "new"}, ts_ms=TS_MS + 1)
+    row = log.ok(messages.PROJECT_UPDATE, {"id": 1, "description": "new"}, ts_ms=TS_MS + 1)
     assert row["description"] == "new" and row["name"] == "acme"
     assert row["updated_at_ms"] == TS_MS + 1
     assert "signing_secret" not in row
@@ -73,7 +73,7 @@ def test_project_update_changes_fields(log: Log, reader: Reader) -> None:
 
 def test_project_update_rotating_the_secret_shows_it(log: Log, reader: Reader) -> None:
     log.project("acme")
-    row = log.ok(commands.PROJECT_UPDATE, {"id": 1, "signing_secret": "rotated"})
+    row = log.ok(messages.PROJECT_UPDATE, {"id": 1, "signing_secret": "rotated"})
     assert row["signing_secret"] == "rotated"
     assert reader.get_project_signing_secret(1) == "rotated"
 
@@ -81,12 +81,12 @@ def test_project_update_rotating_the_secret_shows_it(log: Log, reader: Reader) -
 def test_project_rename_to_a_taken_name_is_409_but_to_its_own_is_fine(log: Log) -> None:
     log.project("a")
     log.project("b")
-    assert log.refused(commands.PROJECT_UPDATE, {"id": 2, "name": "a"})["status"] == 409
-    assert log.ok(commands.PROJECT_UPDATE, {"id": 2, "name": "b"})["name"] == "b"
+    assert log.refused(messages.PROJECT_UPDATE, {"id": 2, "name": "a"})["status"] == 409
+    assert log.ok(messages.PROJECT_UPDATE, {"id": 2, "name": "b"})["name"] == "b"
 
 
 def test_project_update_and_delete_of_a_missing_one_are_404(log: Log) -> None:
-    for command_type in (commands.PROJECT_UPDATE, commands.PROJECT_DELETE):
+    for command_type in (messages.PROJECT_UPDATE, messages.PROJECT_DELETE):
         error = log.refused(command_type, {"id": 7, "name": "x"})
         assert error == {"status": 404, "code": "not_found",
                          "message": "project 7 does not exist"}
@@ -95,7 +95,7 @@ def test_project_update_and_delete_of_a_missing_one_are_404(log: Log) -> None:
 def test_project_delete_with_jobs_needs_cascade(log: Log, reader: Reader) -> None:
     project = log.project()
     log.jobs(*(job_input(project["id"]) for _ in range(3)))
-    error = log.refused(commands.PROJECT_DELETE, {"id": 1, "cascade": False})
+    error = log.refused(messages.PROJECT_DELETE, {"id": 1, "cascade": False})
     assert error == {"status": 409, "code": "conflict",
                      "message": "project 1 has 3 jobs; delete them first or pass ?cascade=true"}
     assert reader.count_jobs() == 3
@@ -110,7 +110,7 @@ def test_project_delete_cascade_removes_jobs_executions_and_schedules(
     insert_executions(log.machine.db_path, [
         execution(execution_id=f"e{job['id']}", job_id=job["id"], project_id=job["project_id"],
                   scheduled_at=1000) for job in jobs])
-    result = log.ok(commands.PROJECT_DELETE, {"id": doomed["id"], "cascade": True})
+    result = log.ok(messages.PROJECT_DELETE, {"id": doomed["id"], "cascade": True})
     assert result == {"id": doomed["id"], "jobs_deleted": 2}
     assert reader.get_project(doomed["id"]) is None
     assert [j["id"] for j in reader.list_jobs()[0]] == [jobs[2]["id"]]
@@ -120,7 +120,7 @@ def test_project_delete_cascade_removes_jobs_executions_and_schedules(
 
 def test_project_delete_without_jobs(log: Log, reader: Reader) -> None:
     log.project()
-    assert log.ok(commands.PROJECT_DELETE, {"id": 1}) == {"id": 1, "jobs_deleted": 0}
+    assert log.ok(messages.PROJECT_DELETE, {"id": 1}) == {"id": 1, "jobs_deleted": 0}
     assert reader.count_projects() == 0
 
 

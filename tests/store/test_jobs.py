@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.store import Reader
 from scheduler0.store.handlers.executions import MAX_PRUNE
 from scheduler0.store.handlers.jobs import MAX_JOBS_PER_COMMAND
@@ -48,7 +48,7 @@ def test_create_fills_defaults(log: Log) -> None:
 def test_ids_are_never_reused(log: Log) -> None:
     project = log.project()
     first = log.job(project["id"])
-    log.ok(commands.JOB_DELETE, {"id": first["id"]})
+    log.ok(messages.JOB_DELETE, {"id": first["id"]})
     assert log.job(project["id"])["id"] == first["id"] + 1
 
 
@@ -111,7 +111,7 @@ def test_a_job_joining_a_lagging_schedule_never_fires_before_its_creation(
 
 def test_create_with_an_unknown_project_is_404_naming_it(log: Log, reader: Reader) -> None:
     project = log.project()
-    error = log.refused(commands.JOB_CREATE, {"jobs": [job_input(project["id"]),
+    error = log.refused(messages.JOB_CREATE, {"jobs": [job_input(project["id"]),
                                                        job_input(42)]})
     assert (error["status"], error["code"]) == (404, "not_found")
     assert "project 42 does not exist" in error["message"]
@@ -121,14 +121,14 @@ def test_create_with_an_unknown_project_is_404_naming_it(log: Log, reader: Reade
 
 def test_create_with_a_bad_spec_is_400_invalid_spec(log: Log) -> None:
     project = log.project()
-    error = log.refused(commands.JOB_CREATE, {"jobs": [job_input(project["id"], "61 * * * *")]})
+    error = log.refused(messages.JOB_CREATE, {"jobs": [job_input(project["id"], "61 * * * *")]})
     assert (error["status"], error["code"]) == (400, "invalid_spec")
     assert "minute" in error["message"]
 
 
 def test_create_with_a_bad_zone_is_400_invalid_spec(log: Log) -> None:
     project = log.project()
-    error = log.refused(commands.JOB_CREATE,
+    error = log.refused(messages.JOB_CREATE,
                         {"jobs": [job_input(project["id"], timezone="Mars/Olympus")]})
     assert (error["status"], error["code"]) == (400, "invalid_spec")
     assert "Mars/Olympus" in error["message"]
@@ -142,7 +142,7 @@ def test_create_with_a_bad_zone_is_400_invalid_spec(log: Log) -> None:
 ])
 def test_create_names_the_bad_field(log: Log, field: str, value: object, needle: str) -> None:
     project = log.project()
-    error = log.refused(commands.JOB_CREATE, {"jobs": [job_input(project["id"]),
+    error = log.refused(messages.JOB_CREATE, {"jobs": [job_input(project["id"]),
                                                        job_input(project["id"], **{field: value})]})
     assert error["status"] == 400
     assert error["message"].startswith(f"jobs[1].{needle}")
@@ -151,7 +151,7 @@ def test_create_names_the_bad_field(log: Log, field: str, value: object, needle:
 def test_create_refuses_more_than_the_batch_limit(log: Log) -> None:
     project = log.project()
     jobs = [job_input(project["id"])] * (MAX_JOBS_PER_COMMAND + 1)
-    error = log.refused(commands.JOB_CREATE, {"jobs": jobs})
+    error = log.refused(messages.JOB_CREATE, {"jobs": jobs})
     assert (error["status"], error["code"]) == (413, "payload_too_large")
 
 
@@ -168,7 +168,7 @@ def test_ten_thousand_jobs_are_all_or_none(log: Log, reader: Reader) -> None:
     project = log.project()
     jobs = [job_input(project["id"]) for _ in range(10_000)]
     jobs[9_999] = job_input(project["id"] + 1)
-    error = log.refused(commands.JOB_CREATE, {"jobs": jobs})
+    error = log.refused(messages.JOB_CREATE, {"jobs": jobs})
     assert error["status"] == 404 and "jobs[9999].project_id" in error["message"]
     assert reader.count_jobs() == 0
     assert _schedules(log.machine.db_path) == []
@@ -180,7 +180,7 @@ def test_update_plain_fields(log: Log, reader: Reader) -> None:
     job = log.job(project["id"])
     changes = {"callback_url": "http://other", "data": None, "paused": True,
                "misfire_policy": "skip", "start_date": TS_S, "end_date": TS_S + 10**6}
-    row = log.ok(commands.JOB_UPDATE, {"id": job["id"], "changes": changes},
+    row = log.ok(messages.JOB_UPDATE, {"id": job["id"], "changes": changes},
                  ts_ms=TS_MS + 1000)
     assert {k: row[k] for k in changes} == changes
     assert row["updated_at_ms"] == TS_MS + 1000 and row["created_at_ms"] == TS_MS
@@ -192,7 +192,7 @@ def test_update_spec_moves_the_job_and_drops_the_empty_schedule(log: Log) -> Non
     project = log.project()
     job = log.job(project["id"], "*/5 * * * *")
     log.job(project["id"], "@hourly")
-    row = log.ok(commands.JOB_UPDATE, {"id": job["id"], "changes": {"spec": "@hourly"}},
+    row = log.ok(messages.JOB_UPDATE, {"id": job["id"], "changes": {"spec": "@hourly"}},
                  ts_ms=TS_MS + 1000)
     assert row["spec"] == "@hourly"
     assert row["next_execution_at"] == 1_700_002_800  # the shared @hourly row's time
@@ -203,7 +203,7 @@ def test_update_zone_creates_a_schedule_from_the_update_time(log: Log) -> None:
     project = log.project()
     job = log.job(project["id"], "0 9 * * *")
     later = TS_MS + 86_400_000
-    row = log.ok(commands.JOB_UPDATE, {"id": job["id"], "changes": {"timezone": "Asia/Tokyo"}},
+    row = log.ok(messages.JOB_UPDATE, {"id": job["id"], "changes": {"timezone": "Asia/Tokyo"}},
                  ts_ms=later)
     assert row["timezone"] == "Asia/Tokyo"
     assert row["next_execution_at"] > later // 1000
@@ -213,22 +213,22 @@ def test_update_zone_creates_a_schedule_from_the_update_time(log: Log) -> None:
 def test_update_to_the_same_spec_written_differently_does_not_move(log: Log) -> None:
     project = log.project()
     job = log.job(project["id"], "*/5 * * * *")
-    log.ok(commands.JOB_UPDATE, {"id": job["id"], "changes": {"spec": "*/5  *  * * *"}})
+    log.ok(messages.JOB_UPDATE, {"id": job["id"], "changes": {"spec": "*/5  *  * * *"}})
     assert len(_schedules(log.machine.db_path)) == 1
 
 
 def test_update_refusals(log: Log, reader: Reader) -> None:
     project = log.project()
     job = log.job(project["id"])
-    bad_field = log.refused(commands.JOB_UPDATE, {"id": job["id"],
+    bad_field = log.refused(messages.JOB_UPDATE, {"id": job["id"],
                                                   "changes": {"project_id": 9}})
     assert bad_field["status"] == 400 and "project_id cannot be changed" in bad_field["message"]
-    bad_spec = log.refused(commands.JOB_UPDATE, {"id": job["id"],
+    bad_spec = log.refused(messages.JOB_UPDATE, {"id": job["id"],
                                                  "changes": {"spec": "* * *"}})
     assert (bad_spec["status"], bad_spec["code"]) == (400, "invalid_spec")
-    null_spec = log.refused(commands.JOB_UPDATE, {"id": job["id"], "changes": {"spec": None}})
+    null_spec = log.refused(messages.JOB_UPDATE, {"id": job["id"], "changes": {"spec": None}})
     assert null_spec["status"] == 400
-    missing = log.refused(commands.JOB_UPDATE, {"id": 12, "changes": {"paused": True}})
+    missing = log.refused(messages.JOB_UPDATE, {"id": 12, "changes": {"paused": True}})
     assert missing == {"status": 404, "code": "not_found", "message": "job 12 does not exist"}
     assert reader.get_job(job["id"]) == job
 
@@ -242,12 +242,12 @@ def test_delete_removes_the_job_its_executions_and_its_lone_schedule(
     insert_executions(log.machine.db_path, [
         execution(execution_id="x1", job_id=lone["id"], project_id=1, scheduled_at=10),
         execution(execution_id="x2", job_id=other["id"], project_id=1, scheduled_at=10)])
-    assert log.ok(commands.JOB_DELETE, {"id": lone["id"]}) == {"id": lone["id"]}
-    assert log.ok(commands.JOB_DELETE, {"id": shared["id"]}) == {"id": shared["id"]}
+    assert log.ok(messages.JOB_DELETE, {"id": lone["id"]}) == {"id": lone["id"]}
+    assert log.ok(messages.JOB_DELETE, {"id": shared["id"]}) == {"id": shared["id"]}
     assert reader.get_job(lone["id"]) is None
     assert [e["execution_id"] for e in reader.list_executions()[0]] == ["x2"]
     assert [spec for (spec, *_) in _schedules(log.machine.db_path)] == ["@daily"]
-    error = log.refused(commands.JOB_DELETE, {"id": lone["id"]})
+    error = log.refused(messages.JOB_DELETE, {"id": lone["id"]})
     assert error == {"status": 404, "code": "not_found",
                      "message": f"job {lone['id']} does not exist"}
 
@@ -265,13 +265,13 @@ def test_prune_deletes_the_oldest_up_to_the_limit(log: Log, reader: Reader) -> N
     insert_executions(log.machine.db_path, [
         execution(execution_id=f"e{t:03d}", job_id=1, project_id=1, scheduled_at=t)
         for t in range(100)])
-    assert log.ok(commands.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 30}
-    assert log.ok(commands.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 20}
-    assert log.ok(commands.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 0}
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 30}
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 20}
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 0}
     rows, total = reader.list_executions(limit=1000)
     assert total == 50 and min(r["scheduled_at"] for r in rows) == 50
 
 
 def test_prune_limit_is_bounded(log: Log) -> None:
-    assert log.refused(commands.PRUNE, {"before": 5, "limit": 0})["status"] == 400
-    assert log.refused(commands.PRUNE, {"before": 5, "limit": MAX_PRUNE + 1})["status"] == 400
+    assert log.refused(messages.PRUNE, {"before": 5, "limit": 0})["status"] == 400
+    assert log.refused(messages.PRUNE, {"before": 5, "limit": MAX_PRUNE + 1})["status"] == 400

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.store import Reader
 from scheduler0.store.pipeline import PipelineReader
 from tests.store.helpers import TS_S, Log
 
 
 def planned(log: Log, job_id: int, project_id: int, tick: int, batch: str = "b1") -> dict:
-    return log.ok(commands.PLAN, {"batches": [{"batch_id": batch, "node_id": 1, "scheduled_at": tick,
+    return log.ok(messages.PLAN, {"batches": [{"batch_id": batch, "node_id": 1, "scheduled_at": tick,
                                                "rows": [[job_id, project_id]]}],
                                   "missed": [], "advances": []})
 
@@ -19,7 +19,7 @@ def test_plan_records_scheduled_and_missed_and_advances(log: Log, reader: Reader
     job = log.job(project["id"], "@every 1m")
     pipeline = PipelineReader(db_path)
     [due] = pipeline.due_schedules(TS_S + 3600, 10)
-    data = log.ok(commands.PLAN, {
+    data = log.ok(messages.PLAN, {
         "batches": [{"batch_id": "b1", "node_id": 1, "scheduled_at": TS_S + 60,
                      "rows": [[job["id"], project["id"]]]}],
         "missed": [{"scheduled_at": TS_S + 120, "rows": [[job["id"], project["id"]]]}],
@@ -47,8 +47,8 @@ def test_result_settles_each_execution_once(log: Log, reader: Reader):
     job = log.job(project["id"])
     planned(log, job["id"], project["id"], TS_S + 60)
     eid = f"{job['id']}-{TS_S + 60}"
-    first = log.ok(commands.RESULT, {"rows": [[eid, "succeeded", 1, 200, None, 2, 10, 20]]})
-    again = log.ok(commands.RESULT, {"rows": [[eid, "failed", 4, 500, "HTTP 500", 3, 30, 40]]})
+    first = log.ok(messages.RESULT, {"rows": [[eid, "succeeded", 1, 200, None, 2, 10, 20]]})
+    again = log.ok(messages.RESULT, {"rows": [[eid, "failed", 4, 500, "HTTP 500", 3, 30, 40]]})
     assert (first, again) == ({"settled": 1}, {"settled": 0})
     [row] = reader.list_executions(job_id=job["id"])[0]
     assert (row["state"], row["attempts"], row["http_status"], row["node_id"]) == ("succeeded", 1, 200, 2)
@@ -57,7 +57,7 @@ def test_result_settles_each_execution_once(log: Log, reader: Reader):
 
 
 def test_result_refuses_an_unknown_state(log: Log):
-    error = log.refused(commands.RESULT, {"rows": [["1-1", "exploded", 1, None, None, 1, 0, 0]]})
+    error = log.refused(messages.RESULT, {"rows": [["1-1", "exploded", 1, None, None, 1, 0, 0]]})
     assert error["status"] == 400 and "exploded" in error["message"]
 
 
@@ -74,7 +74,7 @@ def test_unfinished_batches_and_jobs_of_schedules(log: Log, db_path: str):
     assert jobs[due.id][0].created_at == TS_S
     assert [j.id for j in pipeline.unfinished_batches()["bx"]] == [a["id"]]
     assert pipeline.batch_fire_at("bx") == TS_S + 60
-    log.ok(commands.RESULT, {"rows": [[f"{a['id']}-{TS_S + 60}", "failed", 4, None, "timeout", 1, 1, 2]]})
+    log.ok(messages.RESULT, {"rows": [[f"{a['id']}-{TS_S + 60}", "failed", 4, None, "timeout", 1, 1, 2]]})
     assert pipeline.unfinished_of_batch("bx") == []
     assert pipeline.project_secrets([project["id"]]) == {project["id"]: "s3cret"}
     pipeline.close()

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.errors import StoreError
 from scheduler0.store import Reader
 from tests.store.helpers import TS_MS, Log, execution, insert_executions, job_input
@@ -14,7 +14,7 @@ from tests.store.helpers import TS_MS, Log, execution, insert_executions, job_in
 
 def test_credentials_newest_first_with_total(log: Log, reader: Reader) -> None:
     for i in range(5):
-        log.ok(commands.CREDENTIAL_CREATE, {"api_key": f"k{i}", "secret_hash": "h",
+        log.ok(messages.CREDENTIAL_CREATE, {"api_key": f"k{i}", "secret_hash": "h",
                                             "archived": False}, ts_ms=TS_MS + i)
     rows, total = reader.list_credentials(limit=2, offset=1)
     assert total == 5

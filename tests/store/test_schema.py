@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from scheduler0 import vocabulary
 from scheduler0.errors import StoreError
 from scheduler0.store import Reader, StateMachine, schema
 from tests.store.helpers import Log
@@ -119,3 +120,15 @@ def test_a_corrupt_file_raises_store_error(tmp_path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError):
         StateMachine(str(path))
+
+
+def test_the_job_field_table_names_every_column_of_jobs(machine: StateMachine) -> None:
+    # The store's job column lists (rows.JOB_SELECT, the job.create INSERT) are derived from
+    # vocabulary.JOB_FIELDS: the table must hold exactly the columns the migrations create.
+    conn = sqlite3.connect(machine.db_path)
+    try:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
+    finally:
+        conn.close()
+    assert sorted(columns) == sorted(vocabulary.JOB_COLUMNS)
+    assert len(set(vocabulary.JOB_COLUMNS)) == len(vocabulary.JOB_COLUMNS)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.errors import StoreError
 from scheduler0.store import Reader, StateMachine, schema
 from tests.store.helpers import Log, execution, insert_executions, job_input, table_dump
@@ -16,7 +16,7 @@ from tests.store.helpers import Log, execution, insert_executions, job_input, ta
 
 def _populate(log: Log) -> None:
     project = log.project()
-    log.ok(commands.CREDENTIAL_CREATE, {"api_key": "k", "secret_hash": "h", "archived": False})
+    log.ok(messages.CREDENTIAL_CREATE, {"api_key": "k", "secret_hash": "h", "archived": False})
     log.jobs(*(job_input(project["id"], spec) for spec in ("@hourly", "@every 5m", "@daily")))
     insert_executions(log.machine.db_path, [
         execution(execution_id="e1", job_id=1, project_id=1, scheduled_at=5)])
@@ -35,7 +35,7 @@ def test_round_trip_into_a_fresh_file(log: Log, tmp_path: Path) -> None:
     assert fresh.last_applied() == log.index
     assert table_dump(fresh.db_path, skip_raft_data=True) == table_dump(log.machine.db_path)
     # The restored node carries on applying where the snapshot ended.
-    assert Log(fresh).ok(commands.JOB_DELETE, {"id": 1}) == {"id": 1}
+    assert Log(fresh).ok(messages.JOB_DELETE, {"id": 1}) == {"id": 1}
     fresh.close()
 
 

@@ -1,11 +1,14 @@
-"""The callback target rule shared by the API and the executor: parsing, policy, redaction."""
+"""The callback target rule shared by the API and the executor: parsing, policy, the guard
+(resolving and caching), redaction."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from scheduler0 import config
-from scheduler0.delivery.target import NetworkPolicy, TargetError, parse, redact
+from scheduler0.delivery.target import CallbackGuard, NetworkPolicy, TargetError, parse, redact
 
 DEFAULT = NetworkPolicy.of((), config.Settings().callback_denied_networks)
 
@@ -98,3 +101,60 @@ def test_redact_keeps_only_scheme_host_port_path() -> None:
         "https://hooks.example.com:443/cb")
     assert redact("http://[::1]:8080/x?k=v") == "http://[::1]:8080/x"
     assert redact("not a url") == "<invalid URL>"
+
+
+# -- the guard ---------------------------------------------------------------------------------
+
+
+def test_guard_unrestricted_resolves_nothing() -> None:
+    def never(host: str) -> list[str]:
+        raise AssertionError("resolved")
+
+    assert CallbackGuard(NetworkPolicy(), resolver=never).problem("anything.example") is None
+
+
+def test_guard_checks_every_address_and_caches() -> None:
+    calls: list[str] = []
+    answers = {"inside.test": ["127.0.0.5"], "mixed.test": ["127.0.0.1", "10.0.0.1"]}
+
+    def resolver(host: str) -> list[str]:
+        calls.append(host)
+        if host not in answers:
+            raise OSError("no such host")
+        return answers[host]
+
+    guard = CallbackGuard(NetworkPolicy.of(["127.0.0.0/8"], []), resolver=resolver)
+    assert guard.problem("127.0.0.1") is None
+    assert "outside" in str(guard.problem("10.1.1.1"))
+    assert "outside" in str(guard.problem("[::1]"))
+    assert guard.problem("inside.test") is None
+    assert "10.0.0.1" in str(guard.problem("mixed.test"))
+    assert "does not resolve" in str(guard.problem("missing.test"))
+    assert guard.problem("inside.test") is None
+    assert calls == ["inside.test", "mixed.test", "missing.test"]
+
+
+def test_guard_for_the_executor_lets_an_unresolved_name_through_and_expires() -> None:
+    now = [100.0]
+    calls: list[str] = []
+
+    async def resolver(host: str) -> list[str]:
+        calls.append(host)
+        if host == "missing.test":
+            raise OSError("no such host")
+        return ["10.0.0.1"]
+
+    guard = CallbackGuard(NetworkPolicy.of(["127.0.0.0/8"], []), refuse_unresolved=False,
+                          monotonic=lambda: now[0])
+
+    async def ask(host: str) -> str | None:
+        return await guard.problem_async(host, resolver)
+
+    assert asyncio.run(ask("missing.test")) is None  # the attempt fails as a DNS error
+    assert "10.0.0.1" in str(asyncio.run(ask("outside.test")))
+    assert asyncio.run(ask("127.0.0.1")) is None
+    assert "outside" in str(asyncio.run(ask("outside.test")))
+    assert calls == ["missing.test", "outside.test"]  # cached, literals never resolved
+    now[0] += 31  # past the cache time: asked again
+    assert "outside" in str(asyncio.run(ask("outside.test")))
+    assert calls == ["missing.test", "outside.test", "outside.test"]

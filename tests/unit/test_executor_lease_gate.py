@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+from scheduler0 import messages
 from scheduler0.executor.process import Executor
 from scheduler0.lifecycle import Lifecycle
 from scheduler0.testing import node_settings
 
-BATCH = {"batch_id": "b", "lease": [1, 1]}
+BATCH = messages.Batch(batch_id="b", fire_at=0, deadline=0, executions=[], lease=(1, 1))
 
 
 def gate(tmp_path, lease, later=None):

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from scheduler0 import leases
 from scheduler0.leases import LEASE_PERIOD, NODE_MARGIN, OWN, REVOKED, WAIT, Holder, LeaseTable
+from scheduler0.messages import LeaseAck, LeaseState
 
 
 def beat(seq: int, seen: float, **extra) -> dict:
     return {"seq": seq, "seen": seen, **extra}
 
 
-def ack_for(table: LeaseTable, node_id: int, wall: float = 0.0) -> dict:
-    [ack] = [a for a in table.acks(wall, {}) if a["node_id"] == node_id]
+def ack_for(table: LeaseTable, node_id: int, wall: float = 0.0) -> LeaseAck:
+    [ack] = [a for a in table.acks(wall, {}) if a.node_id == node_id]
     return ack
 
 
@@ -34,11 +35,11 @@ def test_a_node_back_after_a_lapse_gets_a_new_epoch_that_continues_nothing():
     table = LeaseTable(term=3, started=0.0)
     table.observe({2: beat(1, seen=0.0, lease=[2, 5])})
     first = ack_for(table, 2)
-    assert (first["term"], first["epoch"], first["continues"]) == (3, 1, [2, 5])
+    assert (first.term, first.epoch, first.continues) == (3, 1, (2, 5))
     table.expire(LEASE_PERIOD + 1)
     table.observe({2: beat(2, seen=LEASE_PERIOD + 2, lease=[3, 1])})
     second = ack_for(table, 2)
-    assert (second["epoch"], second["continues"]) == (2, None)
+    assert (second.epoch, second.continues) == (2, None)
     assert table.epoch_of(2) == 2
 
 
@@ -67,14 +68,14 @@ def test_a_node_restarted_within_its_lease_is_taken_back_and_gets_a_new_epoch():
     table.observe({2: beat(1, seen=0.5, boot="b", lease=None)})
     assert table.expire(0.6) == [2]
     ack = ack_for(table, 2)  # acked although its sequence started again
-    assert (ack["seq"], ack["epoch"], ack["continues"]) == (1, 2, None)
+    assert (ack.seq, ack.epoch, ack.continues) == (1, 2, None)
 
 
 def test_each_heartbeat_is_acknowledged_once_with_the_leaders_clock_readings():
     table = LeaseTable(term=1, started=0.0)
     table.observe({2: beat(7, seen=1.0)})
     [ack] = table.acks(100.5, {2: 100.25})
-    assert (ack["seq"], ack["received_wall"], ack["sent_wall"]) == (7, 100.25, 100.5)
+    assert (ack.seq, ack.received_wall, ack.sent_wall) == (7, 100.25, 100.5)
     assert table.acks(101.0, {}) == []
     table.observe({2: beat(7, seen=1.0)})  # the same heartbeat again
     assert table.acks(101.0, {}) == []
@@ -86,7 +87,7 @@ def test_a_node_placed_on_before_it_was_heard_keeps_that_epoch():
     assert table.live(0.0) == set()
     table.observe({1: beat(1, seen=0.1, lease=[3, 2])})
     ack = ack_for(table, 1)
-    assert (ack["epoch"], ack["continues"]) == (1, [3, 2])
+    assert (ack.epoch, ack.continues) == (1, (3, 2))
 
 
 def test_holders_are_the_live_nodes_that_hold_or_settle_a_batch():
@@ -118,8 +119,8 @@ def test_the_view_shows_age_liveness_and_clock_offset():
 def acked(holder: Holder, seq: int, sent_at: float, term: int, epoch: int,
           continues=None, wall: float = 0.0) -> bool:
     holder.sent(seq, sent_at, wall)
-    return holder.on_ack({"seq": seq, "term": term, "epoch": epoch, "continues": continues},
-                         wall)
+    return holder.on_ack(LeaseAck(node_id=1, seq=seq, term=term, epoch=epoch,
+                                  continues=continues), wall)
 
 
 def test_a_lease_is_valid_until_the_acked_heartbeats_send_time_plus_the_period_less_a_margin():
@@ -134,7 +135,7 @@ def test_a_lease_is_valid_until_the_acked_heartbeats_send_time_plus_the_period_l
 
 def test_an_ack_for_a_heartbeat_the_node_never_sent_is_ignored():
     holder = Holder()
-    assert not holder.on_ack({"seq": 9, "term": 1, "epoch": 1}, 0.0)
+    assert not holder.on_ack(LeaseAck(node_id=1, seq=9, term=1, epoch=1), 0.0)
     assert holder.current is None
 
 
@@ -149,7 +150,7 @@ def test_a_new_epoch_revokes_the_batches_of_the_old_one():
 def test_a_new_leader_that_continues_the_lease_keeps_the_batches_held():
     holder = Holder()
     acked(holder, 1, 0.0, term=1, epoch=3)
-    assert acked(holder, 2, 5.0, term=2, epoch=1, continues=[1, 3])
+    assert acked(holder, 2, 5.0, term=2, epoch=1, continues=(1, 3))
     assert holder.verdict((1, 3), 5.1) == OWN
     assert holder.verdict((2, 1), 5.1) == OWN
 
@@ -157,7 +158,7 @@ def test_a_new_leader_that_continues_the_lease_keeps_the_batches_held():
 def test_a_new_leader_that_does_not_continue_it_revokes_them():
     holder = Holder()
     acked(holder, 1, 0.0, term=1, epoch=3)
-    acked(holder, 2, 5.0, term=2, epoch=1, continues=[1, 2])  # an older lease: not ours
+    acked(holder, 2, 5.0, term=2, epoch=1, continues=(1, 2))  # an older lease: not ours
     assert holder.verdict((1, 3), 5.1) == REVOKED
 
 
@@ -165,7 +166,7 @@ def test_an_ack_of_an_earlier_lease_arriving_late_changes_nothing():
     holder = Holder()
     acked(holder, 1, 0.0, term=2, epoch=1)
     holder.sent(2, 0.5, 0.0)
-    assert not holder.on_ack({"seq": 2, "term": 1, "epoch": 9}, 0.0)
+    assert not holder.on_ack(LeaseAck(node_id=1, seq=2, term=1, epoch=9), 0.0)
     assert holder.current == (2, 1)
 
 
@@ -184,8 +185,8 @@ def test_the_clock_offset_is_measured_from_one_exchange():
     holder = Holder()
     holder.sent(1, 0.0, 1000.0)  # node's wall clock at send
     # The leader's clock is 2 s behind; 10 ms each way, 30 ms spent between receive and reply.
-    holder.on_ack({"seq": 1, "term": 1, "epoch": 1, "received_wall": 998.010,
-                   "sent_wall": 998.040}, 1000.050)
+    holder.on_ack(LeaseAck(node_id=1, seq=1, term=1, epoch=1, received_wall=998.010,
+                           sent_wall=998.040), 1000.050)
     assert abs(holder.clock_offset - 2.0) < 1e-6
 
 
@@ -194,14 +195,14 @@ def test_the_wire_state_round_trips():
     acked(holder, 1, 3.0, term=1, epoch=2)
     current, accepted, valid_until = leases.holder_from_state(holder.state())
     assert (current, accepted, valid_until) == ((1, 2), [(1, 2)], holder.valid_until)
-    assert leases.holder_from_state({}) == (None, [], 0.0)
+    assert leases.holder_from_state(LeaseState()) == (None, [], 0.0)
 
 
 def test_a_node_first_heard_of_after_reconciling_continues_nothing():
     table = LeaseTable(term=2, started=0.0)
     table.adopting = False  # reconciled: what no live node held was re-sent
     table.observe({3: beat(1, seen=5.0, lease=[1, 4])})
-    assert ack_for(table, 3)["continues"] is None
+    assert ack_for(table, 3).continues is None
 
 
 def test_a_node_that_says_it_is_stopping_is_taken_back_at_once():

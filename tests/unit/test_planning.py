@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scheduler0 import messages
 from scheduler0.coordinator.planner import PLAN_COMMAND_ROWS, _pack
 from scheduler0.schedule import ScheduleCache, planning
 from scheduler0.vocabulary import execution_id
@@ -75,20 +76,20 @@ def test_batches_are_deterministic_and_bounded():
 def test_batch_message_carries_the_callback_contract():
     p = plan([job(1, project=3)], T0, now=T0 - 1)
     [batch] = planning.make_batches(p, lambda i: 1)
-    message = planning.batch_message(batch, {3: "sig"}, T0 + 10)
-    [element] = message["executions"]
-    assert element == {"execution_id": f"1-{T0}", "id": 1, "project_id": 3, "scheduled_at": T0,
-                       "spec": "@every 1m", "timezone": "UTC", "data": "d",
-                       "callback_url": "http://127.0.0.1:9/1"}
-    assert message["signing_secrets"] == {"3": "sig"} and message["fire_at"] == T0
+    message = messages.Batch.of(batch.id, batch.fire_at, batch.jobs, {3: "sig"}, T0 + 10)
+    [element] = message.executions
+    assert element == messages.Execution(
+        execution_id=f"1-{T0}", id=1, project_id=3, scheduled_at=T0, spec="@every 1m",
+        timezone="UTC", data="d", callback_url="http://127.0.0.1:9/1")
+    assert message.signing_secrets == {"3": "sig"} and message.fire_at == T0
 
 
 def test_plan_commands_stay_under_the_row_limit():
     jobs = [job(i) for i in range(1, 3001)]
     p = plan(jobs, T0, now=T0 - 1)
     bodies = _pack(planning.make_batches(p, lambda i: 1), planning.missed_entries(p))
-    assert sum(len(e["rows"]) for b in bodies for e in b["batches"]) == 3000
-    assert all(sum(len(e["rows"]) for e in b["batches"] + b["missed"]) <= PLAN_COMMAND_ROWS
+    assert sum(len(e.rows) for b in bodies for e in b.batches) == 3000
+    assert all(sum(len(e.rows) for e in [*b.batches, *b.missed]) <= PLAN_COMMAND_ROWS
                for b in bodies)
 
 
@@ -99,6 +100,9 @@ def test_result_deadline_covers_every_attempt():
 def test_batches_from_an_older_term_are_stale():
     from scheduler0.coordinator.intake import is_stale
 
-    assert is_stale({"term": 3}, 4) is True
-    assert is_stale({"term": 4}, 4) is False
-    assert is_stale({}, 4) is False  # a batch without a term (a local tool) is not fenced
+    def batch(**term: int) -> messages.Batch:
+        return messages.Batch(batch_id="b", fire_at=T0, deadline=T0, executions=[], **term)
+
+    assert is_stale(batch(term=3), 4) is True
+    assert is_stale(batch(term=4), 4) is False
+    assert is_stale(batch(), 4) is False  # a batch without a term (a local tool) is not fenced

@@ -13,7 +13,7 @@ NOW = 10_000
 DUE = [NOW - 600 + 60 * k for k in range(10)] + [NOW - 30]  # 9400, 9460, ..., 9940, 9970
 
 
-def test_policies_are_the_three_of_the_design() -> None:
+def test_there_are_exactly_three_policies() -> None:
     assert MISFIRE_POLICIES == ("run_once", "run_all", "skip")
 
 

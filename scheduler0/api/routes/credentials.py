@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.api import serialize, validation
 from scheduler0.api.auth import hash_secret
 from scheduler0.api.context import ok, reader
@@ -23,7 +23,7 @@ def create() -> Response:
                                                                 required=False))
     api_key = secrets.token_hex(16)
     api_secret = secrets.token_urlsafe(32)
-    row = submit(commands.CREDENTIAL_CREATE, {"api_key": api_key,
+    row = submit(messages.CREDENTIAL_CREATE, {"api_key": api_key,
                                               "secret_hash": hash_secret(api_secret),
                                               "archived": fields["archived"]})
     if row["api_key"] != api_key:
@@ -51,14 +51,14 @@ def get_one(credential_id: str) -> Response:
 def update(credential_id: str) -> Response:
     ident = validation.path_id(credential_id)
     fields = validation.credential_update(validation.parse_json(request.get_data()))
-    row = submit(commands.CREDENTIAL_UPDATE, {"id": ident, "archived": fields["archived"]})
+    row = submit(messages.CREDENTIAL_UPDATE, {"id": ident, "archived": fields["archived"]})
     return ok(serialize.credential(row))
 
 
 @bp.delete("/credentials/<credential_id>")
 def delete(credential_id: str) -> Response:
     ident = validation.path_id(credential_id)
-    return ok(submit(commands.CREDENTIAL_DELETE, {"id": ident}))
+    return ok(submit(messages.CREDENTIAL_DELETE, {"id": ident}))
 
 
 def _existing(ident: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from scheduler0 import clock, commands
+from scheduler0 import clock, messages
 from scheduler0.api import serialize, validation
 from scheduler0.api.context import api, ok, reader
 from scheduler0.api.writes import submit
@@ -28,7 +28,7 @@ def create() -> Response:
     body = validation.parse_json(request.get_data())
     inputs, many = validation.jobs_create(body, job_rules())
     _check_projects(inputs, many)
-    rows = submit(commands.JOB_CREATE, {"jobs": inputs})
+    rows = submit(messages.JOB_CREATE, {"jobs": inputs})
     jobs = [serialize.job(row) for row in rows]
     return ok(jobs if many else jobs[0], 201)
 
@@ -66,12 +66,12 @@ def update(job_id: str) -> Response:
     body = validation.parse_json(request.get_data())
     current = existing_job(ident)
     changes = validation.job_update(body, current, job_rules())
-    return ok(serialize.job(submit(commands.JOB_UPDATE, {"id": ident, "changes": changes})))
+    return ok(serialize.job(submit(messages.JOB_UPDATE, {"id": ident, "changes": changes})))
 
 
 @bp.delete("/jobs/<job_id>")
 def delete(job_id: str) -> Response:
-    return ok(submit(commands.JOB_DELETE, {"id": validation.path_id(job_id)}))
+    return ok(submit(messages.JOB_DELETE, {"id": validation.path_id(job_id)}))
 
 
 def existing_job(ident: int) -> dict[str, Any]:

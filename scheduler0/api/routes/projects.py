@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.api import serialize, validation
 from scheduler0.api.context import ok, reader
 from scheduler0.api.writes import submit
@@ -23,7 +23,7 @@ def new_signing_secret() -> str:
 @bp.post("/projects")
 def create() -> Response:
     fields = validation.project_create(validation.parse_json(request.get_data()))
-    row = submit(commands.PROJECT_CREATE, {**fields, "signing_secret": new_signing_secret()})
+    row = submit(messages.PROJECT_CREATE, {**fields, "signing_secret": new_signing_secret()})
     return ok(serialize.project(row), 201)
 
 
@@ -51,11 +51,11 @@ def update(project_id: str) -> Response:
     body.update({k: v for k, v in changes.items() if k != "rotate_signing_secret"})
     if changes.get("rotate_signing_secret"):
         body["signing_secret"] = new_signing_secret()
-    return ok(serialize.project(submit(commands.PROJECT_UPDATE, body)))
+    return ok(serialize.project(submit(messages.PROJECT_UPDATE, body)))
 
 
 @bp.delete("/projects/<project_id>")
 def delete(project_id: str) -> Response:
     ident = validation.path_id(project_id)
     cascade = validation.query_bool(request.args, "cascade") or False
-    return ok(submit(commands.PROJECT_DELETE, {"id": ident, "cascade": cascade}))
+    return ok(submit(messages.PROJECT_DELETE, {"id": ident, "cascade": cascade}))

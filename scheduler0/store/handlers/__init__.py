@@ -1,22 +1,25 @@
-"""The command handlers by command type (scheduler0.commands): one small function each."""
+"""The command handlers by command type (scheduler0.messages.commands): one small function each.
+
+Each handler decodes its body with the body type of scheduler0.messages first (a malformed body
+is refused with 400 inside the transaction, like any other refusal)."""
 
 from __future__ import annotations
 
-from scheduler0 import commands
+from scheduler0 import messages
 from scheduler0.store.handlers import credentials, executions, jobs, pipeline, projects
 from scheduler0.store.tx import Handler
 
 HANDLERS: dict[str, Handler] = {
-    commands.CREDENTIAL_CREATE: credentials.create,
-    commands.CREDENTIAL_UPDATE: credentials.update,
-    commands.CREDENTIAL_DELETE: credentials.delete,
-    commands.PROJECT_CREATE: projects.create,
-    commands.PROJECT_UPDATE: projects.update,
-    commands.PROJECT_DELETE: projects.delete,
-    commands.JOB_CREATE: jobs.create,
-    commands.JOB_UPDATE: jobs.update,
-    commands.JOB_DELETE: jobs.delete,
-    commands.PLAN: pipeline.plan,
-    commands.RESULT: pipeline.result,
-    commands.PRUNE: executions.prune,
+    messages.CREDENTIAL_CREATE: credentials.create,
+    messages.CREDENTIAL_UPDATE: credentials.update,
+    messages.CREDENTIAL_DELETE: credentials.delete,
+    messages.PROJECT_CREATE: projects.create,
+    messages.PROJECT_UPDATE: projects.update,
+    messages.PROJECT_DELETE: projects.delete,
+    messages.JOB_CREATE: jobs.create,
+    messages.JOB_UPDATE: jobs.update,
+    messages.JOB_DELETE: jobs.delete,
+    messages.PLAN: pipeline.plan,
+    messages.RESULT: pipeline.result,
+    messages.PRUNE: executions.prune,
 }

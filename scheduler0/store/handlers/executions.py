@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scheduler0.errors import ValidationError
-from scheduler0.store import body
+from scheduler0.messages import Prune
 from scheduler0.store.tx import Tx
 
 # Rows per command: deleting costs ~3-5 us a row (six indexes), and an apply blocks Raft's
@@ -20,8 +20,8 @@ def prune(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
     Ties on scheduled_at are broken by execution_id so every node deletes the same rows.
     `deleted` below `limit` means nothing older is left.
     """
-    before = body.req_int(data, "before")
-    limit = body.req_int(data, "limit")
+    body = Prune.decode(data)
+    before, limit = body.before, body.limit
     if not 1 <= limit <= MAX_PRUNE:
         raise ValidationError(f"limit must be 1-{MAX_PRUNE}, got {limit}; "
                               "prune in several commands")

@@ -7,50 +7,51 @@ deletes a row no job uses any more.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scheduler0.errors import NotFoundError, PayloadTooLargeError, ScheduleError, ValidationError
+from scheduler0.messages import JobCreate, JobDelete, JobUpdate, fields
 from scheduler0.schedule import MISFIRE_POLICIES
-from scheduler0.store import body, rows, schedules
+from scheduler0.store import rows, schedules
 from scheduler0.store.schedules import ScheduleKey
 from scheduler0.store.tx import Tx
+from scheduler0.vocabulary import JOB_COLUMNS
 
 MAX_JOBS_PER_COMMAND = 10_000
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_EXECUTION_TYPE = "http"
 DEFAULT_MISFIRE_POLICY = "run_once"
 
-# Columns of `jobs` a job.create writes, in INSERT order.
-_INSERT_COLUMNS = ("id", "project_id", "schedule_id", "spec", "timezone", "anchor",
-                   "callback_url", "data", "execution_type", "start_date", "end_date", "paused",
-                   "misfire_policy", "created_at_ms", "updated_at_ms")
-_INSERT = (f"INSERT INTO jobs ({', '.join(_INSERT_COLUMNS)}) "
-           f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
+# A job.create writes every column of `jobs`; its values are taken from the row dict by name.
+_INSERT = (f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(JOB_COLUMNS))})")
+_INSERT_VALUES = operator.itemgetter(*JOB_COLUMNS)
 _ID_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-variable limit
 
 
 def _spec(value: Any, name: str) -> str:
-    spec = body.as_str(value, name).strip()
+    spec = fields.as_str(value, name).strip()
     if not spec:
         raise ValidationError(f'{name} must not be empty; use e.g. "*/5 * * * *" or "@every 1m"')
     return spec
 
 
 def _non_empty(value: Any, name: str) -> str:
-    text = body.as_str(value, name)
+    text = fields.as_str(value, name)
     if not text:
         raise ValidationError(f"{name} must not be empty")
     return text
 
 
 def _text_or_none(value: Any, name: str) -> str | None:
-    return None if value is None else body.as_str(value, name)
+    return None if value is None else fields.as_str(value, name)
 
 
 def _anchor(value: Any, name: str) -> int:
-    anchor = body.as_int_or_none(value, name)
+    anchor = fields.as_int_or_none(value, name)
     if anchor is None:
         raise ValidationError(f"{name} must be an integer (epoch seconds)")
     return anchor
@@ -70,9 +71,9 @@ FIELD_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "callback_url": _non_empty,
     "data": _text_or_none,
     "execution_type": _non_empty,
-    "start_date": body.as_int_or_none,
-    "end_date": body.as_int_or_none,
-    "paused": body.as_bool,
+    "start_date": fields.as_int_or_none,
+    "end_date": fields.as_int_or_none,
+    "paused": fields.as_bool,
     "misfire_policy": _misfire_policy,
 }
 UPDATABLE = frozenset(FIELD_CHECKS)
@@ -89,8 +90,8 @@ _CHECKS = tuple(FIELD_CHECKS.items())
 
 def _job_input(raw: Any, where: str, ts_s: int) -> dict[str, Any]:
     """One job_input checked, with defaults filled in (all deterministic)."""
-    data = body.mapping(raw, where.rstrip("."))
-    job: dict[str, Any] = {"project_id": body.req_int(data, "project_id", where)}
+    data = fields.mapping(raw, where.rstrip("."))
+    job: dict[str, Any] = {"project_id": fields.req_int(data, "project_id", where)}
     try:
         for field, check in _CHECKS:  # runs 10,000 times per batch: keep it lean
             value = data.get(field)
@@ -110,9 +111,7 @@ def _job_input(raw: Any, where: str, ts_s: int) -> dict[str, Any]:
 
 def create(tx: Tx, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Create every job of the batch or none; returns their rows in input order."""
-    inputs = data.get("jobs")
-    if not isinstance(inputs, list):
-        raise ValidationError("jobs must be a list of job objects")
+    inputs = JobCreate.decode(data).jobs
     if len(inputs) > MAX_JOBS_PER_COMMAND:
         raise PayloadTooLargeError(f"{len(inputs)} jobs in one request; send at most "
                                    f"{MAX_JOBS_PER_COMMAND} per request")
@@ -120,14 +119,14 @@ def create(tx: Tx, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     _require_projects(tx.conn, [job["project_id"] for job in jobs])
     placed = _place(tx, jobs)
     first_id = _next_id(tx.conn, "jobs")
-    tx.conn.executemany(_INSERT, (
-        (first_id + i, job["project_id"], placed[i][0], job["spec"], job["timezone"],
-         job["anchor"], job["callback_url"], job["data"], job["execution_type"],
-         job["start_date"], job["end_date"], int(job["paused"]), job["misfire_policy"],
-         tx.ts_ms, tx.ts_ms)
-        for i, job in enumerate(jobs)))
-    return [rows.job(_select_shape(first_id + i, job, tx.ts_ms, placed[i][1]), tx.schedules)
-            for i, job in enumerate(jobs)]
+    ts_ms = tx.ts_ms
+    for i, job in enumerate(jobs):  # each input becomes its row (a copy costs 10,000 dicts)
+        job["id"], job["schedule_id"] = first_id + i, placed[i][0]
+        job["paused"] = int(job["paused"])
+        job["created_at_ms"] = job["updated_at_ms"] = ts_ms
+    tx.conn.executemany(_INSERT, map(_INSERT_VALUES, jobs))
+    # Results and reads share one builder (rows.job_of), so they cannot differ.
+    return [rows.job_of(job, placed[i][1], None, tx.schedules) for i, job in enumerate(jobs)]
 
 
 def _require_projects(conn: sqlite3.Connection, project_ids: Sequence[int]) -> None:
@@ -179,22 +178,13 @@ def _next_id(conn: sqlite3.Connection, table: str) -> int:
     return max(row[0] if row else 0, top or 0) + 1
 
 
-def _select_shape(job_id: int, job: Mapping[str, Any], ts_ms: int,
-                  schedule_next: int | None) -> tuple[Any, ...]:
-    """A new job as a rows.JOB_SELECT row, so results and reads share one builder."""
-    return (job_id, job["project_id"], job["spec"], job["timezone"], job["callback_url"],
-            job["data"], job["execution_type"], job["start_date"], job["end_date"],
-            int(job["paused"]), job["misfire_policy"], ts_ms, ts_ms, job["anchor"],
-            schedule_next, None)
-
-
 def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     """Apply `changes`; a new spec, zone or anchor moves the job to its schedule row.
 
     Ticks already planned stay planned; the change shows from the next planned tick.
     """
-    job_id = body.req_int(data, "id")
-    changes = body.mapping(data.get("changes"), "changes")
+    body = JobUpdate.decode(data)
+    job_id, changes = body.id, body.changes
     unknown = sorted(set(changes) - UPDATABLE)
     if unknown:
         raise ValidationError(f"changes: {', '.join(unknown)} cannot be changed; changeable "
@@ -227,7 +217,7 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
 
 def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     """Delete the job, its executions, and its schedule row if no other job shares it."""
-    job_id = body.req_int(data, "id")
+    job_id = JobDelete.decode(data).id
     row = tx.conn.execute("SELECT schedule_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"job {job_id} does not exist")

@@ -7,60 +7,50 @@ each tick is recorded exactly once whatever duplicates or retries arrive.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from scheduler0.errors import ValidationError
+from scheduler0.messages import Plan, Result
 from scheduler0.store.tx import Tx
-from scheduler0.vocabulary import FINAL_STATES, ExecutionState, execution_id
+from scheduler0.vocabulary import ExecutionState, execution_id
 
 _INSERT = ("INSERT OR IGNORE INTO executions (execution_id, job_id, project_id, scheduled_at, "
            "state, attempts, node_id, batch_id, planned_at_ms) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)")
 
 
-def _rows(entry: Mapping[str, Any], kind: str) -> Sequence[Sequence[Any]]:
-    rows = entry.get("rows")
-    if not isinstance(rows, (list, tuple)):
-        raise ValidationError(f"{kind} entry lacks its rows")
-    return rows
-
-
 def plan(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
-    """Body: {"batches": [{"batch_id", "node_id", "scheduled_at", "rows": [[job_id, project_id]]}],
-    "missed": [{"scheduled_at", "rows": [...]}], "advances": [[schedule_id, next, last]]}.
+    """Record a Plan body (scheduler0.messages.Plan).
 
-    Execution ids are vocabulary.execution_id(job_id, scheduled_at); an id already present is left alone, so a
-    re-planned tick neither duplicates nor resets a row.
+    Execution ids are vocabulary.execution_id(job_id, scheduled_at); an id already present is
+    left alone, so a re-planned tick neither duplicates nor resets a row.
     """
+    body = Plan.decode(data)
+    scheduled, missed_state, ts_ms = (ExecutionState.SCHEDULED.value,
+                                      ExecutionState.MISSED.value, tx.ts_ms)
     recorded = 0
-    for entry in data.get("batches") or []:
-        tick, node, batch = int(entry["scheduled_at"]), entry.get("node_id"), str(entry["batch_id"])
-        params = [(execution_id(j, tick), j, p, tick, ExecutionState.SCHEDULED.value, node, batch, tx.ts_ms)
-                  for j, p in _rows(entry, "batch")]
-        recorded += tx.conn.executemany(_INSERT, params).rowcount
+    for entry in body.batches:
+        tick, node, batch = entry.scheduled_at, entry.node_id, entry.batch_id
+        recorded += tx.conn.executemany(_INSERT, [
+            (execution_id(r.job_id, tick), r.job_id, r.project_id, tick, scheduled, node, batch,
+             ts_ms) for r in entry.rows]).rowcount
     missed = 0
-    for entry in data.get("missed") or []:
-        tick = int(entry["scheduled_at"])
-        params = [(execution_id(j, tick), j, p, tick, ExecutionState.MISSED.value, None, None, tx.ts_ms)
-                  for j, p in _rows(entry, "missed")]
-        missed += tx.conn.executemany(_INSERT, params).rowcount
-    advances = data.get("advances") or []
+    for gone in body.missed:
+        tick = gone.scheduled_at
+        missed += tx.conn.executemany(_INSERT, [
+            (execution_id(r.job_id, tick), r.job_id, r.project_id, tick, missed_state, None, None,
+             ts_ms) for r in gone.rows]).rowcount
     tx.conn.executemany(
         "UPDATE schedules SET next_fire_at = ?, last_fire_at = ? WHERE id = ?",
-        [(nxt, last, int(sid)) for sid, nxt, last in advances])
-    return {"scheduled": recorded, "missed": missed, "advanced": len(advances)}
+        [(a.next_fire_at, a.last_fire_at, a.schedule_id) for a in body.advances])
+    return {"scheduled": recorded, "missed": missed, "advanced": len(body.advances)}
 
 
 def result(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
-    """Body: {"rows": [[execution_id, state, attempts, http_status, error, node_id,
-    started_at_ms, finished_at_ms]]}. Returns how many executions it settled."""
-    params = []
-    for row in data.get("rows") or []:
-        execution, state, attempts, status, error, node, started, finished = row
-        if state not in FINAL_STATES:
-            raise ValidationError(f"result state {state!r} is not one of {', '.join(FINAL_STATES)}")
-        reason = str(error)[:500] if error else None
-        params.append((state, attempts, status, reason, node, started, finished, str(execution)))
+    """Settle the executions of a Result body (scheduler0.messages.Result); returns how many
+    it settled."""
+    params = [(r.state, r.attempts, r.http_status, r.error[:500] if r.error else None,
+               r.node_id, r.started_at_ms, r.finished_at_ms, r.execution_id)
+              for r in Result.decode(data).rows]
     cursor = tx.conn.executemany(
         "UPDATE executions SET state = ?, attempts = ?, http_status = ?, error = ?, node_id = ?, "
         "started_at_ms = ?, finished_at_ms = ? WHERE execution_id = ? AND state = 'scheduled'",

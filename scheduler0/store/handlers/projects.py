@@ -6,30 +6,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from scheduler0.errors import ConflictError, NotFoundError
-from scheduler0.store import body, rows, schedules
+from scheduler0.messages import ProjectCreate, ProjectDelete, ProjectUpdate
+from scheduler0.store import rows, schedules
 from scheduler0.store.tx import Tx
 
 
 def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
-    name = body.req_str(data, "name")
-    description = body.opt_str(data, "description", "") or ""
-    signing_secret = body.req_str(data, "signing_secret")
-    _require_free_name(tx, name, None)
+    body = ProjectCreate.decode(data)
+    _require_free_name(tx, body.name, None)
     cursor = tx.conn.execute(
         "INSERT INTO projects (name, description, signing_secret, created_at_ms, updated_at_ms) "
-        "VALUES (?, ?, ?, ?, ?)", (name, description, signing_secret, tx.ts_ms, tx.ts_ms))
-    return {**_fetch(tx, int(cursor.lastrowid or 0)), "signing_secret": signing_secret}
+        "VALUES (?, ?, ?, ?, ?)",
+        (body.name, body.description, body.signing_secret, tx.ts_ms, tx.ts_ms))
+    return {**_fetch(tx, int(cursor.lastrowid or 0)), "signing_secret": body.signing_secret}
 
 
 def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     """Changes the given fields; the result shows signing_secret only when it was rotated."""
-    project_id = body.req_int(data, "id")
+    body = ProjectUpdate.decode(data)
+    project_id = body.id
     _fetch(tx, project_id)
-    changes: dict[str, str] = {}
-    for field in ("name", "description", "signing_secret"):
-        value = body.opt_str(data, field, None)
-        if value is not None:
-            changes[field] = value
+    changes = body.changes()
     if "name" in changes:
         _require_free_name(tx, changes["name"], project_id)
     if changes:
@@ -44,8 +41,8 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
 
 def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     """Refuses (409) while the project has jobs, unless `cascade` deletes them too."""
-    project_id = body.req_int(data, "id")
-    cascade = body.opt_bool(data, "cascade", False)
+    body = ProjectDelete.decode(data)
+    project_id, cascade = body.id, body.cascade
     _fetch(tx, project_id)
     (job_count,) = tx.conn.execute("SELECT count(*) FROM jobs WHERE project_id = ?",
                                    (project_id,)).fetchone()

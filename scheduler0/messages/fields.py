@@ -1,8 +1,8 @@
-"""Typed access to command bodies.
+"""Typed access to command bodies, the checks their decoders share.
 
-The API validates input before proposing, so these checks are a second line: a command that
-is malformed anyway (a bug, an old proposer) is refused with 400 naming the field, instead of
-failing deep inside SQL. `where` prefixes the field name, e.g. "jobs[3]." in a batch.
+The API validates input before proposing, so for commands these checks are a second line: a
+command that is malformed anyway (a bug, an old proposer) is refused with 400 naming the field,
+instead of failing deep inside SQL. `where` prefixes the field name, e.g. "jobs[3]." in a batch.
 """
 
 from __future__ import annotations

@@ -1,0 +1,420 @@
+"""Raft commands: the only way shared state changes.
+
+On the Raft journal (pysyncobj pickles it) and in the API's submit a command is plain data, a dict:
+
+    {"v": 1, "type": "<type>", "request_id": "<uuid4 hex>", "ts": <epoch ms>, "body": {...}}
+
+That dict is the format on disk, so it never changes shape: `Command.encode` writes exactly it
+and `Command.decode` reads every command written so far (a missing "v" is version 1). A body
+type's `encode` gives the body dict and its `decode` reads one, refusing a malformed body with a
+ValidationError (400) that names the field.
+
+The proposer stamps everything that is not deterministic (ids it generates, secrets, the time
+`ts`) before proposing; `apply` (scheduler0.store) reads nothing else, so every node reaches the
+same SQLite state. A command applied twice with the same `request_id` returns the first result
+(client retries after a timeout or a leader change are safe).
+
+Every apply returns a result dict, never raises:
+    {"ok": True, "data": <any>}                                   on success (`ok`)
+    {"ok": False, "error": {"status": 4xx, "code": str, "message": str}}   when refused (`refused`)
+
+Bodies by type (all times epoch seconds unless named *_ms), and what apply returns as data:
+    credential.create  CredentialCreate  -> credential row dict (no secret)
+    credential.update  CredentialUpdate  -> credential row
+    credential.delete  CredentialDelete  -> {"id": int}
+    project.create     ProjectCreate     -> project row (with signing_secret)
+    project.update     ProjectUpdate     -> project row (signing_secret only when it was rotated)
+    project.delete     ProjectDelete     -> {"id": int, "jobs_deleted": int}
+    job.create         JobCreate         -> [job row, ...] (ids included)
+    job.update         JobUpdate         -> job row
+    job.delete         JobDelete         -> {"id": int}
+    plan               Plan              -> {"scheduled": int, "missed": int, "advanced": int}
+    result             Result            -> {"settled": int}
+    prune              Prune             -> {"deleted": int}
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol, Self
+
+import msgspec
+
+from scheduler0 import clock
+from scheduler0.errors import ApiError, ValidationError
+from scheduler0.messages import fields
+from scheduler0.vocabulary import FINAL_STATES, ExecutionState, execution_id
+
+COMMAND_VERSION = 1
+
+CREDENTIAL_CREATE = "credential.create"
+CREDENTIAL_UPDATE = "credential.update"
+CREDENTIAL_DELETE = "credential.delete"
+PROJECT_CREATE = "project.create"
+PROJECT_UPDATE = "project.update"
+PROJECT_DELETE = "project.delete"
+JOB_CREATE = "job.create"
+JOB_UPDATE = "job.update"
+JOB_DELETE = "job.delete"
+PLAN = "plan"
+RESULT = "result"
+PRUNE = "prune"
+
+TYPES = (
+    CREDENTIAL_CREATE, CREDENTIAL_UPDATE, CREDENTIAL_DELETE,
+    PROJECT_CREATE, PROJECT_UPDATE, PROJECT_DELETE,
+    JOB_CREATE, JOB_UPDATE, JOB_DELETE,
+    PLAN, RESULT, PRUNE,
+)
+
+
+# -- the envelope -----------------------------------------------------------------------------
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True):
+    """One command as the state machine reads it; `body` is decoded by its type's handler."""
+
+    type: str
+    ts: int  # epoch ms, the proposer's clock
+    body: Mapping[str, Any]
+    request_id: str | None = None
+    v: int = COMMAND_VERSION
+
+    def encode(self) -> dict[str, Any]:
+        """The journal's dict (the shape every node and every stored journal holds)."""
+        return {"v": self.v, "type": self.type, "request_id": self.request_id, "ts": self.ts,
+                "body": self.body}
+
+    @classmethod
+    def decode(cls, raw: Any) -> Command:
+        """Read a journal dict; raises ApiError (400) naming what is wrong."""
+        envelope = fields.mapping(raw, "command")
+        version = envelope.get("v", COMMAND_VERSION)
+        if version != COMMAND_VERSION:
+            raise ApiError(f"command version {version!r} is not supported (this node applies "
+                           f"version {COMMAND_VERSION}); upgrade the node",
+                           status=400, code="unsupported_version")
+        return cls(type=fields.req_str(envelope, "type"),
+                   request_id=fields.opt_str(envelope, "request_id", None),
+                   ts=fields.req_int(envelope, "ts"),
+                   body=fields.mapping(envelope.get("body", {}), "body"))
+
+
+def make(command_type: str, body: Mapping[str, Any], *, now_ms: int | None = None,
+         request_id: str | None = None) -> dict[str, Any]:
+    """A command stamped by its proposer with a request id and the time."""
+    if command_type not in TYPES:
+        raise ValueError(f"unknown command type {command_type!r}")
+    return Command(type=command_type, body=body, request_id=request_id or uuid.uuid4().hex,
+                   ts=clock.now_ms() if now_ms is None else now_ms).encode()
+
+
+def command(body: Body, *, now_ms: int | None = None,
+            request_id: str | None = None) -> dict[str, Any]:
+    """`make` for a typed body: the command of its type."""
+    return make(body.TYPE, body.encode(), now_ms=now_ms, request_id=request_id)
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"ok": True, "data": data}
+
+
+def refused(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"status": status, "code": code, "message": message}}
+
+
+_RESULT_ENCODER = msgspec.msgpack.Encoder()
+
+
+def pack_result(result: Mapping[str, Any]) -> bytes:
+    """A result as the dedup table stores it: one msgpack map {"v": 1, "result": ...}."""
+    return _RESULT_ENCODER.encode({"v": COMMAND_VERSION, "result": result})
+
+
+def unpack_result(blob: bytes) -> dict[str, Any]:
+    """The result `pack_result` stored; raises ValueError for anything else."""
+    try:
+        stored = msgspec.msgpack.decode(blob)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"undecodable stored result: {exc}") from None
+    if not isinstance(stored, dict) or stored.get("v") != COMMAND_VERSION:
+        raise ValueError("stored result is not a version-1 map")
+    result = stored.get("result")
+    if not isinstance(result, dict):
+        raise ValueError("stored result holds no result map")
+    return result
+
+
+# -- bodies -----------------------------------------------------------------------------------
+
+
+class Body(msgspec.Struct, frozen=True, kw_only=True):
+    """A command body. Subclasses name their command TYPE."""
+
+    TYPE: ClassVar[str]
+
+    def encode(self) -> dict[str, Any]:
+        encoded: dict[str, Any] = msgspec.to_builtins(self)
+        return encoded
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        """Read a body; raises ValidationError (400) naming the field."""
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            raise ValidationError(f"{cls.TYPE} body: {exc}") from None
+
+
+class CredentialCreate(Body, frozen=True, kw_only=True):
+    TYPE = CREDENTIAL_CREATE
+    api_key: str
+    secret_hash: str
+    archived: bool = False
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(api_key=fields.req_str(data, "api_key"),
+                   secret_hash=fields.req_str(data, "secret_hash"),
+                   archived=fields.opt_bool(data, "archived", False))
+
+
+class CredentialUpdate(Body, frozen=True, kw_only=True):
+    TYPE = CREDENTIAL_UPDATE
+    id: int
+    archived: bool
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(id=fields.req_int(data, "id"),
+                   archived=fields.as_bool(data.get("archived"), "archived"))
+
+
+class CredentialDelete(Body, frozen=True, kw_only=True):
+    TYPE = CREDENTIAL_DELETE
+    id: int
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(id=fields.req_int(data, "id"))
+
+
+class ProjectCreate(Body, frozen=True, kw_only=True):
+    TYPE = PROJECT_CREATE
+    name: str
+    signing_secret: str
+    description: str = ""
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(name=fields.req_str(data, "name"),
+                   description=fields.opt_str(data, "description", "") or "",
+                   signing_secret=fields.req_str(data, "signing_secret"))
+
+
+class ProjectUpdate(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """Only the fields given change; None (or absent) leaves a field as it is."""
+
+    TYPE = PROJECT_UPDATE
+    id: int
+    name: str | None = None
+    description: str | None = None
+    signing_secret: str | None = None
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(id=fields.req_int(data, "id"), name=fields.opt_str(data, "name", None),
+                   description=fields.opt_str(data, "description", None),
+                   signing_secret=fields.opt_str(data, "signing_secret", None))
+
+    def changes(self) -> dict[str, str]:
+        """The fields to change, in a fixed order."""
+        given = {"name": self.name, "description": self.description,
+                 "signing_secret": self.signing_secret}
+        return {name: value for name, value in given.items() if value is not None}
+
+
+class ProjectDelete(Body, frozen=True, kw_only=True):
+    """`cascade` deletes the project's jobs too; without it a project with jobs is refused."""
+
+    TYPE = PROJECT_DELETE
+    id: int
+    cascade: bool = False
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(id=fields.req_int(data, "id"),
+                   cascade=fields.opt_bool(data, "cascade", False))
+
+
+class JobCreate(Body, frozen=True, kw_only=True):
+    """`jobs` are job inputs, each {"project_id", "spec", "timezone", "callback_url", "data",
+    "execution_type", "start_date", "end_date", "paused", "misfire_policy", "anchor"}: the store
+    checks each field and fills in defaults (scheduler0.store.handlers.jobs), since what a
+    valid job is belongs to the schedule rules, not to the message."""
+
+    TYPE = JOB_CREATE
+    jobs: list[Any]
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        jobs = data.get("jobs")
+        if not isinstance(jobs, list):
+            raise ValidationError("jobs must be a list of job objects")
+        return cls(jobs=jobs)
+
+
+class JobUpdate(Body, frozen=True, kw_only=True):
+    """`changes` maps job fields to new values (checked by the store like a job input's)."""
+
+    TYPE = JOB_UPDATE
+    id: int
+    changes: Mapping[str, Any]
+
+    def encode(self) -> dict[str, Any]:
+        return {"id": self.id, "changes": dict(self.changes)}
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(id=fields.req_int(data, "id"),
+                   changes=fields.mapping(data.get("changes"), "changes"))
+
+
+class JobDelete(Body, frozen=True, kw_only=True):
+    TYPE = JOB_DELETE
+    id: int
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(id=fields.req_int(data, "id"))
+
+
+class Prune(Body, frozen=True, kw_only=True):
+    """Delete up to `limit` executions scheduled before `before` (epoch s)."""
+
+    TYPE = PRUNE
+    before: int
+    limit: int
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(before=fields.req_int(data, "before"), limit=fields.req_int(data, "limit"))
+
+
+# -- the pipeline's bodies: rows are arrays on the journal, named fields here ------------------
+
+
+class PlannedJob(Protocol):
+    """What a PLAN row needs of a job (scheduler0.schedule.planning.PlannedJob)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def project_id(self) -> int: ...
+
+
+class PlanRow(msgspec.Struct, frozen=True, array_like=True):
+    """One planned execution: [job_id, project_id] on the journal."""
+
+    job_id: int
+    project_id: int
+
+
+class PlanBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A batch's executions, recorded `scheduled` on `node_id`."""
+
+    batch_id: str
+    node_id: int | None
+    scheduled_at: int
+    rows: list[PlanRow]
+
+    @classmethod
+    def of(cls, batch_id: str, node_id: int | None, scheduled_at: int,
+           jobs: Sequence[PlannedJob]) -> PlanBatch:
+        return cls(batch_id=batch_id, node_id=node_id, scheduled_at=scheduled_at,
+                   rows=[PlanRow(j.id, j.project_id) for j in jobs])
+
+
+class PlanMissed(msgspec.Struct, frozen=True, kw_only=True):
+    """Executions of one tick recorded `missed`."""
+
+    scheduled_at: int
+    rows: list[PlanRow]
+
+    @classmethod
+    def of(cls, scheduled_at: int, jobs: Sequence[PlannedJob]) -> PlanMissed:
+        return cls(scheduled_at=scheduled_at, rows=[PlanRow(j.id, j.project_id) for j in jobs])
+
+
+class Advance(msgspec.Struct, frozen=True, array_like=True):
+    """A schedule's move past its planned ticks: [schedule_id, next, last] on the journal;
+    next_fire_at is None when it can never fire again."""
+
+    schedule_id: int
+    next_fire_at: int | None
+    last_fire_at: int
+
+
+class Plan(Body, frozen=True, kw_only=True):
+    """Planned ticks: execution ids are vocabulary.execution_id(job_id, scheduled_at)."""
+
+    TYPE = PLAN
+    batches: list[PlanBatch] = []
+    missed: list[PlanMissed] = []
+    advances: list[Advance] = []
+
+    @property
+    def rows(self) -> int:
+        return sum(len(e.rows) for e in self.batches) + sum(len(e.rows) for e in self.missed)
+
+
+class ResultRow(msgspec.Struct, frozen=True, array_like=True):
+    """One execution's outcome: [execution_id, state, attempts, http_status, error, node_id,
+    started_at_ms, finished_at_ms] on the journal."""
+
+    execution_id: str
+    state: str
+    attempts: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    node_id: int | None = None
+    started_at_ms: int | None = None
+    finished_at_ms: int | None = None
+
+    @classmethod
+    def missed(cls, job_id: int, fire_at: int, reason: str) -> ResultRow:
+        """A tick recorded as missed."""
+        return cls(execution_id(job_id, fire_at), ExecutionState.MISSED.value, error=reason)
+
+    @classmethod
+    def failed(cls, job_id: int, fire_at: int, node_id: int, reason: str) -> ResultRow:
+        """A tick recorded as failed without a result from an executor."""
+        return cls(execution_id(job_id, fire_at), ExecutionState.FAILED.value, error=reason,
+                   node_id=node_id)
+
+
+class Result(Body, frozen=True, kw_only=True):
+    """Execution outcomes; each row's state is final."""
+
+    TYPE = RESULT
+    rows: list[ResultRow] = []
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        result = super().decode(data)
+        for row in result.rows:
+            if row.state not in FINAL_STATES:
+                raise ValidationError(f"result state {row.state!r} is not one of "
+                                      f"{', '.join(FINAL_STATES)}")
+        return result
+
+
+BODIES: dict[str, type[Body]] = {body.TYPE: body for body in (
+    CredentialCreate, CredentialUpdate, CredentialDelete,
+    ProjectCreate, ProjectUpdate, ProjectDelete,
+    JobCreate, JobUpdate, JobDelete,
+    Plan, Result, Prune)}

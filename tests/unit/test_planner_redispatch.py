@@ -1,0 +1,87 @@
+"""Re-dispatch on fakes: a batch whose results are overdue goes to another node, at most
+REDISPATCH_LIMIT times, then what is unsettled is recorded failed once; the batches of a node
+whose lease lapsed go to another node at once. Fake time; no processes."""
+
+from __future__ import annotations
+
+from scheduler0.coordinator.planner import REDISPATCH_LIMIT
+from scheduler0.leases import HEARTBEAT_INTERVAL, LEASE_PERIOD
+from scheduler0.schedule import planning
+from scheduler0.vocabulary import ExecutionState, execution_id
+
+
+def result_deadline(rig, fire_at: int) -> float:
+    s = rig.settings
+    return planning.result_deadline(fire_at, s.job_execution_timeout,
+                                    s.job_execution_retry_delay, s.job_execution_retry_max)
+
+
+def one_batch(rig, fire_in: int = 2, jobs: tuple[int, ...] = (1, 2)) -> tuple[int, str, int]:
+    """Lead, plan one tick `fire_in` s ahead and push it: (node, batch id, tick)."""
+    rig.lead()
+    fire_at = int(rig.clock.now()) + fire_in
+    rig.schedule(7, fire_at, *(rig.job(j) for j in jobs))
+    rig.tick()
+    [(node, batch_id)] = rig.batches()
+    return node, batch_id, fire_at
+
+
+def test_an_overdue_batch_goes_to_another_node_up_to_the_limit_then_is_recorded_failed(rig):
+    rig.load[3] = 100  # node 2 would get everything, were the last node not excluded
+    node, batch_id, fire_at = one_batch(rig)
+    assert node == 2
+    rig.run_until(lambda: batch_id not in rig.planner.in_flight)
+    sends = rig.sent_to(batch_id)
+    assert sends == [(2, 3)[i % 2] for i in range(1 + REDISPATCH_LIMIT)]
+    # Each once the last dispatch is overdue: the tick's deadline, then a whole result deadline
+    # after the last re-send.
+    times = rig.times_sent(batch_id)
+    deadlines = [result_deadline(rig, fire_at)] + [t + result_deadline(rig, 0)
+                                                   for t in times[1:-1]]
+    for at, deadline in zip(times[1:], deadlines, strict=True):
+        assert deadline <= at < deadline + HEARTBEAT_INTERVAL, (times, deadlines)
+    error = f"no result after {1 + REDISPATCH_LIMIT} dispatches"
+    assert [(r[0], r[1], r[4], r[5]) for r in rig.results()] == [
+        (execution_id(j, fire_at), ExecutionState.FAILED.value, error, sends[-1]) for j in (1, 2)]
+    assert rig.planner.stats["redispatched_by"]["deadline"] == 2 * REDISPATCH_LIMIT
+    assert rig.planner.stats["undelivered"] == 2
+    rig.run(30)  # nothing more: recorded once, never sent again
+    assert len(rig.results()) == 2 and len(rig.sent_to(batch_id)) == 1 + REDISPATCH_LIMIT
+    assert rig.reader.settle(batch_id) == 0  # a result arriving now changes nothing
+
+
+def test_a_batch_settled_in_time_is_forgotten_not_resent(rig):
+    node, batch_id, _ = one_batch(rig)
+    rig.reader.settle(batch_id)
+    rig.run(30)
+    assert rig.sent_to(batch_id) == [node]
+    assert batch_id not in rig.planner.in_flight and rig.results() == []
+
+
+def test_the_batches_of_a_node_whose_lease_lapsed_go_to_another_node_at_once(rig):
+    node, batch_id, _ = one_batch(rig, fire_in=3)
+    other = ({2, 3} - {node}).pop()
+    deadline = rig.planner.in_flight[batch_id].deadline
+    rig.silent.add(node)
+    silent_since = rig.clock.monotonic()
+    rig.run_until(lambda: len(rig.sent_to(batch_id)) == 2)
+    assert rig.sent_to(batch_id) == [node, other]
+    assert rig.desk.lapses == 1
+    # One lease after its last heartbeat, long before the batch's result deadline.
+    assert LEASE_PERIOD <= rig.clock.monotonic() - silent_since < LEASE_PERIOD + HEARTBEAT_INTERVAL
+    assert rig.clock.now() < deadline
+    assert rig.planner.stats["redispatched_by"] == {"lease": 2, "deadline": 0, "reconcile": 0}
+    [*_, (_, message)] = rig.pusher.of_type("batch")
+    assert message["lease"] == [rig.term, rig.book.current().epoch_of(other)]
+    # New work goes only to the live nodes.
+    rig.schedule(8, int(rig.clock.now()) + 2, rig.job(3))
+    rig.run(1)
+    assert [n for n, b in rig.batches() if b != batch_id] == [other]
+
+
+def test_a_lapsed_node_whose_batches_all_settled_costs_no_resend(rig):
+    node, batch_id, _ = one_batch(rig)
+    rig.reader.settle(batch_id)
+    rig.silent.add(node)
+    rig.run(2 * LEASE_PERIOD)
+    assert rig.desk.lapses == 1 and rig.sent_to(batch_id) == [node]
