@@ -64,9 +64,10 @@ class NodeProcess:
             cmd += ["--config", config_path]
         if self.wrap is not None:
             cmd = self.wrap(cmd)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        # The child gets its own copy of the descriptor: this process's copy closes at once.
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT)
         self._known_pids.add(self.proc.pid)
         return self
 

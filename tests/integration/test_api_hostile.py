@@ -44,10 +44,10 @@ class LimitedNode(NodeProcess):
         self.nofile = nofile
 
     def start(self, config_path: str | None = None) -> LimitedNode:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "scheduler0.cli", "start"],
-                                     cwd=self.workdir, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, preexec_fn=self._limit)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen([sys.executable, "-m", "scheduler0.cli", "start"],
+                                         cwd=self.workdir, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, preexec_fn=self._limit)
         self._known_pids.add(self.proc.pid)
         return self
 

@@ -76,6 +76,7 @@ def node2_server(lab: NetLab) -> Iterator[int]:
     finally:
         server.kill()
         server.wait(10)
+        server.stdout.close()
 
 
 @pytest.fixture
