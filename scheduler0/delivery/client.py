@@ -262,12 +262,15 @@ class Deliverer:
             raise RuntimeError("the Deliverer is closed")
         if owned is not None and not await owned():
             raise BatchRevoked(batch.batch_id)
-        secrets = batch.signing_secrets
-        delivery = _Delivery(emit, len(chunks), asyncio.get_running_loop().create_future(),
-                             owned)
+        await self._send_all(batch, chunks, _Delivery(
+            emit, len(chunks), asyncio.get_running_loop().create_future(), owned))
+        return emit.all
+
+    async def _send_all(self, batch: Batch, chunks: list[Chunk], delivery: _Delivery) -> None:
+        """Queue every chunk of one batch and wait until the last one settled."""
         for chunk in chunks:
-            self._queue.put(_host_port(chunk.url),
-                            _Send(chunk, self._secret(secrets, chunk.project_id), delivery))
+            secret = self._secret(batch.signing_secrets, chunk.project_id)
+            self._queue.put(_host_port(chunk.url), _Send(chunk, secret, delivery))
         self._deliveries.add(delivery)
         self._start_sends()
         try:
@@ -277,7 +280,6 @@ class Deliverer:
             raise
         finally:
             self._deliveries.discard(delivery)
-        return emit.all
 
     def _unreadable(self, batch: Batch) -> list[Outcome]:
         if not batch.unreadable:
