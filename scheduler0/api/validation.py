@@ -131,26 +131,30 @@ def expect_object(body: Any, what: str = "body") -> dict[str, Any]:
     return body
 
 
-def known_fields(raw: Mapping[str, Any], allowed: Iterable[str], prefix: str = "",
-                 aliases: Mapping[str, str] | None = None,
-                 ignored: Iterable[str] = ()) -> dict[str, Any]:
-    """`raw` with aliases resolved and ignored fields dropped; 400 on an unknown field."""
+def known_fields(raw: Mapping[str, Any], allowed: Iterable[str], prefix: str = "") -> dict[str, Any]:
+    """`raw`, checked to hold only `allowed` fields; 400 on an unknown field."""
     allowed = tuple(allowed)
-    aliases = aliases or {}
-    ignored = frozenset(ignored)
+    return resolve_spellings(raw, {name: name for name in allowed}, allowed, prefix)
+
+
+def resolve_spellings(raw: Mapping[str, Any], spellings: Mapping[str, str | None],
+                      accepted: Iterable[str], prefix: str = "") -> dict[str, Any]:
+    """`raw` by canonical names: `spellings` maps each accepted spelling to its field, or to
+    None for one ignored on input. 400 on an unknown field or a field given in two spellings."""
     result: dict[str, Any] = {}
     for key, value in raw.items():
-        name = aliases.get(key, key)
-        if name in ignored:
+        name = spellings.get(key, _MISSING)
+        if name is None:
             continue
-        if name not in allowed:
+        if name is _MISSING:
             raise ValidationError(f"{prefix}{_show(key)}: unknown field; accepted fields: "
-                                  f"{', '.join(allowed)}", code="unknown_field")
+                                  f"{', '.join(accepted)}", code="unknown_field")
         if name in result:
             raise ValidationError(f"{prefix}{name}: given twice (as {name} and its camelCase "
                                   "spelling); send one of them", code=f"invalid_{name}")
         result[name] = value
     return result
+
 
 
 def text(value: Any, path: str, *, max_length: int, allow_empty: bool = False,
@@ -623,19 +627,7 @@ def job_fields(raw: Mapping[str, Any], prefix: str = "") -> Mapping[str, Any]:
     field or on a field given in both spellings."""
     if raw.keys() <= _JOB_PLAIN:  # the usual body: nothing to rename or drop
         return raw
-    result: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = _JOB_SPELLINGS.get(key, _MISSING)
-        if name is None:
-            continue
-        if name is _MISSING:
-            raise ValidationError(f"{prefix}{_show(key)}: unknown field; accepted fields: "
-                                  f"{', '.join(JOB_INPUTS)}", code="unknown_field")
-        if name in result:
-            raise ValidationError(f"{prefix}{name}: given twice (as {name} and its camelCase "
-                                  "spelling); send one of them", code=f"invalid_{name}")
-        result[name] = value
-    return result
+    return resolve_spellings(raw, _JOB_SPELLINGS, JOB_INPUTS, prefix)
 
 
 def jobs_create(body: Any, rules: JobRules) -> tuple[list[dict[str, Any]], bool]:

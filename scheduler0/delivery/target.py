@@ -214,33 +214,37 @@ class CallbackGuard:
         return self.policy.restricted
 
     def problem(self, host: str) -> str | None:
-        if not self.policy.restricted:
-            return None
-        hit = self._cached(host)
-        if hit is not None:
-            return hit[1]
-        addresses = None
-        if ip_literal(host) is None:
-            try:
-                addresses = self._resolver(host)
-            except _UNRESOLVED:
-                addresses = []
+        settled = self._settled(host)
+        if settled is not None:
+            return settled[0]
+        try:
+            addresses = self._resolver(host)
+        except _UNRESOLVED:
+            addresses = []
         return self._remember(host, addresses)
 
     async def problem_async(self, host: str, resolver: AsyncResolver) -> str | None:
         """`problem` for a caller in an event loop, resolving with `resolver`."""
+        settled = self._settled(host)
+        if settled is not None:
+            return settled[0]
+        try:
+            addresses = await resolver(host)
+        except _UNRESOLVED:
+            addresses = []
+        return self._remember(host, addresses)
+
+    def _settled(self, host: str) -> tuple[str | None] | None:
+        """The answer when no name lookup is needed (unrestricted, cached, an IP literal), as a
+        1-tuple; None when `host` must be resolved first."""
         if not self.policy.restricted:
-            return None
+            return (None,)
         hit = self._cached(host)
         if hit is not None:
-            return hit[1]
-        addresses = None
-        if ip_literal(host) is None:
-            try:
-                addresses = await resolver(host)
-            except _UNRESOLVED:
-                addresses = []
-        return self._remember(host, addresses)
+            return (hit[1],)
+        if ip_literal(host) is not None:
+            return (self._remember(host, None),)
+        return None
 
     def _cached(self, host: str) -> tuple[float, str | None] | None:
         with self._lock:
