@@ -26,6 +26,13 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
     "moonshot": ("pipeline_bench.py", ["--jobs", "1000000", "--spec", "@every 1m",
                                        "--minutes", "5", "--settle", "20"],
                  "1,000,000 jobs @every 1m on one node"),
+    "soak": ("pipeline_bench.py", ["--jobs", "1000000", "--spec", "@every 1m",
+                                   "--minutes", "25", "--settle", "20",
+                                   "--succeeded-retention-minutes", "5"],
+             "1,000,000 jobs @every 1m for 25 minutes, succeeded rows kept 5 minutes: disk "
+             "and RSS every minute"),
+    "reads": ("read_bench.py", [], "list and metric answers at 3,000,000 jobs and "
+                                   "100,000,000 execution rows (seeded through the state machine)"),
     "urls": ("pipeline_bench.py", ["--jobs", "30000", "--spec", "@every 10s", "--per-job-urls",
                                    "--spread", "10", "--minutes", "3"],
              "30,000 jobs, own URL each, @every 10s, phases spread: 3,000 POSTs/s"),

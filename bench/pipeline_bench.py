@@ -109,6 +109,41 @@ def rss(procs: list[psutil.Process]) -> int:
     return total
 
 
+def disk_bytes(data_dir: Path) -> int:
+    """Every file under the node's data folder: SQLite file, WAL, Raft journal, snapshots."""
+    total = 0
+    for path in data_dir.rglob("*"):
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def history_counters(db_path: Path) -> dict[str, int]:
+    """The store's counters, read from the node's file (read-only)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path.absolute().as_uri() + "?mode=ro", uri=True, timeout=30)
+    try:
+        return dict(conn.execute("SELECT name, value FROM counters").fetchall())
+    finally:
+        conn.close()
+
+
+def history_layout_bytes(db_path: Path) -> dict[str, int]:
+    """Bytes of the history tables and their indexes (SQLite's dbstat), read-only."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path.absolute().as_uri() + "?mode=ro", uri=True, timeout=30)
+    try:
+        return dict(conn.execute(
+            "SELECT name, sum(pgsize) FROM dbstat WHERE name LIKE 'runs_%' GROUP BY name"))
+    finally:
+        conn.close()
+
+
 def whole_ticks_end(start: int, latest: int, spec: str) -> int:
     """The window's end, so that it spans a whole number of the spec's periods: every job then
     has the same number of ticks inside it, and min = max hits means exactly once."""
@@ -142,9 +177,12 @@ def create_jobs(api: Api, project_id: int, count: int, spec: str, url: str,
 def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="s0bench-"))
     receiver, rport = start_receiver()
-    node, port = start_node(workdir, {"MaxWorkers": args.workers, "MaxQueue": 1000,
-                                      "PlannerLookAhead": args.look_ahead,
-                                      "MaxMemory": args.max_memory})
+    settings = {"MaxWorkers": args.workers, "MaxQueue": 1000,
+                "PlannerLookAhead": args.look_ahead, "MaxMemory": args.max_memory}
+    if args.succeeded_retention_minutes is not None:
+        settings["SucceededRetentionMinutes"] = args.succeeded_retention_minutes
+    node, port = start_node(workdir, settings)
+    data_dir = workdir / "data"
     try:
         wait_for(lambda: (workdir / ".scheduler0").exists(), timeout=20)
         api = Api(f"http://127.0.0.1:{port}/api/v1", workdir)
@@ -164,10 +202,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         procs = tree(node.pid)
         cpu0 = cpu_seconds(procs)
         peak = 0
-        end = time.time() + args.minutes * 60
+        started = time.time()
+        end = started + args.minutes * 60
+        samples: list[dict[str, Any]] = []
+        next_sample = started + 60
         while time.time() < end:
             procs = tree(node.pid)
-            peak = max(peak, rss(procs))
+            now_rss = rss(procs)
+            peak = max(peak, now_rss)
+            if time.time() >= next_sample:
+                next_sample += 60
+                kept = history_counters(data_dir / "scheduler0.db")
+                sample = {"minute": round((time.time() - started) / 60),
+                          "disk_mb": round(disk_bytes(data_dir) / 2**20, 1),
+                          "rss_mb": round(now_rss / 2**20),
+                          "rows": kept.get("retained_succeeded", 0)
+                          + kept.get("retained_failed", 0) + kept.get("retained_missed", 0),
+                          "recorded": kept.get("recorded_succeeded", 0)}
+                samples.append(sample)
+                print(f"minute {sample['minute']:>3}: disk {sample['disk_mb']:>9,.1f} MB  "
+                      f"RSS {sample['rss_mb']:>6,} MB  history rows {sample['rows']:>12,}  "
+                      f"recorded {sample['recorded']:>12,}", flush=True)
             time.sleep(1.0)
         cpu = cpu_seconds(tree(node.pid)) - cpu0
         window_end = whole_ticks_end(window_start, int(time.time()) - args.settle, args.spec)
@@ -177,7 +232,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             timeout=60).read())
         health = api.call("GET", "/healthcheck")
         history = api.call("GET", "/executions?limit=1&state=failed")["total"]
+        kept = history_counters(data_dir / "scheduler0.db")
+        rows = sum(kept.get(f"retained_{s}", 0) for s in ("succeeded", "failed", "missed"))
+        layout = history_layout_bytes(data_dir / "scheduler0.db")
         return {
+            "disk_bytes": disk_bytes(data_dir), "history_rows": rows,
+            "history_bytes_per_execution": round(sum(layout.values()) / rows, 1) if rows else None,
+            "file_bytes_per_execution": round(
+                (data_dir / "scheduler0.db").stat().st_size / rows, 1) if rows else None,
+            "history_layout_bytes": layout, "minute_samples": samples,
             "scenario": vars(args), "jobs_created_s": round(created_in, 2),
             "median_post_ms": round(sorted(post_times)[len(post_times) // 2] * 1000, 1),
             "window": [window_start, window_end], "executions": stats["executions"],
@@ -214,6 +277,10 @@ def report(result: dict[str, Any]) -> None:
          f"{lat.get('p50')} / {lat.get('p99')} / {lat.get('max')}"),
         ("POSTs", result["posts"]), ("node CPU (% of one core)", result["node_cpu_pct_of_one_core"]),
         ("peak RSS (MB)", result["peak_rss_mb"]), ("failed executions", result["failed_executions"]),
+        ("history rows kept", result["history_rows"]),
+        ("history bytes per execution (tables + indexes)", result["history_bytes_per_execution"]),
+        ("SQLite file bytes per execution", result["file_bytes_per_execution"]),
+        ("data folder at the end (MB)", round(result["disk_bytes"] / 2**20, 1)),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
@@ -233,6 +300,8 @@ def main() -> None:
     parser.add_argument("--spread", type=int, default=0,
                         help="spread @every phases evenly over this many seconds")
     parser.add_argument("--settle", type=int, default=15, help="seconds left for the last ticks")
+    parser.add_argument("--succeeded-retention-minutes", type=int, default=None,
+                        help="the node's SucceededRetentionMinutes (default: the node's own)")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
     result = run(args)

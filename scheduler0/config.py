@@ -86,7 +86,11 @@ class Settings:
     planner_look_ahead: float = 5.0  # seconds ahead the leader plans due ticks
     misfire_threshold: int = 60  # seconds late before a tick counts as a misfire
     misfire_run_all_cap: int = 100  # most missed ticks one job replays under run_all
-    execution_retention_hours: int = 168  # execution history kept this long (0 = forever)
+    execution_retention_hours: int = 168  # failed and missed executions kept this long (0 = forever)
+    succeeded_retention_minutes: int = 60  # succeeded executions kept this long (0 = forever)
+    failed_retention_rows: int = 50_000_000  # failed and missed executions kept at most (0 = no cap)
+    minute_rollup_retention_days: int = 14  # per-minute counts kept this long (0 = forever)
+    hour_rollup_retention_days: int = 400  # per-hour counts kept this long (0 = forever)
     default_timezone: str = "UTC"  # zone for jobs created without one
     callback_allowed_networks: tuple[str, ...] = ()  # CIDRs callbacks may reach; empty = any not denied
     callback_denied_networks: tuple[str, ...] = DEFAULT_DENIED_NETWORKS  # CIDRs callbacks never reach
@@ -173,6 +177,12 @@ KEYS: tuple[Key, ...] = (
     _key("MisfireThreshold", int, "seconds, 1-86400", low=1, high=86400),
     _key("MisfireRunAllCap", int, "an integer 1-100000", low=1, high=100_000),
     _key("ExecutionRetentionHours", int, "hours, 0 (forever) to 87600", low=0, high=87600),
+    _key("SucceededRetentionMinutes", int, "minutes, 0 (forever) to 5256000", low=0,
+         high=5_256_000),
+    _key("FailedRetentionRows", int, "an integer, 0 (no cap) to 10000000000", low=0,
+         high=10_000_000_000),
+    _key("MinuteRollupRetentionDays", int, "days, 0 (forever) to 3650", low=0, high=3650),
+    _key("HourRollupRetentionDays", int, "days, 0 (forever) to 36500", low=0, high=36500),
     _key("DefaultTimezone", str, "an IANA time zone such as UTC or Europe/London"),
     _key("CallbackAllowedNetworks", list, "a list of CIDRs such as 127.0.0.0/8"),
     _key("CallbackDeniedNetworks", list, "a list of CIDRs such as 169.254.0.0/16 ([] denies none)"),

@@ -43,6 +43,14 @@ def execution_id(job_id: int, scheduled_at: int) -> str:
     return f"{job_id}-{scheduled_at}"
 
 
+def parse_execution_id(value: str) -> tuple[int, int]:
+    """(job_id, scheduled_at) of an execution id; raises ValueError for anything else."""
+    job, sep, tick = value.partition("-")
+    if not sep or not job.isdigit() or not tick.isdigit():
+        raise ValueError(f"{value!r} is not an execution id (<job_id>-<scheduled_at>)")
+    return int(job), int(tick)
+
+
 # -- the job's fields --------------------------------------------------------------------------
 #
 # One entry per field of a job, in the order replies list them. The API's validation of create
@@ -67,6 +75,7 @@ class Kind(StrEnum):
     BOOLEAN = "boolean"  # stored 0 or 1
     INSTANT = "instant"  # epoch seconds; RFC 3339 in replies (epoch seconds accepted on input)
     INSTANT_MS = "instant_ms"  # epoch milliseconds; RFC 3339 with milliseconds in replies
+    INTEGER = "integer"  # any integer (answered only)
 
 
 @dataclass(frozen=True)
@@ -119,8 +128,10 @@ JOB_FIELDS: tuple[JobField, ...] = (
     JobField("updated_at", Kind.INSTANT_MS, column="updated_at_ms", writable=False),
     # From the job's schedule row: null while paused or after the end date.
     JobField("next_execution_at", Kind.INSTANT, writable=False, nullable=True),
-    # The latest tick in the execution history.
+    # The job's last result: its tick, its state and the callback's HTTP status.
     JobField("last_execution_at", Kind.INSTANT, writable=False, nullable=True),
+    JobField("last_state", Kind.CHOICE, writable=False, nullable=True, choices=FINAL_STATES),
+    JobField("last_http_status", Kind.INTEGER, writable=False, nullable=True),
     # The shared schedule row of (spec, timezone, anchor), and the instant @every counts from
     # (the start date, else the creation).
     JobField("schedule_id", Kind.ID, column="schedule_id", api=False, writable=False),

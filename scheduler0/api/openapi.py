@@ -44,12 +44,16 @@ first result instead of applying twice.
 accepted too (`projectId`, `callbackUrl`, `executionType`, `startDate`, `endDate`,
 `misfirePolicy`), and its read-only fields (`id`, `timezoneOffset`, `dateCreated`,
 `lastExecutionDate`, `executionId`, and our own `created_at`, `updated_at`,
-`next_execution_at`, `last_execution_at`) are ignored so a job read with GET can be sent back
-with PUT. Instants are RFC 3339 UTC strings (`2030-01-02T15:04:05Z`) or null; on input an
-instant may also be epoch seconds. Go's zero time `0001-01-01T00:00:00Z` means "none".
+`next_execution_at`, `last_execution_at`, `last_state`, `last_http_status`) are ignored so a
+job read with GET can be sent back with PUT. Instants are RFC 3339 UTC strings
+(`2030-01-02T15:04:05Z`) or null; on input an instant may also be epoch seconds. Go's zero
+time `0001-01-01T00:00:00Z` means "none".
 
-**Lists** take `limit` (1-{v.MAX_LIMIT}, default {v.DEFAULT_LIMIT}) and `offset` (default 0)
-and answer `{{"total", "limit", "offset", "<items>": [...]}}`.
+**Lists** take `limit` (1-{v.MAX_LIMIT}, default {v.DEFAULT_LIMIT}) and either `after` (a
+keyset cursor: the previous page's `next_after`; cheap at any depth and stable while rows are
+added) or `offset` (default 0; costs the rows it skips), and answer `{{"total", "total_exact",
+"limit", "offset", "next_after", "<items>": [...]}}`. A filtered total is counted up to 10,000:
+beyond, `total` is 10000 and `total_exact` false.
 
 **Error codes.** `bad_request`, `invalid_json` (body is not JSON), `invalid_body` (wrong shape),
 `unknown_field`, `invalid_<field>` (e.g. `invalid_spec`, `invalid_callback_url`,
@@ -106,18 +110,26 @@ def _json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
 LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": v.MAX_LIMIT,
                                   "default": v.DEFAULT_LIMIT}, "page size")
 OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": v.MAX_OFFSET,
-                                    "default": 0}, "items to skip")
+                                    "default": 0}, "items to skip (costs as many rows as it skips: "
+                                                   "prefer after)")
+AFTER_ID = _param("after", "query", ID, "keyset cursor: the page starts after this id (the "
+                                        "previous page's next_after); stable while rows are "
+                                        "added")
+AFTER_EXECUTION = _param("after", "query", {"type": "string", "pattern": r"^\d+-\d+$"},
+                         "keyset cursor: the page starts below this execution id (the previous "
+                         "page's next_after); stable while executions are added")
 IDEMPOTENCY = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                                                    "maxLength": v.MAX_IDEMPOTENCY_KEY},
                      "makes a retried write return the first result instead of applying twice")
 EXECUTION_FILTERS = [
     _param("state", "query", {"type": "string", "enum": list(EXECUTION_STATES)},
-           "only executions in this state"),
+           "only executions in this state; without it the recorded ones (succeeded, failed, "
+           "missed); scheduled lists the ticks planned and not settled yet"),
     _param("since", "query", {"type": "string"},
            "only ticks scheduled at or after this instant (RFC 3339 or epoch seconds)"),
     _param("until", "query", {"type": "string"},
            "only ticks scheduled before this instant (exclusive; RFC 3339 or epoch seconds)"),
-    LIMIT, OFFSET,
+    LIMIT, OFFSET, AFTER_EXECUTION,
 ]
 
 # /healthcheck: what anyone gets (Health), then what a caller with credentials gets on top.
@@ -193,7 +205,10 @@ JOB_INPUT_NOTES: dict[str, dict[str, Any]] = {
 JOB_OUTPUT_NOTES: dict[str, dict[str, Any]] = {
     "callback_url": {"format": "uri"},
     "next_execution_at": {"description": "next tick; null when paused or ended"},
-    "last_execution_at": {"description": "latest tick recorded in the history"},
+    "last_execution_at": {"description": "tick of the last result recorded"},
+    "last_state": {"description": "state of the last result recorded; null before the first"},
+    "last_http_status": {"description": "HTTP status the callback answered to the last result "
+                                        "(null when none answered)"},
 }
 
 
@@ -210,6 +225,8 @@ def _job_input_value(f: JobField) -> dict[str, Any]:
     """What a job body may send for `f` (not null)."""
     if f.kind is Kind.ID:
         return dict(ID)
+    if f.kind is Kind.INTEGER:
+        return {"type": "integer"}
     if f.kind is Kind.BOOLEAN:
         return {"type": "boolean"}
     if f.kind is Kind.CHOICE:
@@ -476,13 +493,38 @@ SCHEMAS: dict[str, Any] = {
 
 
 def _page(name: str, item: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["total", "limit", "offset", name],
-            "properties": {"total": {"type": "integer"}, "limit": {"type": "integer"},
-                           "offset": {"type": "integer"},
-                           name: {"type": "array", "items": _ref(item)}}}
+    return {"type": "object",
+            "required": ["total", "total_exact", "limit", "offset", "next_after", name],
+            "properties": {
+                "total": {"type": "integer", "description": "rows matching the filters (not "
+                                                            "just this page)"},
+                "total_exact": {"type": "boolean", "description": "false when total was "
+                                                                  "capped: at least that many"},
+                "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                "next_after": {"type": ["string", "null"],
+                               "description": "pass as after= for the next page; null on the "
+                                              "last page"},
+                name: {"type": "array", "items": _ref(item)}}}
+
+
+ROLLUP_COUNTS = {
+    "succeeded": "executions recorded succeeded", "failed": "recorded failed",
+    "missed": "recorded missed", "late_100ms": "started at most 100 ms after their tick",
+    "late_1s": "started 100 ms to 1 s late", "late_10s": "started 1 s to 10 s late",
+    "late_more": "started more than 10 s late"}
 
 
 SCHEMAS.update({
+    "Rollups": {
+        "type": "object", "required": ["period", "rollups"], "additionalProperties": False,
+        "properties": {
+            "period": {"type": "string", "enum": ["minute", "hour"]},
+            "rollups": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["period_start", *ROLLUP_COUNTS],
+                "properties": {"period_start": INSTANT, **{
+                    name: {"type": "integer", "description": text}
+                    for name, text in ROLLUP_COUNTS.items()}}}}}},
     "CredentialPage": _page("credentials", "Credential"),
     "ProjectPage": _page("projects", "Project"),
     "JobPage": _page("jobs", "Job"),
@@ -523,7 +565,8 @@ PATHS: dict[str, Any] = {
         },
         "get": {
             "operationId": "listCredentials", "tags": ["credentials"],
-            "summary": "List credentials, newest first", "parameters": [LIMIT, OFFSET],
+            "summary": "List credentials, newest first",
+            "parameters": [LIMIT, OFFSET, AFTER_ID],
             "responses": {**_ok("a page of credentials", _ref("CredentialPage")),
                           **_errors(400, 401)},
         },
@@ -557,7 +600,7 @@ PATHS: dict[str, Any] = {
         },
         "get": {
             "operationId": "listProjects", "tags": ["projects"], "summary": "List projects",
-            "parameters": [LIMIT, OFFSET],
+            "parameters": [LIMIT, OFFSET, AFTER_ID],
             "responses": {**_ok("a page of projects", _ref("ProjectPage")), **_errors(400, 401)},
         },
     },
@@ -608,7 +651,10 @@ PATHS: dict[str, Any] = {
                 _param("project_id", "query", ID, "only this project's jobs (projectId accepted)"),
                 _param("paused", "query", {"type": "boolean"}, "only paused (true) or active "
                                                                "(false) jobs"),
-                LIMIT, OFFSET],
+                _param("failing", "query", {"type": "boolean"}, "only jobs whose last result "
+                                                                "failed or was missed (true), "
+                                                                "or the others (false)"),
+                LIMIT, OFFSET, AFTER_ID],
             "responses": {**_ok("a page of jobs", _ref("JobPage")), **_errors(400, 401)},
         },
     },
@@ -650,6 +696,25 @@ PATHS: dict[str, Any] = {
                            *EXECUTION_FILTERS],
             "responses": {**_ok("a page of executions", _ref("ExecutionPage")),
                           **_errors(400, 401)},
+        },
+    },
+    "/rollups": {
+        "get": {
+            "operationId": "listRollups", "tags": ["executions"],
+            "summary": "Executions counted per minute or per hour (kept longer than the rows "
+                       "they count), oldest first, summed over projects unless one is given",
+            "parameters": [
+                _param("period", "query", {"type": "string", "enum": ["minute", "hour"],
+                                           "default": "minute"}, "minute or hour"),
+                _param("project_id", "query", ID, "only this project (projectId accepted)"),
+                _param("since", "query", {"type": "string"},
+                       "periods starting at or after this instant"),
+                _param("until", "query", {"type": "string"},
+                       "periods starting before this instant"),
+                _param("limit", "query", {"type": "integer", "minimum": 1,
+                                          "maximum": v.MAX_ROLLUPS, "default": 1440},
+                       "periods at most")],
+            "responses": {**_ok("the counts", _ref("Rollups")), **_errors(400, 401)},
         },
     },
     "/schedules/preview": {

@@ -7,10 +7,12 @@ keep other instants in epoch seconds (start_date, scheduled_at, ...), written wi
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scheduler0.schedule import format_rfc3339_utc, format_rfc3339_utc_ms
+from scheduler0.store.history import ROLLUP_COLUMNS
+from scheduler0.store.reads import Page
 from scheduler0.vocabulary import JOB_API_FIELDS, JobField, Kind
 
 Row = Mapping[str, Any]
@@ -98,8 +100,18 @@ def execution(row: Row) -> dict[str, Any]:
     }
 
 
-def page(name: str, rows: Iterable[Row], total: int, limit: int, offset: int,
+def rollup(row: Row) -> dict[str, Any]:
+    """One period's counts: the executions recorded per final state and the lateness of
+    those that started, in buckets."""
+    return {"period_start": instant(row["period_start"]),
+            **{name: row[name] for name in ROLLUP_COLUMNS}}
+
+
+def page(name: str, found: Page, limit: int, offset: int,
          convert: Callable[[Row], dict[str, Any]]) -> dict[str, Any]:
-    """A list answer: `{"total", "limit", "offset", name: [...]}` (the original's page shape)."""
-    return {"total": int(total), "limit": limit, "offset": offset,
-            name: [convert(row) for row in rows]}
+    """A list answer: the original's page shape `{"total", "limit", "offset", name: [...]}`
+    plus `total_exact` (False: at least `total` rows match) and `next_after` (the cursor of
+    the next page, null on the last)."""
+    return {"total": int(found.total), "total_exact": found.exact, "limit": limit,
+            "offset": offset, "next_after": found.next_after,
+            name: [convert(row) for row in found.rows]}

@@ -757,6 +757,25 @@ def execution_filters(args: Mapping[str, str], *, with_ids: bool = True) -> dict
     return filters
 
 
+ROLLUP_PERIODS = ("minute", "hour")
+MAX_ROLLUPS = 10_000
+
+
+def rollup_query(args: Mapping[str, str]) -> dict[str, Any]:
+    """period (minute or hour, default minute), project_id, since, until, limit (1-10000,
+    default 1440) for Reader.rollups."""
+    period = (args.get("period") or "minute").strip().lower()
+    if period not in ROLLUP_PERIODS:
+        raise ValidationError(f"period: {_show(period)} is not accepted; use minute or hour",
+                              code="invalid_period")
+    since, until = query_instant(args, "since"), query_instant(args, "until")
+    if since is not None and until is not None and until < since:
+        raise ValidationError("until: must not be before since", code="invalid_until")
+    return {"period": period, "project_id": query_id(args, "project_id", "projectId"),
+            "since": since, "until": until,
+            "limit": query_int(args, "limit", default=1440, low=1, high=MAX_ROLLUPS)}
+
+
 def preview_query(args: Mapping[str, str], now: int, default_timezone: str) -> dict[str, Any]:
     """spec, timezone, from (epoch s) and count for a schedule preview."""
     spec = args.get("spec")

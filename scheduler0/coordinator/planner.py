@@ -216,28 +216,33 @@ class Planner(SupervisedThread):
                                  self.settings.misfire_run_all_cap)
         self.placement.start_round()
         batches = planning.make_batches(plan, lambda _i: self.placement.choose())
-        self._commit_plan(batches, planning.missed_entries(plan), plan.advances)
-        dispatched = self._dispatch(reader, dispatcher, batches)
+        settled = self._commit_plan(batches, planning.missed_entries(plan), plan.advances)
+        dispatched = self._dispatch(reader, dispatcher,
+                                    [b for b in batches if b.id not in settled])
         self.stats["rounds"] += 1
         self.stats["missed"] += sum(len(v) for v in plan.missed.values())
         self.stats["last_round_ms"] = (self.clock.monotonic() - started) * 1000
         return dispatched
 
     def _commit_plan(self, batches: list[planning.Batch], missed: list[planning.Missed],
-                     advances: list[tuple[int, int | None, int]]) -> None:
-        """Commit every PLAN command of the round, the schedule advances last.
+                     advances: list[tuple[int, int | None, int]]) -> set[str]:
+        """Commit every PLAN command of the round, the schedule advances last; returns the
+        batches the store found settled already (planned again after their results landed).
 
         If one fails, nothing is dispatched and the next round plans the same ticks again: the
-        execution ids are the same, so the rows already recorded are not recorded twice.
+        batch ids are the same, so a batch already recorded is not recorded twice.
         """
         bodies = _pack(batches, missed)
         bodies.append(messages.Plan(advances=[messages.Advance(*a) for a in advances]))
+        settled: set[str] = set()
         for body in bodies:
             result = self.raft.submit_as_leader(messages.command(body),
                                                 self.settings.write_timeout)
             if not result.get("ok"):
                 raise _PlanRefused(str(result.get("error")))
+            settled.update((result.get("data") or {}).get("settled_before") or ())
             self.proof.note()  # each commit proves leadership: the lease desk need not
+        return settled
 
     def _dispatch(self, reader: PlanningReader, dispatcher: Pusher,
                   batches: list[planning.Batch]) -> int:
@@ -279,7 +284,8 @@ class Planner(SupervisedThread):
         """The batch's last dispatch is overdue: record what is unsettled as failed. Only
         forgotten once committed; if the commit fails, the next round tries again."""
         error = f"no result after {flight.attempts} dispatches"
-        self._record_rows([messages.ResultRow.failed(j.id, flight.fire_at, flight.node_id, error)
+        self._record_rows([messages.ResultRow.failed(j.id, flight.fire_at, flight.node_id, error,
+                                                     flight.batch_id)
                            for j in pending])
         del self.in_flight[flight.batch_id]
         self.stats["undelivered"] += len(pending)
@@ -310,7 +316,8 @@ class Planner(SupervisedThread):
                 continue
             if now - fire_at > self.settings.misfire_threshold:
                 replay = [j for j in pending if j.misfire_policy == "run_all"]
-                stale_rows += [messages.ResultRow.missed(j.id, fire_at, MISSED_UNCONFIRMED)
+                stale_rows += [messages.ResultRow.missed(j.id, fire_at, MISSED_UNCONFIRMED,
+                                                         batch_id)
                                for j in pending if j not in replay]
                 pending = replay
             if pending:

@@ -1,5 +1,10 @@
-"""History retention: the leader deletes executions older than ExecutionRetentionHours, in
-small PRUNE commands, so pruning never holds Raft's apply thread long enough to stall planning."""
+"""History retention: the leader prunes the history in small PRUNE commands, so pruning never
+holds Raft's apply thread long enough to stall planning.
+
+Each kind has its own window: succeeded executions (SucceededRetentionMinutes), failed and
+missed ones (ExecutionRetentionHours, and at most FailedRetentionRows of them), per-minute and
+per-hour rollups (MinuteRollupRetentionDays, HourRollupRetentionDays).
+"""
 
 from __future__ import annotations
 
@@ -16,15 +21,28 @@ from scheduler0.errors import Scheduler0Error
 log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL = 60.0  # seconds between pruning passes
-PRUNE_ROWS = 5000  # rows per PRUNE command
+PRUNE_ROWS = 5000  # rows per kind per PRUNE command
 PRUNE_PAUSE = 0.05  # seconds between commands of one pass: planning gets the apply thread
+PRUNE_COMMANDS = 10_000  # commands in one pass at most (the next pass goes on)
+STALE_BATCH_S = 3600  # an open batch this old gets its ticks of deleted jobs settled
+FOREVER = 0  # a cut-off before every tick
+DAY = 86_400
 
 
-def prune_before(now: float, retention_hours: int) -> int | None:
-    """The cut-off instant, or None when the history is kept forever."""
-    if retention_hours <= 0:
-        return None
-    return int(now - retention_hours * 3600)
+def cut_off(now: float, seconds: int) -> int:
+    """The instant before which rows go; FOREVER when `seconds` is 0 (kept forever)."""
+    return FOREVER if seconds <= 0 else int(now - seconds)
+
+
+def prune_body(settings: Settings, now: float, limit: int = PRUNE_ROWS) -> messages.Prune:
+    """The PRUNE command of one step of a pass at `now`. Pure."""
+    return messages.Prune(
+        before=cut_off(now, settings.execution_retention_hours * 3600), limit=limit,
+        succeeded_before=cut_off(now, settings.succeeded_retention_minutes * 60),
+        bad_rows_cap=settings.failed_retention_rows or None,
+        minute_rollups_before=cut_off(now, settings.minute_rollup_retention_days * DAY),
+        hour_rollups_before=cut_off(now, settings.hour_rollup_retention_days * DAY),
+        stale_before=int(now - STALE_BATCH_S))
 
 
 class Pruner(SupervisedThread):
@@ -46,19 +64,20 @@ class Pruner(SupervisedThread):
                     log.warning("pruning paused (%s)", exc)
 
     def prune_pass(self, now: float) -> int:
-        before = prune_before(now, self.settings.execution_retention_hours)
-        if before is None:
-            return 0
+        """Prune until nothing is left to prune at `now`; returns history rows deleted."""
+        body = prune_body(self.settings, now)
         total = 0
-        while not self.stopping.is_set():
-            body = messages.Prune(before=before, limit=PRUNE_ROWS)
+        for _ in range(PRUNE_COMMANDS):
+            if self.stopping.is_set():
+                break
+            self.beat()
             result = self.raft.submit(messages.command(body), self.settings.write_timeout)
-            deleted = int((result.get("data") or {}).get("deleted", 0))
-            total += deleted
-            if deleted < PRUNE_ROWS:
+            data = result.get("data") or {}
+            total += int(data.get("deleted", 0))
+            if not data.get("more"):
                 break
             self.clock.wait(self.stopping, PRUNE_PAUSE)
         self.deleted += total
         if total:
-            log.info("pruned %d executions scheduled before %d", total, before)
+            log.info("pruned %d executions", total)
         return total

@@ -29,11 +29,11 @@ def _outcome(state: Any) -> str:
     return str(state) if state in DELIVERY_OUTCOMES else ExecutionState.FAILED.value
 
 
-def result_row(node_id: int, result: messages.Outcome) -> messages.ResultRow:
+def result_row(node_id: int, result: messages.Outcome, batch_id: str) -> messages.ResultRow:
     """The row a RESULT command carries for one execution."""
     return messages.ResultRow(result.execution_id, _outcome(result.state), result.attempts,
                               result.http_status, result.error or None, node_id,
-                              result.started_at_ms, result.finished_at_ms)
+                              result.started_at_ms, result.finished_at_ms, batch_id)
 
 
 class ResultCollector(SupervisedThread):
@@ -74,7 +74,8 @@ class ResultCollector(SupervisedThread):
 
     def _take(self, message: messages.Results | messages.ExecutorLoad) -> None:
         if isinstance(message, messages.Results):
-            self._pending.extend(result_row(message.node_id, r) for r in message.results)
+            self._pending.extend(result_row(message.node_id, r, message.batch_id)
+                                 for r in message.results)
             if message.final:
                 self.holdings.settled(message.batch_id, clock.monotonic())
             self.holdings.results_pending = bool(self._pending)
@@ -89,7 +90,7 @@ class ResultCollector(SupervisedThread):
                              self.settings.write_timeout)
             except Scheduler0Error as exc:
                 # Not lost: the rows stay pending and the next flush retries them (same rows,
-                # and a RESULT only changes executions still 'scheduled', so a retry is harmless).
+                # and a RESULT only settles ticks still pending, so a retry is harmless).
                 log.warning("results not committed yet (%s); retrying", exc)
                 return
             del self._pending[:RESULT_COMMAND_ROWS]

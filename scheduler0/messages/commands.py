@@ -28,9 +28,10 @@ Bodies by type (all times epoch seconds unless named *_ms), and what apply retur
     job.create         JobCreate         -> [job row, ...] (ids included)
     job.update         JobUpdate         -> job row
     job.delete         JobDelete         -> {"id": int}
-    plan               Plan              -> {"scheduled": int, "missed": int, "advanced": int}
+    plan               Plan              -> {"scheduled": int, "missed": int, "advanced": int,
+                                             "settled_before": [batch_id, ...] when any}
     result             Result            -> {"settled": int}
-    prune              Prune             -> {"deleted": int}
+    prune              Prune             -> {"deleted": int, "more": bool}
 """
 
 from __future__ import annotations
@@ -293,16 +294,31 @@ class JobDelete(Body, frozen=True, kw_only=True):
         return cls(id=fields.req_int(data, "id"))
 
 
-class Prune(Body, frozen=True, kw_only=True):
-    """Delete up to `limit` executions scheduled before `before` (epoch s)."""
+class Prune(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """Retention, each kind up to `limit` rows: failed and missed executions scheduled before
+    `before` (epoch s; succeeded ones too unless `succeeded_before` is given), the oldest
+    failed and missed beyond `bad_rows_cap` rows, rollups before their cut-offs; open
+    batches planned before `stale_before` get their ticks of deleted jobs settled."""
 
     TYPE = PRUNE
     before: int
     limit: int
+    succeeded_before: int | None = None
+    bad_rows_cap: int | None = None
+    minute_rollups_before: int | None = None
+    hour_rollups_before: int | None = None
+    stale_before: int | None = None
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
-        return cls(before=fields.req_int(data, "before"), limit=fields.req_int(data, "limit"))
+        def optional(name: str) -> int | None:
+            return None if data.get(name) is None else fields.req_int(data, name)
+        return cls(before=fields.req_int(data, "before"), limit=fields.req_int(data, "limit"),
+                   succeeded_before=optional("succeeded_before"),
+                   bad_rows_cap=optional("bad_rows_cap"),
+                   minute_rollups_before=optional("minute_rollups_before"),
+                   hour_rollups_before=optional("hour_rollups_before"),
+                   stale_before=optional("stale_before"))
 
 
 # -- the pipeline's bodies: rows are arrays on the journal, named fields here ------------------
@@ -374,7 +390,8 @@ class Plan(Body, frozen=True, kw_only=True):
 
 class ResultRow(msgspec.Struct, frozen=True, array_like=True):
     """One execution's outcome: [execution_id, state, attempts, http_status, error, node_id,
-    started_at_ms, finished_at_ms] on the journal."""
+    started_at_ms, finished_at_ms, batch_id] on the journal (rows written before batch_id
+    existed end at finished_at_ms)."""
 
     execution_id: str
     state: str
@@ -384,17 +401,20 @@ class ResultRow(msgspec.Struct, frozen=True, array_like=True):
     node_id: int | None = None
     started_at_ms: int | None = None
     finished_at_ms: int | None = None
+    batch_id: str | None = None
 
     @classmethod
-    def missed(cls, job_id: int, fire_at: int, reason: str) -> ResultRow:
-        """A tick recorded as missed."""
-        return cls(execution_id(job_id, fire_at), ExecutionState.MISSED.value, error=reason)
+    def missed(cls, job_id: int, fire_at: int, reason: str, batch_id: str) -> ResultRow:
+        """A planned tick recorded as missed."""
+        return cls(execution_id(job_id, fire_at), ExecutionState.MISSED.value, error=reason,
+                   batch_id=batch_id)
 
     @classmethod
-    def failed(cls, job_id: int, fire_at: int, node_id: int, reason: str) -> ResultRow:
+    def failed(cls, job_id: int, fire_at: int, node_id: int, reason: str,
+               batch_id: str) -> ResultRow:
         """A tick recorded as failed without a result from an executor."""
         return cls(execution_id(job_id, fire_at), ExecutionState.FAILED.value, error=reason,
-                   node_id=node_id)
+                   node_id=node_id, batch_id=batch_id)
 
 
 class Result(Body, frozen=True, kw_only=True):

@@ -1,4 +1,4 @@
-"""The planner's reads: due schedules, their jobs, and planned-but-unfinished executions.
+"""The planner's reads: due schedules, their jobs, and planned ticks not settled yet.
 
 A read-only connection of the coordinator's planner thread (the coordinator's state machine is
 the writer; WAL lets the planner read what was committed without blocking it).
@@ -6,10 +6,12 @@ the writer; WAL lets the planner read what was committed without blocking it).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from scheduler0.schedule.planning import DueSchedule, PlannedJob
+from scheduler0.store import pending
 from scheduler0.store.reads import Reader
 
 _JOB_COLUMNS = ("j.id, j.project_id, j.callback_url, j.data, j.start_date, j.end_date, "
@@ -61,26 +63,29 @@ class PipelineReader(Reader):
         return secrets
 
     def unfinished_of_batch(self, batch_id: str) -> list[PlannedJob]:
+        """The batch's ticks not settled yet, of jobs that still exist, by job id."""
         with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM executions e JOIN jobs j ON j.id = e.job_id "
-                "WHERE e.batch_id = ? AND e.state = 'scheduled' ORDER BY j.id",
-                (batch_id,)).fetchall()
-        return [_job(row) for row in rows]
+            batch = pending.load(conn, batch_id)
+            return [] if batch is None else self._jobs(conn, [j for j, _ in batch.unsettled()])
 
     def unfinished_batches(self) -> dict[str, list[PlannedJob]]:
-        """Every batch with executions still `scheduled` (a new leader re-dispatches them)."""
-        found: dict[str, list[PlannedJob]] = {}
+        """Every batch with ticks still unsettled (a new leader re-dispatches them)."""
         with self._read() as conn:
-            for row in conn.execute(
-                    f"SELECT e.batch_id, {_JOB_COLUMNS} FROM executions e "
-                    "JOIN jobs j ON j.id = e.job_id WHERE e.state = 'scheduled' "
-                    "ORDER BY e.batch_id, j.id"):
-                found.setdefault(str(row[0]), []).append(_job(row[1:]))
-        return found
+            return {batch.batch_id: self._jobs(conn, [j for j, _ in batch.unsettled()])
+                    for batch in pending.all_open(conn)}
 
     def batch_fire_at(self, batch_id: str) -> int:
         with self._read() as conn:
-            row = conn.execute("SELECT scheduled_at FROM executions WHERE batch_id = ? LIMIT 1",
+            row = conn.execute("SELECT scheduled_at FROM pending WHERE batch_id = ?",
                                (batch_id,)).fetchone()
         return int(row[0]) if row else 0
+
+    @staticmethod
+    def _jobs(conn: sqlite3.Connection, job_ids: Sequence[int]) -> list[PlannedJob]:
+        found: list[PlannedJob] = []
+        for part in _chunks(job_ids):
+            marks = ",".join("?" * len(part))
+            found += [_job(row) for row in conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE j.id IN ({marks}) ORDER BY j.id",
+                part)]
+        return found

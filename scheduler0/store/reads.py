@@ -6,8 +6,11 @@ never holds back a checkpoint. A Reader belongs to one thread (sqlite3's own che
 it); the API keeps one per thread. Reads show this node's copy, which on a follower can lag
 the leader by the replication delay.
 
-Row dicts: see scheduler0.store.rows. Lists return (rows, total) where total counts every
-row matching the filters, not just the page. Every method raises StoreError when SQLite fails.
+Row dicts: see scheduler0.store.rows. Lists return a Page. Nothing here scans a large table:
+lists walk an index from a keyset cursor (`after`, the last id of the previous page) or an
+offset; totals come from the counters (scheduler0.store.counters) or are counted up to
+TOTAL_CAP and reported as not exact beyond it. Every method raises StoreError when SQLite
+fails.
 """
 
 from __future__ import annotations
@@ -16,14 +19,35 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from scheduler0.schedule import ScheduleCache
-from scheduler0.store import db, dedup, rows
-from scheduler0.vocabulary import EXECUTION_STATES
+from scheduler0.store import counters, db, dedup, executions, rows
+from scheduler0.vocabulary import FINAL_STATES, ExecutionState
 
 T = TypeVar("T")
-Page = tuple[list[dict[str, Any]], int]
+TOTAL_CAP = 10_000  # a total past this is answered as TOTAL_CAP, not exact
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: `total` counts every row matching the filters (not just the page);
+    `exact` is False when it was capped at TOTAL_CAP; `next_after` is the cursor of the next
+    page, None on the last one."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    exact: bool = True
+    next_after: str | None = None
+
+
+def _capped(conn: sqlite3.Connection, select_one: str, params: Sequence[Any]) -> tuple[int, bool]:
+    """(count, exact) of the rows `select_one` (a `SELECT 1 ...`) finds, counting at most
+    TOTAL_CAP + 1."""
+    (found,) = conn.execute(f"SELECT count(*) FROM ({select_one} LIMIT {TOTAL_CAP + 1})",
+                            params).fetchone()
+    return (TOTAL_CAP, False) if found > TOTAL_CAP else (int(found), True)
 
 
 class _Where:
@@ -79,15 +103,22 @@ class Reader:
             row = conn.execute(sql, params).fetchone()
         return None if row is None else convert(row)
 
-    def _page(self, select: str, table_sql: str, where: _Where, order: str, limit: int,
-              offset: int, convert: Callable[[Any], dict[str, Any]]) -> Page:
+    def _id_page(self, select: str, where: _Where, descending: bool, limit: int, offset: int,
+                 after: int | None, convert: Callable[[Any], dict[str, Any]],
+                 total: Callable[[sqlite3.Connection], tuple[int, bool]], id_column: str = "id"
+                 ) -> Page:
+        """A page ordered by an integer id, from `after` (exclusive) or `offset`."""
+        keyed = _Where()
+        keyed.terms, keyed.params = list(where.terms), list(where.params)
+        keyed.add(f"{id_column} {'<' if descending else '>'} ?", after)
+        order = f"{id_column} {'DESC' if descending else 'ASC'}"
         with self._read() as conn:
-            found = conn.execute(
-                f"{select}{where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
-                (*where.params, max(0, limit), max(0, offset))).fetchall()
-            (total,) = conn.execute(f"SELECT count(*) FROM {table_sql}{where.sql}",
-                                    where.params).fetchone()
-        return [convert(row) for row in found], int(total)
+            found = conn.execute(f"{select}{keyed.sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                                 (*keyed.params, limit + 1, max(0, offset))).fetchall()
+            count, exact = total(conn)
+        page = [convert(row) for row in found[:limit]]
+        more = len(found) > limit
+        return Page(page, count, exact, str(page[-1]["id"]) if more and page else None)
 
     # -- credentials --------------------------------------------------------------------------
 
@@ -102,10 +133,12 @@ class Reader:
         return self._one(f"SELECT {rows.CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?",
                          (credential_id,), rows.credential)
 
-    def list_credentials(self, limit: int = 50, offset: int = 0) -> Page:
+    def list_credentials(self, limit: int = 50, offset: int = 0, after: int | None = None
+                         ) -> Page:
         """Newest first."""
-        return self._page(f"SELECT {rows.CREDENTIAL_COLUMNS} FROM credentials", "credentials",
-                          _Where(), "id DESC", limit, offset, rows.credential)
+        return self._id_page(f"SELECT {rows.CREDENTIAL_COLUMNS} FROM credentials", _Where(),
+                             True, limit, offset, after, rows.credential,
+                             lambda conn: _capped(conn, "SELECT 1 FROM credentials", ()))
 
     # -- projects -----------------------------------------------------------------------------
 
@@ -117,16 +150,18 @@ class Reader:
         return self._one("SELECT signing_secret FROM projects WHERE id = ?", (project_id,),
                          lambda row: str(row[0]))
 
-    def list_projects(self, limit: int = 50, offset: int = 0) -> Page:
+    def list_projects(self, limit: int = 50, offset: int = 0, after: int | None = None) -> Page:
         """By id."""
-        return self._page(f"SELECT {rows.PROJECT_COLUMNS} FROM projects", "projects", _Where(),
-                          "id", limit, offset, rows.project)
+        return self._id_page(f"SELECT {rows.PROJECT_COLUMNS} FROM projects", _Where(), False,
+                             limit, offset, after, rows.project,
+                             lambda conn: (self._counter(conn, counters.PROJECTS), True))
 
     def project_job_count(self, project_id: int) -> int:
         return self._count("SELECT count(*) FROM jobs WHERE project_id = ?", (project_id,))
 
     def count_projects(self) -> int:
-        return self._count("SELECT count(*) FROM projects", ())
+        with self._read() as conn:
+            return self._counter(conn, counters.PROJECTS)
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -134,15 +169,31 @@ class Reader:
         return self._one(rows.JOB_SELECT + " WHERE j.id = ?", (job_id,), self._job)
 
     def list_jobs(self, project_id: int | None = None, paused: bool | None = None,
-                  limit: int = 50, offset: int = 0) -> Page:
-        """By id; filters are AND-ed, None means any."""
+                  limit: int = 50, offset: int = 0, after: int | None = None,
+                  failing: bool | None = None) -> Page:
+        """By id; filters are AND-ed, None means any. `failing`: the job's last result was
+        failed or missed (True) or not (False)."""
         where = _Where()
         where.add("j.project_id = ?", project_id)
         where.add("j.paused = ?", None if paused is None else int(paused))
-        return self._page(rows.JOB_SELECT, "jobs j", where, "j.id", limit, offset, self._job)
+        select, id_column = rows.JOB_SELECT, "j.id"
+        if failing:
+            select, id_column = rows.FAILING_JOB_SELECT, "l.job_id"
+            where.terms.append("l.state > 0")
+        elif failing is not None:
+            where.terms.append("(l.state IS NULL OR l.state = 0)")
+
+        def total(conn: sqlite3.Connection) -> tuple[int, bool]:
+            if not where.terms:
+                return self._counter(conn, counters.JOBS), True
+            return _capped(conn, "SELECT 1 FROM jobs j LEFT JOIN job_last l ON l.job_id = j.id"
+                           + where.sql, where.params)
+        return self._id_page(select, where, False, limit, offset, after, self._job, total,
+                             id_column=id_column)
 
     def count_jobs(self) -> int:
-        return self._count("SELECT count(*) FROM jobs", ())
+        with self._read() as conn:
+            return self._counter(conn, counters.JOBS)
 
     def _job(self, row: Any) -> dict[str, Any]:
         return rows.job(row, self._schedules)
@@ -151,30 +202,54 @@ class Reader:
 
     def list_executions(self, project_id: int | None = None, job_id: int | None = None,
                         state: str | None = None, since: int | None = None,
-                        until: int | None = None, limit: int = 50, offset: int = 0) -> Page:
-        """Newest scheduled_at first; `since` inclusive, `until` exclusive (epoch s)."""
-        where = _Where()
-        where.add("project_id = ?", project_id)
-        where.add("job_id = ?", job_id)
-        where.add("state = ?", state)
-        where.add("scheduled_at >= ?", since)
-        where.add("scheduled_at < ?", until)
-        return self._page(f"SELECT {rows.EXECUTION_COLUMNS} FROM executions", "executions",
-                          where, "scheduled_at DESC, execution_id DESC", limit, offset,
-                          rows.execution)
+                        until: int | None = None, limit: int = 50, offset: int = 0,
+                        after: str | None = None) -> Page:
+        """Newest scheduled_at first, ties by job id, newest first; `since` inclusive, `until`
+        exclusive (epoch s); `after` an execution id: the page starts below it.
+
+        Recorded executions (succeeded, failed, missed); `state="scheduled"` lists the ticks
+        planned and not settled yet instead."""
+        query = executions.Query(project_id, job_id, state, since, until,
+                                 executions.cursor(after))
+        with self._read() as conn:
+            if state == ExecutionState.SCHEDULED.value:
+                found, total = executions.pending_page(conn, query, offset, limit + 1)
+                exact = True
+            else:
+                found = executions.recorded_page(conn, query, offset, limit + 1)
+                total, exact = executions.total(conn, query, TOTAL_CAP)
+        more = len(found) > limit
+        found = found[:limit]
+        return Page(found, total, exact,
+                    found[-1]["execution_id"] if more and found else None)
 
     def executions_by_state(self) -> dict[str, int]:
-        """Count per state; every state is present (0 when none)."""
+        """Executions kept in the history per state, and `scheduled`: ticks in flight."""
         with self._read() as conn:
-            found = dict(conn.execute(
-                "SELECT state, count(*) FROM executions GROUP BY state").fetchall())
-        return {state: int(found.get(state, 0)) for state in EXECUTION_STATES}
+            kept = counters.read(conn)
+        by_state = {state: kept[counters.retained(state)] for state in FINAL_STATES}
+        return {ExecutionState.SCHEDULED.value: kept[counters.PENDING], **by_state}
+
+    def counters(self) -> dict[str, int]:
+        with self._read() as conn:
+            return counters.read(conn)
+
+    def rollups(self, period: str, project_id: int | None = None, since: int | None = None,
+                until: int | None = None, limit: int = 1440) -> list[dict[str, Any]]:
+        """Counts per minute or hour (`period`), oldest first, summed over projects unless
+        one is given."""
+        with self._read() as conn:
+            return executions.rollups(conn, period, project_id, since, until, limit)
 
     # -- raft ---------------------------------------------------------------------------------
 
     def last_applied(self) -> int:
         with self._read() as conn:
             return dedup.last_applied(conn)
+
+    @staticmethod
+    def _counter(conn: sqlite3.Connection, name: str) -> int:
+        return counters.read(conn)[name]
 
     def _count(self, sql: str, params: Sequence[Any]) -> int:
         with self._read() as conn:

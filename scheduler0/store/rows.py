@@ -8,7 +8,7 @@ One place defines each shape, so the StateMachine's results and the Reader's ans
                 (+ signing_secret only in project.create and a rotating project.update)
     job         {id, project_id, spec, timezone, callback_url, data, execution_type,
                  start_date, end_date, paused, misfire_policy, created_at_ms, updated_at_ms,
-                 next_execution_at, last_execution_at}
+                 next_execution_at, last_execution_at, last_state, last_http_status}
                 (the columns and their order: scheduler0.vocabulary.JOB_FIELDS)
     execution   {execution_id, job_id, project_id, scheduled_at, state, attempts,
                  http_status, node_id, batch_id, error, planned_at_ms, started_at_ms,
@@ -22,24 +22,32 @@ from collections.abc import Sequence
 from typing import Any
 
 from scheduler0.schedule import ScheduleCache
-from scheduler0.store import schedules
+from scheduler0.store import history, schedules
 from scheduler0.vocabulary import JOB_COLUMNS, JOB_FIELDS
 
 CREDENTIAL_COLUMNS = "id, api_key, archived, created_at_ms, updated_at_ms"
 PROJECT_COLUMNS = "id, name, description, created_at_ms, updated_at_ms"
 
-# `j` is jobs (every column, in vocabulary.JOB_COLUMNS order), `s` its schedule. The last two
-# columns feed next/last_execution_at.
+# `j` is jobs (every column, in vocabulary.JOB_COLUMNS order), `s` its schedule, `l` its last
+# result. The last four columns feed next_execution_at and the last result.
 JOB_SELECT = (f"SELECT {', '.join('j.' + column for column in JOB_COLUMNS)}, s.next_fire_at, "
-              "(SELECT max(e.scheduled_at) FROM executions e WHERE e.job_id = j.id) "
-              "FROM jobs j JOIN schedules s ON s.id = j.schedule_id")
+              "l.scheduled_at, l.state, l.http_status "
+              "FROM jobs j JOIN schedules s ON s.id = j.schedule_id "
+              "LEFT JOIN job_last l ON l.job_id = j.id")
+# The jobs whose last result failed, driven from the failing index (few rows) rather than
+# from every job; CROSS JOIN makes SQLite keep that order of the loops.
+FAILING_JOB_SELECT = (
+    f"SELECT {', '.join('j.' + column for column in JOB_COLUMNS)}, s.next_fire_at, "
+    "l.scheduled_at, l.state, l.http_status "
+    "FROM job_last l CROSS JOIN jobs j ON j.id = l.job_id "
+    "JOIN schedules s ON s.id = j.schedule_id")
+_LAST_COLUMNS = 3
 # The columns of `jobs` a job row does not show (the store's own).
 _HIDDEN_COLUMNS = tuple(f.column for f in JOB_FIELDS if f.column and not f.api)
 
-EXECUTION_COLUMNS = ("execution_id, job_id, project_id, scheduled_at, state, attempts, "
-                     "http_status, node_id, batch_id, error, planned_at_ms, started_at_ms, "
-                     "finished_at_ms")
-EXECUTION_FIELDS = tuple(name.strip() for name in EXECUTION_COLUMNS.split(","))
+EXECUTION_FIELDS = ("execution_id", "job_id", "project_id", "scheduled_at", "state",
+                    "attempts", "http_status", "node_id", "batch_id", "error", "planned_at_ms",
+                    "started_at_ms", "finished_at_ms")
 
 
 def credential(row: Sequence[Any]) -> dict[str, Any]:
@@ -54,14 +62,18 @@ def project(row: Sequence[Any]) -> dict[str, Any]:
 
 def job(row: Sequence[Any], cache: ScheduleCache) -> dict[str, Any]:
     """A JOB_SELECT row as the API shows it."""
-    return job_of(dict(zip(JOB_COLUMNS, row, strict=False)), row[-2], row[-1], cache)
+    last_at, last_code, last_status = row[-_LAST_COLUMNS:]
+    columns = dict(zip(JOB_COLUMNS, row, strict=False))
+    return job_of(columns, row[-_LAST_COLUMNS - 1], cache, last_at,
+                  None if last_code is None else history.CODE_STATES[last_code], last_status)
 
 
-def job_of(columns: dict[str, Any], schedule_next: int | None,
-           last_execution_at: int | None, cache: ScheduleCache) -> dict[str, Any]:
+def job_of(columns: dict[str, Any], schedule_next: int | None, cache: ScheduleCache,
+           last_execution_at: int | None = None, last_state: str | None = None,
+           last_http_status: int | None = None) -> dict[str, Any]:
     """The job whose `jobs` columns are `columns`, as the API shows it: without the store's
     own columns, with its schedule's next fire time restricted to the job's window and its
-    latest tick. `columns` becomes the answer (job.create hands over 10,000 at a time)."""
+    last result. `columns` becomes the answer (job.create hands over 10,000 at a time)."""
     key = schedules.key_of(columns["spec"], columns["timezone"], columns["anchor"])
     for hidden in _HIDDEN_COLUMNS:
         del columns[hidden]
@@ -70,11 +82,9 @@ def job_of(columns: dict[str, Any], schedule_next: int | None,
         cache, key, schedule_next, created_s=columns["created_at_ms"] // 1000,
         start_date=columns["start_date"], end_date=columns["end_date"], paused=paused)
     columns["last_execution_at"] = last_execution_at
+    columns["last_state"] = last_state
+    columns["last_http_status"] = last_http_status
     return columns
-
-
-def execution(row: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip(EXECUTION_FIELDS, row, strict=True))
 
 
 def fetch_job(conn: sqlite3.Connection, job_id: int, cache: ScheduleCache) -> dict[str, Any] | None:

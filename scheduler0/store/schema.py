@@ -15,11 +15,13 @@ Time columns: `*_ms` are epoch milliseconds (stamped by the command's proposer);
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from scheduler0.errors import StoreError
+from scheduler0.store import counters, history, pending
 
-Migration = Sequence[str]
+# A step is SQL, or a function for what SQL alone cannot do (it runs in the step's transaction).
+Migration = Sequence[str | Callable[[sqlite3.Connection], None]]
 
 _V1: Migration = (
     # One row: the last Raft index whose effect is in this file, and (only in a snapshot copy)
@@ -113,7 +115,116 @@ _V1: Migration = (
     "CREATE INDEX executions_batch ON executions (batch_id)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+def _history_table(name: str) -> str:
+    return f"""CREATE TABLE {name} (
+        project_id INTEGER NOT NULL,
+        scheduled_at INTEGER NOT NULL,
+        job_id INTEGER NOT NULL,
+        state INTEGER NOT NULL CHECK (state IN (0, 1, 2)),
+        attempts INTEGER NOT NULL,
+        http_status INTEGER,
+        node_id INTEGER,
+        late_ms INTEGER,
+        took_ms INTEGER,
+        error TEXT,
+        PRIMARY KEY (project_id, scheduled_at, job_id)
+    ) WITHOUT ROWID"""
+
+
+def _rollup_table(name: str) -> str:
+    counts = ", ".join(f"{c} INTEGER NOT NULL" for c in history.ROLLUP_COLUMNS)
+    return (f"CREATE TABLE {name} (project_id INTEGER NOT NULL, period INTEGER NOT NULL, "
+            f"{counts}, PRIMARY KEY (project_id, period)) WITHOUT ROWID")
+
+
+def _rollup_from_runs(period: int, table: str) -> str:
+    """Rollups recomputed from the history rows (the migration from version 1 uses it)."""
+    bounds = history.LATENESS_BOUNDS_MS
+    buckets = [f"late_ms IS NOT NULL AND late_ms <= {bounds[0]}"]
+    buckets += [f"late_ms > {low} AND late_ms <= {high}"
+                for low, high in zip(bounds, bounds[1:], strict=False)]
+    buckets.append(f"late_ms > {bounds[-1]}")
+    sums = ", ".join(f"sum({term})" for term in
+                     ("state = 0", "state = 1", "state = 2", *buckets))
+    return (f"INSERT INTO {table} SELECT project_id, scheduled_at - scheduled_at % {period}, "
+            f"{sums} FROM (SELECT project_id, scheduled_at, state, late_ms FROM runs_ok "
+            "UNION ALL SELECT project_id, scheduled_at, state, late_ms FROM runs_bad) "
+            "GROUP BY 1, 2")
+
+
+def _move_v1_history(conn: sqlite3.Connection) -> None:
+    """Version 1 kept one `executions` row per tick (inserted at PLAN, updated at RESULT):
+    final rows move to runs_ok / runs_bad, scheduled ones become pending batches."""
+    for table, states in ((history.OK_TABLE, ("succeeded",)),
+                          (history.BAD_TABLE, ("failed", "missed"))):
+        for state in states:
+            conn.execute(
+                f"INSERT OR IGNORE INTO {table} ({history.RUN_COLUMNS}) SELECT project_id, "
+                f"scheduled_at, job_id, {history.STATE_CODES[state]}, attempts, http_status, "
+                "node_id, started_at_ms - scheduled_at * 1000, finished_at_ms - started_at_ms, "
+                "error FROM executions WHERE state = ?", (state,))
+    batches: dict[str, tuple[int, int | None, int, dict[int, int]]] = {}
+    for batch_id, scheduled_at, node_id, planned, job_id, project_id in conn.execute(
+            "SELECT coalesce(batch_id, 'v1-' || scheduled_at), scheduled_at, node_id, "
+            "coalesce(planned_at_ms, 0), job_id, project_id FROM executions "
+            "WHERE state = 'scheduled' ORDER BY 1, job_id").fetchall():
+        batch = batches.setdefault(batch_id, (scheduled_at, node_id, planned, {}))
+        batch[3][job_id] = project_id
+    for batch_id, (scheduled_at, node_id, planned, jobs) in batches.items():
+        pending.open_batch(conn, batch_id, scheduled_at, node_id, planned, jobs)
+    # SQLite takes the bare columns of a max() aggregate from the row holding the maximum.
+    conn.execute(
+        "INSERT INTO job_last (job_id, state, http_status, scheduled_at, finished_at_ms) "
+        "SELECT job_id, CASE state WHEN 'succeeded' THEN 0 WHEN 'failed' THEN 1 ELSE 2 END, "
+        "http_status, max(scheduled_at), finished_at_ms FROM executions "
+        "WHERE state != 'scheduled' GROUP BY job_id")
+    for table, period in (("rollup_minute", history.MINUTE), ("rollup_hour", history.HOUR)):
+        conn.execute(_rollup_from_runs(period, table))
+    conn.execute("DELETE FROM counters")
+    conn.executemany("INSERT INTO counters (name, value) VALUES (?, ?)",
+                     sorted(counters.recount(conn).items()))
+
+
+# The history written once per tick, with rollups, last results and counters kept on apply.
+_V2: Migration = (
+    _history_table(history.OK_TABLE),
+    f"CREATE INDEX runs_ok_job ON {history.OK_TABLE} (job_id, scheduled_at)",
+    _history_table(history.BAD_TABLE),
+    f"CREATE INDEX runs_bad_job ON {history.BAD_TABLE} (job_id, scheduled_at)",
+    f"CREATE INDEX runs_bad_time ON {history.BAD_TABLE} (scheduled_at)",
+    """CREATE TABLE pending (
+        batch_id TEXT PRIMARY KEY,
+        scheduled_at INTEGER NOT NULL,
+        node_id INTEGER,
+        planned_at_ms INTEGER NOT NULL,
+        open INTEGER NOT NULL,
+        settled BLOB NOT NULL,
+        closed_at_ms INTEGER
+    )""",
+    "CREATE INDEX pending_open ON pending (scheduled_at) WHERE open > 0",
+    "CREATE INDEX pending_closed ON pending (closed_at_ms) WHERE open = 0",
+    """CREATE TABLE pending_jobs (
+        batch_id TEXT PRIMARY KEY,
+        job_ids BLOB NOT NULL,
+        project_ids BLOB NOT NULL
+    )""",
+    # The last result of each job; "failing now" is the partial index.
+    """CREATE TABLE job_last (
+        job_id INTEGER PRIMARY KEY,
+        state INTEGER NOT NULL,
+        http_status INTEGER,
+        scheduled_at INTEGER NOT NULL,
+        finished_at_ms INTEGER
+    )""",
+    "CREATE INDEX job_last_failing ON job_last (job_id) WHERE state > 0",
+    _rollup_table("rollup_minute"),
+    _rollup_table("rollup_hour"),
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    _move_v1_history,
+    "DROP TABLE executions",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -154,8 +265,11 @@ def migrate(conn: sqlite3.Connection, where: str,
     for version in range(before, len(migrations)):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in migrations[version]:
-                conn.execute(statement)
+            for step in migrations[version]:
+                if isinstance(step, str):
+                    conn.execute(step)
+                else:
+                    step(conn)
             # PRAGMA user_version is transactional: it commits with the step or not at all.
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")

@@ -1,10 +1,13 @@
-"""Helpers for the API tests: an authenticated client and envelope assertions."""
+"""Helpers for the API tests: an authenticated client, envelope assertions, and commands the
+API has no route for (the pipeline's PLAN and RESULT) committed through the node."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from typing import Any
+
+from scheduler0 import messages
 
 NODE_AUTH = ("node-admin", "node-password")
 LOOPBACK_URL = "http://127.0.0.1:9/hook"
@@ -78,3 +81,11 @@ def error(response: Any, status: int, code: str, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in message, (fragment, message)
     return message
+
+
+def commit(node: Any, body: messages.Body, **kwargs: Any) -> Any:
+    """Commit a typed command through the node's Raft log, as the coordinator does; the
+    `data` of its result, after checking it was applied."""
+    result = node.submit(messages.command(body, **kwargs))
+    assert result["ok"] is True, result
+    return result["data"]

@@ -14,7 +14,7 @@ from tests.api.helpers import LOOPBACK_URL, Api, data, error, job_body
 BASE = "/api/v1/jobs"
 JOB_FIELDS = {"id", "project_id", "spec", "timezone", "callback_url", "data", "execution_type",
               "start_date", "end_date", "paused", "misfire_policy", "created_at", "updated_at",
-              "next_execution_at", "last_execution_at"}
+              "next_execution_at", "last_execution_at", "last_state", "last_http_status"}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,8 @@ def test_create_one_answers_the_job_with_defaults(api: Api, project: dict[str, A
     assert job["data"] == '{"k": 1}' and job["callback_url"] == LOOPBACK_URL
     assert job["start_date"] is None and job["end_date"] is None
     assert job["next_execution_at"].endswith(":00Z")
+    assert (job["last_execution_at"], job["last_state"], job["last_http_status"]) == (
+        None, None, None)  # nothing recorded yet
     assert data(api.get(f"{BASE}/{job['id']}")) == job
 
 

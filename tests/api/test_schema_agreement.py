@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +30,10 @@ import pytest
 from jsonschema import Draft202012Validator, validators  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError as SchemaError  # type: ignore[import-untyped]
 
+from scheduler0 import messages
 from scheduler0.api import create_app, openapi
-from scheduler0.store import rows
-from tests.api.helpers import LOOPBACK_URL, NODE_AUTH, Api, basic_auth, data, job_body, unique
+from scheduler0.vocabulary import execution_id
+from tests.api.helpers import LOOPBACK_URL, NODE_AUTH, Api, basic_auth, commit, data, job_body, unique
 
 DOC = openapi.document()
 SCHEMAS = DOC["components"]["schemas"]
@@ -452,15 +452,17 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
              "/jobs", "get")
     answered(ledger, api.get(job_path), "/jobs/{job_id}", "get")
     answered(ledger, api.put(job_path, json={"paused": True}), "/jobs/{job_id}", "put")
-    conn = sqlite3.connect(node.settings.db_path, timeout=10)
-    with conn:
-        conn.execute(f"INSERT INTO executions ({rows.EXECUTION_COLUMNS}) VALUES "
-                     f"({', '.join('?' * len(rows.EXECUTION_FIELDS))})",
-                     (f"{job['id']}-1900000000", job["id"], project["id"], 1_900_000_000,
-                      "succeeded", 1, 200, 1, "b1", None, 1_900_000_000_000, None, None))
-    conn.close()
+    tick, batch_id = 1_900_000_000, unique("keys-batch")
+    commit(node, messages.Plan(batches=[messages.PlanBatch(
+        batch_id=batch_id, node_id=1, scheduled_at=tick,
+        rows=[messages.PlanRow(job["id"], project["id"])])]))
+    assert commit(node, messages.Result(rows=[messages.ResultRow(
+        execution_id(job["id"], tick), "succeeded", 1, 200, None, 1, tick * 1000,
+        tick * 1000 + 5, batch_id)])) == {"settled": 1}
     answered(ledger, api.get(f"{job_path}/executions"), "/jobs/{job_id}/executions", "get")
     answered(ledger, api.get("/api/v1/executions"), "/executions", "get")
+    answered(ledger, api.get("/api/v1/rollups", query_string={"project_id": project["id"]}),
+             "/rollups", "get")
     answered(ledger, api.delete(job_path), "/jobs/{job_id}", "delete")
     answered(ledger, api.delete(project_path, query_string={"cascade": "true"}),
              "/projects/{project_id}", "delete")

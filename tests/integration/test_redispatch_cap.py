@@ -79,7 +79,7 @@ def test_an_overdue_batch_is_resent_up_to_the_limit_then_recorded_failed_once(tm
             assert dispatcher.send(settings.node_id, MARKER)
             assert intake.recv(timeout=10) == MARKER
 
-            history = services.reader().list_executions(project_id=project["id"])[0]
+            history = services.reader().list_executions(project_id=project["id"]).rows
             assert {(e["state"], e["error"], e["node_id"]) for e in history} == {
                 ("failed", f"no result after {1 + REDISPATCH_LIMIT} dispatches", settings.node_id)}
             assert len(history) == 2 and planner.stats["undelivered"] == 2

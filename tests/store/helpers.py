@@ -82,20 +82,34 @@ def _without_raft_data(conn: sqlite3.Connection) -> sqlite3.Connection:
     return copy
 
 
-def insert_executions(db_path: str, rows: Iterable[dict[str, Any]]) -> None:
-    """Write execution rows straight into the file (the plan command is not built yet)."""
-    conn = sqlite3.connect(db_path)
-    try:
-        with conn:
-            conn.executemany(
-                "INSERT INTO executions (execution_id, job_id, project_id, scheduled_at, state, "
-                "attempts, http_status, node_id, batch_id, error, planned_at_ms, started_at_ms, "
-                "finished_at_ms) VALUES (:execution_id, :job_id, :project_id, :scheduled_at, "
-                ":state, :attempts, :http_status, :node_id, :batch_id, :error, :planned_at_ms, "
-                ":started_at_ms, :finished_at_ms)",
-                [execution(**row) for row in rows])
-    finally:
-        conn.close()
+def insert_executions(log: Log, rows: Iterable[dict[str, Any]]) -> None:
+    """Record execution rows the way the pipeline does: PLAN (a batch per batch id and tick, or
+    missed ticks), then RESULT for the final ones."""
+    batches: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    missed: dict[int, list[dict[str, Any]]] = {}
+    for row in map(lambda r: execution(**r), rows):
+        if row["state"] == "missed" and row["batch_id"] is None:
+            missed.setdefault(row["scheduled_at"], []).append(row)
+        else:
+            batches.setdefault((f"{row['batch_id']}-{row['scheduled_at']}", row["scheduled_at"]),
+                               []).append(row)
+    plan = messages.Plan(
+        batches=[messages.PlanBatch(batch_id=batch_id, node_id=group[0]["node_id"],
+                                    scheduled_at=tick,
+                                    rows=[messages.PlanRow(r["job_id"], r["project_id"])
+                                          for r in group])
+                 for (batch_id, tick), group in batches.items()],
+        missed=[messages.PlanMissed(scheduled_at=tick, rows=[
+            messages.PlanRow(r["job_id"], r["project_id"]) for r in group])
+            for tick, group in missed.items()])
+    log.ok(messages.PLAN, plan.encode(), ts_ms=TS_MS)
+    finals = [messages.ResultRow(f"{r['job_id']}-{tick}", r["state"], r["attempts"],
+                                 r["http_status"], r["error"], r["node_id"], r["started_at_ms"],
+                                 r["finished_at_ms"], batch_id)
+              for (batch_id, tick), group in batches.items() for r in group
+              if r["state"] != "scheduled"]
+    for start in range(0, len(finals), 1000):
+        log.ok(messages.RESULT, messages.Result(rows=finals[start:start + 1000]).encode())
 
 
 def execution(**fields: Any) -> dict[str, Any]:

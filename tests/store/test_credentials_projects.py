@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scheduler0 import messages
 from scheduler0.store import Reader
+from scheduler0.vocabulary import execution_id
 from tests.store.helpers import TS_MS, Log, execution, insert_executions, job_input
 
 CRED = {"api_key": "key-1", "secret_hash": "hash-1", "archived": False}
@@ -107,14 +108,15 @@ def test_project_delete_cascade_removes_jobs_executions_and_schedules(
     kept = log.project("kept")
     jobs = log.jobs(job_input(doomed["id"], "@hourly"), job_input(doomed["id"], "@daily"),
                     job_input(kept["id"], "@daily"))
-    insert_executions(log.machine.db_path, [
-        execution(execution_id=f"e{job['id']}", job_id=job["id"], project_id=job["project_id"],
-                  scheduled_at=1000) for job in jobs])
+    insert_executions(log, [
+        execution(job_id=job["id"], project_id=job["project_id"], scheduled_at=1000)
+        for job in jobs])
     result = log.ok(messages.PROJECT_DELETE, {"id": doomed["id"], "cascade": True})
     assert result == {"id": doomed["id"], "jobs_deleted": 2}
     assert reader.get_project(doomed["id"]) is None
-    assert [j["id"] for j in reader.list_jobs()[0]] == [jobs[2]["id"]]
-    assert [e["execution_id"] for e in reader.list_executions()[0]] == [f"e{jobs[2]['id']}"]
+    assert [j["id"] for j in reader.list_jobs().rows] == [jobs[2]["id"]]
+    assert [e["execution_id"] for e in reader.list_executions().rows] == [
+        execution_id(jobs[2]["id"], 1000)]
     assert _schedule_specs(log) == ["@daily"]  # @hourly had no job left; @daily is shared
 
 

@@ -10,6 +10,7 @@ from scheduler0 import messages
 from scheduler0.store import Reader
 from scheduler0.store.handlers.executions import MAX_PRUNE
 from scheduler0.store.handlers.jobs import MAX_JOBS_PER_COMMAND
+from scheduler0.vocabulary import execution_id
 from tests.store.helpers import TS_MS, TS_S, Log, execution, insert_executions, job_input
 
 NEXT_5_MIN = 1_700_000_100  # the first */5 minute strictly after TS_S
@@ -32,7 +33,7 @@ def test_create_returns_full_rows_with_ids_and_next_time(log: Log, reader: Reade
         "callback_url": "http://127.0.0.1:9/hook", "data": "payload", "execution_type": "http",
         "start_date": None, "end_date": None, "paused": False, "misfire_policy": "run_once",
         "created_at_ms": TS_MS, "updated_at_ms": TS_MS, "next_execution_at": NEXT_5_MIN,
-        "last_execution_at": None}
+        "last_execution_at": None, "last_state": None, "last_http_status": None}
     assert rows[1]["id"] == 2 and rows[1]["data"] is None
     assert [reader.get_job(1), reader.get_job(2)] == rows
 
@@ -239,13 +240,14 @@ def test_delete_removes_the_job_its_executions_and_its_lone_schedule(
     lone, shared, other = log.jobs(job_input(project["id"], "@hourly"),
                                    job_input(project["id"], "@daily"),
                                    job_input(project["id"], "@daily"))
-    insert_executions(log.machine.db_path, [
-        execution(execution_id="x1", job_id=lone["id"], project_id=1, scheduled_at=10),
-        execution(execution_id="x2", job_id=other["id"], project_id=1, scheduled_at=10)])
+    insert_executions(log, [
+        execution(job_id=lone["id"], project_id=1, scheduled_at=10),
+        execution(job_id=other["id"], project_id=1, scheduled_at=10)])
     assert log.ok(messages.JOB_DELETE, {"id": lone["id"]}) == {"id": lone["id"]}
     assert log.ok(messages.JOB_DELETE, {"id": shared["id"]}) == {"id": shared["id"]}
     assert reader.get_job(lone["id"]) is None
-    assert [e["execution_id"] for e in reader.list_executions()[0]] == ["x2"]
+    assert [e["execution_id"] for e in reader.list_executions().rows] == [
+        execution_id(other["id"], 10)]
     assert [spec for (spec, *_) in _schedules(log.machine.db_path)] == ["@daily"]
     error = log.refused(messages.JOB_DELETE, {"id": lone["id"]})
     assert error == {"status": 404, "code": "not_found",
@@ -255,21 +257,23 @@ def test_delete_removes_the_job_its_executions_and_its_lone_schedule(
 def test_last_execution_at_is_the_newest_execution(log: Log, reader: Reader) -> None:
     project = log.project()
     job = log.job(project["id"])
-    insert_executions(log.machine.db_path, [
-        execution(execution_id=f"e{t}", job_id=job["id"], project_id=1, scheduled_at=t)
+    insert_executions(log, [
+        execution(job_id=job["id"], project_id=1, scheduled_at=t)
         for t in (100, 300, 200)])
     assert reader.get_job(job["id"])["last_execution_at"] == 300
 
 
 def test_prune_deletes_the_oldest_up_to_the_limit(log: Log, reader: Reader) -> None:
-    insert_executions(log.machine.db_path, [
-        execution(execution_id=f"e{t:03d}", job_id=1, project_id=1, scheduled_at=t)
+    project = log.project()
+    job = log.job(project["id"])
+    insert_executions(log, [
+        execution(job_id=job["id"], project_id=project["id"], scheduled_at=t)
         for t in range(100)])
-    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 30}
-    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 20}
-    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 0}
-    rows, total = reader.list_executions(limit=1000)
-    assert total == 50 and min(r["scheduled_at"] for r in rows) == 50
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 30, "more": True}
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 20, "more": False}
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 0, "more": False}
+    page = reader.list_executions(limit=1000)
+    assert page.total == 50 and min(r["scheduled_at"] for r in page.rows) == 50
 
 
 def test_prune_limit_is_bounded(log: Log) -> None:

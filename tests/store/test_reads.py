@@ -9,6 +9,8 @@ import pytest
 from scheduler0 import messages
 from scheduler0.errors import StoreError
 from scheduler0.store import Reader
+from scheduler0.store.reads import Page
+from scheduler0.vocabulary import execution_id
 from tests.store.helpers import TS_MS, Log, execution, insert_executions, job_input
 
 
@@ -16,18 +18,18 @@ def test_credentials_newest_first_with_total(log: Log, reader: Reader) -> None:
     for i in range(5):
         log.ok(messages.CREDENTIAL_CREATE, {"api_key": f"k{i}", "secret_hash": "h",
                                             "archived": False}, ts_ms=TS_MS + i)
-    rows, total = reader.list_credentials(limit=2, offset=1)
-    assert total == 5
-    assert [r["api_key"] for r in rows] == ["k3", "k2"]
-    assert all("secret_hash" not in r for r in rows)
+    page = reader.list_credentials(limit=2, offset=1)
+    assert (page.total, page.exact) == (5, True)
+    assert [r["api_key"] for r in page.rows] == ["k3", "k2"]
+    assert all("secret_hash" not in r for r in page.rows)
 
 
 def test_projects_by_id_with_total_and_counts(log: Log, reader: Reader) -> None:
     for name in "abcde":
         log.project(name)
-    rows, total = reader.list_projects(limit=2, offset=3)
-    assert ([r["name"] for r in rows], total) == (["d", "e"], 5)
-    assert reader.list_projects(limit=10, offset=10) == ([], 5)
+    page = reader.list_projects(limit=2, offset=3)
+    assert ([r["name"] for r in page.rows], page.total) == (["d", "e"], 5)
+    assert reader.list_projects(limit=10, offset=10) == Page([], 5)
     assert reader.count_projects() == 5
     log.jobs(job_input(2), job_input(2), job_input(3))
     assert (reader.project_job_count(2), reader.project_job_count(1)) == (2, 0)
@@ -46,14 +48,14 @@ def test_list_jobs_filters_by_project_and_paused(log: Log, reader: Reader) -> No
     a, b = log.project("a"), log.project("b")
     log.jobs(job_input(a["id"]), job_input(b["id"], paused=True), job_input(a["id"], paused=True),
              job_input(a["id"]), job_input(b["id"]))
-    rows, total = reader.list_jobs(project_id=a["id"])
-    assert ([r["id"] for r in rows], total) == ([1, 3, 4], 3)
-    rows, total = reader.list_jobs(paused=True)
-    assert ([r["id"] for r in rows], total) == ([2, 3], 2)
-    rows, total = reader.list_jobs(project_id=a["id"], paused=False, limit=1, offset=1)
-    assert ([r["id"] for r in rows], total) == ([4], 2)
-    rows, total = reader.list_jobs(limit=2)
-    assert ([r["id"] for r in rows], total) == ([1, 2], 5)
+    page = reader.list_jobs(project_id=a["id"])
+    assert ([r["id"] for r in page.rows], page.total) == ([1, 3, 4], 3)
+    page = reader.list_jobs(paused=True)
+    assert ([r["id"] for r in page.rows], page.total) == ([2, 3], 2)
+    page = reader.list_jobs(project_id=a["id"], paused=False, limit=1, offset=1)
+    assert ([r["id"] for r in page.rows], page.total) == ([4], 2)
+    page = reader.list_jobs(limit=2)
+    assert ([r["id"] for r in page.rows], page.total) == ([1, 2], 5)
 
 
 @pytest.fixture
@@ -62,42 +64,63 @@ def history(log: Log) -> list[dict]:
     other = log.project("other")
     log.jobs(job_input(project["id"]), job_input(project["id"]), job_input(other["id"]))
     states = ["succeeded", "failed", "missed", "scheduled"]
-    rows = [execution(execution_id=f"e{t:02d}-{job}", job_id=job,
-                      project_id=other["id"] if job == 3 else project["id"],
+    rows = [execution(job_id=job, project_id=other["id"] if job == 3 else project["id"],
                       scheduled_at=1000 + t * 60, state=states[(t + job) % 4])
             for t in range(10) for job in (1, 2, 3)]
-    insert_executions(log.machine.db_path, rows)
+    insert_executions(log, rows)
     return rows
 
 
-def _ids(page: tuple[list[dict], int]) -> tuple[list[str], int]:
-    return [r["execution_id"] for r in page[0]], page[1]
+def _eid(t: int, job: int) -> str:
+    """The id of the history fixture's tick `t` of `job`."""
+    return execution_id(job, 1000 + t * 60)
+
+
+def _ids(page: Page) -> tuple[list[str], int]:
+    return [r["execution_id"] for r in page.rows], page.total
 
 
 def test_executions_newest_first_with_stable_ties(history, reader: Reader) -> None:
-    ids, total = _ids(reader.list_executions(limit=4))
-    assert total == 30
-    assert ids == ["e09-3", "e09-2", "e09-1", "e08-3"]
-    assert _ids(reader.list_executions(limit=4, offset=4))[0] == [
-        "e08-2", "e08-1", "e07-3", "e07-2"]
+    # 22 of the 30 ticks are recorded; the 8 `scheduled` ones are planned, not recorded.
+    page = reader.list_executions(limit=4)
+    assert (page.total, page.exact) == (22, True)
+    ids = _ids(page)[0]
+    assert ids == [_eid(9, 3), _eid(9, 1), _eid(8, 2), _eid(8, 1)]
+    assert page.next_after == _eid(8, 1)
+    second = [_eid(7, 3), _eid(7, 2), _eid(7, 1), _eid(6, 3)]
+    assert _ids(reader.list_executions(limit=4, offset=4))[0] == second
+    assert _ids(reader.list_executions(limit=4, after=page.next_after))[0] == second
 
 
 def test_executions_filters(history, reader: Reader) -> None:
     ids, total = _ids(reader.list_executions(job_id=2, limit=3))
-    assert (ids, total) == (["e09-2", "e08-2", "e07-2"], 10)
-    ids, total = _ids(reader.list_executions(project_id=2))
-    assert total == 10 and all(i.endswith("-3") for i in ids)
+    assert (ids, total) == ([_eid(8, 2), _eid(7, 2), _eid(6, 2)], 7)
+    page = reader.list_executions(project_id=2)
+    assert page.total == 7 and all(r["job_id"] == 3 for r in page.rows)
     ids, total = _ids(reader.list_executions(state="failed", job_id=1))
-    assert (ids, total) == (["e08-1", "e04-1", "e00-1"], 3)
-    # since inclusive, until exclusive
-    ids, total = _ids(reader.list_executions(job_id=1, since=1000 + 2 * 60,
+    assert (ids, total) == ([_eid(8, 1), _eid(4, 1), _eid(0, 1)], 3)
+    # since inclusive, until exclusive (tick 5 of job 1 is recorded, tick 2 is not)
+    ids, total = _ids(reader.list_executions(job_id=1, since=1000 + 3 * 60,
                                              until=1000 + 5 * 60))
-    assert (ids, total) == (["e04-1", "e03-1", "e02-1"], 3)
-    row = reader.list_executions(job_id=1, limit=1)[0][0]
-    assert row == {"execution_id": "e09-1", "job_id": 1, "project_id": 1, "scheduled_at": 1540,
-                   "state": "missed", "attempts": 1, "http_status": 200, "node_id": 1,
-                   "batch_id": "b1", "error": None, "planned_at_ms": TS_MS,
+    assert (ids, total) == ([_eid(4, 1), _eid(3, 1)], 2)
+    row = reader.list_executions(job_id=1, limit=1).rows[0]
+    assert row == {"execution_id": _eid(9, 1), "job_id": 1, "project_id": 1,
+                   "scheduled_at": 1540, "state": "missed", "attempts": 1, "http_status": 200,
+                   "node_id": 1, "batch_id": None, "error": None, "planned_at_ms": None,
                    "started_at_ms": TS_MS, "finished_at_ms": TS_MS}
+
+
+def test_scheduled_ticks_are_listed_apart_with_their_batch(history, reader: Reader) -> None:
+    page = reader.list_executions(state="scheduled")
+    assert (page.total, page.exact) == (8, True)
+    assert {r["state"] for r in page.rows} == {"scheduled"}
+    ids, total = _ids(reader.list_executions(state="scheduled", job_id=2, limit=2))
+    assert (ids, total) == ([_eid(9, 2), _eid(5, 2)], 3)
+    row = reader.list_executions(state="scheduled", job_id=2, limit=1).rows[0]
+    assert row == {"execution_id": _eid(9, 2), "job_id": 2, "project_id": 1,
+                   "scheduled_at": 1540, "state": "scheduled", "attempts": 0,
+                   "http_status": None, "node_id": 1, "batch_id": "b1-1540", "error": None,
+                   "planned_at_ms": TS_MS, "started_at_ms": None, "finished_at_ms": None}
 
 
 def test_executions_by_state_lists_every_state(history, reader: Reader) -> None:
@@ -145,10 +168,20 @@ def test_a_closed_reader_raises_store_error(reader: Reader) -> None:
 
 
 def test_explain_uses_indexes_for_history(history, reader: Reader) -> None:
+    # The page queries the reader really runs, each read in index order (no scan, no sort).
+    seen: list[str] = []
+    reader._conn.set_trace_callback(seen.append)
+    try:
+        for filters in ({"job_id": 1}, {"project_id": 1}, {"state": "failed"}, {"since": 5},
+                        {"after": _eid(5, 1)}, {"job_id": 1, "after": _eid(5, 1)}):
+            reader.list_executions(**filters)
+    finally:
+        reader._conn.set_trace_callback(None)
+    pages = [sql for sql in seen if "FROM runs_" in sql and "ORDER BY" in sql]
+    assert {sql.split("FROM ")[1].split()[0] for sql in pages} == {"runs_ok", "runs_bad"}
     plans = []
-    for where in ("job_id = 1", "project_id = 1", "state = 'failed'", "scheduled_at >= 5"):
-        plan = reader._conn.execute(
-            "EXPLAIN QUERY PLAN SELECT * FROM executions WHERE " + where +
-            " ORDER BY scheduled_at DESC, execution_id DESC LIMIT 50").fetchall()
+    for sql in pages:
+        plan = reader._conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
         plans.append(" ".join(str(step[-1]) for step in plan))
-    assert all("USING INDEX" in plan for plan in plans), plans
+    assert all(("USING INDEX" in plan or "USING PRIMARY KEY" in plan)
+               and "SCAN" not in plan and "TEMP B-TREE" not in plan for plan in plans), plans

@@ -18,8 +18,8 @@ def _populate(log: Log) -> None:
     project = log.project()
     log.ok(messages.CREDENTIAL_CREATE, {"api_key": "k", "secret_hash": "h", "archived": False})
     log.jobs(*(job_input(project["id"], spec) for spec in ("@hourly", "@every 5m", "@daily")))
-    insert_executions(log.machine.db_path, [
-        execution(execution_id="e1", job_id=1, project_id=1, scheduled_at=5)])
+    insert_executions(log, [
+        execution(job_id=1, project_id=1, scheduled_at=5)])
 
 
 def test_round_trip_into_a_fresh_file(log: Log, tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_the_snapshot_is_a_point_in_time_copy(log: Log, tmp_path: Path) -> None:
     fresh = StateMachine(str(tmp_path / "fresh.db"))
     fresh.restore_from(snap)
     reader = Reader(fresh.db_path)
-    assert [p["name"] for p in reader.list_projects()[0]] == ["before"]
+    assert [p["name"] for p in reader.list_projects().rows] == ["before"]
     reader.close()
     fresh.close()
 
@@ -83,7 +83,7 @@ def test_restore_replaces_newer_content_under_an_open_reader(log: Log, tmp_path:
     reader = Reader(log.machine.db_path)
     assert reader.count_projects() == 1
     assert log.machine.restore_from(snap) is True
-    assert [p["name"] for p in reader.list_projects()[0]] == ["a", "b", "c"]
+    assert [p["name"] for p in reader.list_projects().rows] == ["a", "b", "c"]
     assert reader.last_applied() == 3
     reader.close()
     leader.close()

@@ -38,7 +38,7 @@ BODIES: list[messages.Body] = [
         missed=[messages.PlanMissed(scheduled_at=T - 60, rows=[messages.PlanRow(4, 3)])],
         advances=[messages.Advance(7, T + 60, T), messages.Advance(8, None, T)]),
     messages.Result(rows=[messages.ResultRow("1-1", "succeeded", 1, 200, None, 2, 5, 9),
-                          messages.ResultRow.missed(4, T, "misfire")]),
+                          messages.ResultRow.missed(4, T, "misfire", "b")]),
 ]
 
 
@@ -82,9 +82,12 @@ def test_todays_plan_and_result_commands_decode_to_named_rows():
     assert (first.execution_id, first.state, first.attempts, first.http_status, first.error,
             first.node_id, first.started_at_ms, first.finished_at_ms) == (
         "1-1", "succeeded", 1, 200, None, 2, 5, 9)
-    assert missed == messages.ResultRow.missed(
-        4, T, "misfire: planned before the outage, not confirmed delivered")
-    assert failed == messages.ResultRow.failed(5, T, 3, "no result after 4 dispatches")
+    # Rows of that release name no batch: the store finds their batch by the tick.
+    assert missed == messages.ResultRow(
+        f"4-{T}", "missed", error="misfire: planned before the outage, not confirmed delivered")
+    assert failed == messages.ResultRow(f"5-{T}", "failed", error="no result after 4 dispatches",
+                                        node_id=3)
+    assert missed.batch_id is None and failed.batch_id is None
 
 
 def test_typed_commands_write_what_the_previous_release_reads():
@@ -97,9 +100,23 @@ def test_typed_commands_write_what_the_previous_release_reads():
         "batches": [{"batch_id": "b", "node_id": 2, "scheduled_at": T, "rows": [[1, 3]]}],
         "missed": [{"scheduled_at": T, "rows": [[4, 3]]}], "advances": [[7, None, T]]}
     assert messages.Plan().encode() == {"batches": [], "missed": [], "advances": []}
-    row = messages.ResultRow.failed(5, T, 3, "gone")
-    assert messages.Result(rows=[row]).encode() == {
-        "rows": [[f"5-{T}", "failed", 0, None, "gone", 3, None, None]]}
+    row = messages.ResultRow.failed(5, T, 3, "gone", "b")
+    encoded = messages.Result(rows=[row]).encode()
+    assert encoded == {"rows": [[f"5-{T}", "failed", 0, None, "gone", 3, None, None, "b"]]}
+
+    class PreviousResultRow(msgspec.Struct, frozen=True, array_like=True):
+        execution_id: str
+        state: str
+        attempts: int = 0
+        http_status: int | None = None
+        error: str | None = None
+        node_id: int | None = None
+        started_at_ms: int | None = None
+        finished_at_ms: int | None = None
+
+    # The previous release's row type ignores the batch id trailing its fields.
+    assert msgspec.convert(encoded["rows"][0], PreviousResultRow) == PreviousResultRow(
+        f"5-{T}", "failed", 0, None, "gone", 3, None, None)
     assert messages.Prune(before=5, limit=7).encode() == {"before": 5, "limit": 7}
     assert messages.ProjectUpdate(id=1, name="n").encode() == {"id": 1, "name": "n"}
 

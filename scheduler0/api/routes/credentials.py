@@ -38,8 +38,9 @@ def create() -> Response:
 @bp.get("/credentials")
 def list_all() -> Response:
     limit, offset = validation.pagination(request.args)
-    rows, total = reader().list_credentials(limit=limit, offset=offset)
-    return ok(serialize.page("credentials", rows, total, limit, offset, serialize.credential))
+    found = reader().list_credentials(limit=limit, offset=offset,
+                                 after=validation.query_id(request.args, "after"))
+    return ok(serialize.page("credentials", found, limit, offset, serialize.credential))
 
 
 @bp.get("/credentials/<credential_id>")

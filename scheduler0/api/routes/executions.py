@@ -1,4 +1,5 @@
-"""/executions and /jobs/{id}/executions: the execution history, newest first."""
+"""/executions and /jobs/{id}/executions: the execution history, newest first; /rollups: its
+counts per minute and per hour."""
 
 from __future__ import annotations
 
@@ -28,5 +29,14 @@ def for_job(job_id: str) -> Response:
 
 def _page(filters: dict[str, Any]) -> Response:
     limit, offset = validation.pagination(request.args)
-    rows, total = reader().list_executions(**filters, limit=limit, offset=offset)
-    return ok(serialize.page("executions", rows, total, limit, offset, serialize.execution))
+    found = reader().list_executions(**filters, limit=limit, offset=offset,
+                                     after=request.args.get("after") or None)
+    return ok(serialize.page("executions", found, limit, offset, serialize.execution))
+
+
+@bp.get("/rollups")
+def rollups() -> Response:
+    """Counts per minute or hour, summed over projects unless project_id is given."""
+    query = validation.rollup_query(request.args)
+    return ok({"period": query["period"], "rollups": [
+        serialize.rollup(row) for row in reader().rollups(**query)]})

@@ -50,9 +50,11 @@ def list_all() -> Response:
     limit, offset = validation.pagination(request.args)
     project_id = validation.query_id(request.args, "project_id", "projectId")
     paused = validation.query_bool(request.args, "paused")
-    rows, total = reader().list_jobs(project_id=project_id, paused=paused, limit=limit,
-                                     offset=offset)
-    return ok(serialize.page("jobs", rows, total, limit, offset, serialize.job))
+    failing = validation.query_bool(request.args, "failing")
+    found = reader().list_jobs(project_id=project_id, paused=paused, failing=failing,
+                               limit=limit, offset=offset,
+                               after=validation.query_id(request.args, "after"))
+    return ok(serialize.page("jobs", found, limit, offset, serialize.job))
 
 
 @bp.get("/jobs/<job_id>")

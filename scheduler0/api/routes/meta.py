@@ -14,6 +14,8 @@ from scheduler0.api.auth import public
 from scheduler0.api.context import api, reader
 from scheduler0.api.metrics import CONTENT_TYPE, histogram_lines
 from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
+from scheduler0.store import counters
+from scheduler0.vocabulary import FINAL_STATES
 
 log = logging.getLogger(__name__)
 
@@ -136,16 +138,21 @@ def _lease_samples(status: dict[str, Any]) -> Iterator[Sample]:
 def _store_samples() -> Iterator[Sample]:
     try:
         store = reader()
-        jobs, projects = store.count_jobs(), store.count_projects()
-        by_state = dict(store.executions_by_state())
+        kept = store.counters()  # counters kept on apply: one small read, whatever the size
     except StoreError as exc:
         log.warning("metrics: store unavailable: %s", exc)
         return
-    yield "scheduler0_jobs", "gauge", "Jobs in the store.", {}, jobs
-    yield "scheduler0_projects", "gauge", "Projects in the store.", {}, projects
-    for state in sorted(set(by_state) | set(openapi.EXECUTION_STATES)):
-        yield ("scheduler0_executions", "gauge", "Executions in the history by state.",
-               {"state": state}, by_state.get(state, 0))
+    yield "scheduler0_jobs", "gauge", "Jobs in the store.", {}, kept[counters.JOBS]
+    yield "scheduler0_projects", "gauge", "Projects in the store.", {}, kept[counters.PROJECTS]
+    yield ("scheduler0_executions", "gauge", "Executions in the history by state (scheduled: "
+           "planned, not settled yet).", {"state": "scheduled"}, kept[counters.PENDING])
+    for state in FINAL_STATES:
+        yield ("scheduler0_executions", "gauge", "", {"state": state},
+               kept[counters.retained(state)])
+    for state in FINAL_STATES:
+        yield ("scheduler0_executions_recorded_total", "counter",
+               "Executions recorded with a final state since the store began.",
+               {"state": state}, kept[counters.recorded(state)])
 
 
 def _raft_samples(status: dict[str, Any] | None) -> Iterator[Sample]:

@@ -30,8 +30,9 @@ def create() -> Response:
 @bp.get("/projects")
 def list_all() -> Response:
     limit, offset = validation.pagination(request.args)
-    rows, total = reader().list_projects(limit=limit, offset=offset)
-    return ok(serialize.page("projects", rows, total, limit, offset, serialize.project))
+    found = reader().list_projects(limit=limit, offset=offset,
+                                 after=validation.query_id(request.args, "after"))
+    return ok(serialize.page("projects", found, limit, offset, serialize.project))
 
 
 @bp.get("/projects/<project_id>")

@@ -15,7 +15,7 @@ from typing import Any
 from scheduler0.errors import NotFoundError, PayloadTooLargeError, ScheduleError, ValidationError
 from scheduler0.messages import JobCreate, JobDelete, JobUpdate, fields
 from scheduler0.schedule import MISFIRE_POLICIES
-from scheduler0.store import rows, schedules
+from scheduler0.store import counters, history, rows, schedules
 from scheduler0.store.schedules import ScheduleKey
 from scheduler0.store.tx import Tx
 from scheduler0.vocabulary import JOB_COLUMNS
@@ -125,8 +125,9 @@ def create(tx: Tx, data: Mapping[str, Any]) -> list[dict[str, Any]]:
         job["paused"] = int(job["paused"])
         job["created_at_ms"] = job["updated_at_ms"] = ts_ms
     tx.conn.executemany(_INSERT, map(_INSERT_VALUES, jobs))
+    counters.add(tx.conn, {counters.JOBS: len(jobs)})
     # Results and reads share one builder (rows.job_of), so they cannot differ.
-    return [rows.job_of(job, placed[i][1], None, tx.schedules) for i, job in enumerate(jobs)]
+    return [rows.job_of(job, placed[i][1], tx.schedules) for i, job in enumerate(jobs)]
 
 
 def _require_projects(conn: sqlite3.Connection, project_ids: Sequence[int]) -> None:
@@ -221,7 +222,8 @@ def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     row = tx.conn.execute("SELECT schedule_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"job {job_id} does not exist")
-    tx.conn.execute("DELETE FROM executions WHERE job_id = ?", (job_id,))
+    history.forget_job(tx.conn, job_id)
     tx.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+    counters.add(tx.conn, {counters.JOBS: -1})
     schedules.drop_orphans(tx.conn, [row[0]])
     return {"id": job_id}

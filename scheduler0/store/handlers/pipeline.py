@@ -1,8 +1,9 @@
 """PLAN and RESULT: the pipeline's commands (steps 2 and 5 of a tick's path).
 
-PLAN records planned ticks as `scheduled` executions (or `missed` ones) and advances due
-schedules once per group. RESULT settles executions: only a row still `scheduled` changes, so
-each tick is recorded exactly once whatever duplicates or retries arrive.
+PLAN records each dispatched batch as pending (scheduler0.store.pending), records missed ticks
+as final rows, and advances due schedules once per group. RESULT settles ticks: only a tick
+still pending in its batch gets its final row (scheduler0.store.history), so each tick is
+recorded exactly once whatever duplicates or retries arrive.
 """
 
 from __future__ import annotations
@@ -10,49 +11,105 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scheduler0.messages import Plan, Result
+from scheduler0.messages import Plan, Result, ResultRow
+from scheduler0.store import history, pending
 from scheduler0.store.tx import Tx
-from scheduler0.vocabulary import ExecutionState, execution_id
-
-_INSERT = ("INSERT OR IGNORE INTO executions (execution_id, job_id, project_id, scheduled_at, "
-           "state, attempts, node_id, batch_id, planned_at_ms) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)")
+from scheduler0.vocabulary import ExecutionState, parse_execution_id
 
 
-def plan(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
+def plan(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     """Record a Plan body (scheduler0.messages.Plan).
 
-    Execution ids are vocabulary.execution_id(job_id, scheduled_at); an id already present is
-    left alone, so a re-planned tick neither duplicates nor resets a row.
+    A batch planned before is left as it is; `settled_before` lists those whose ticks are all
+    settled already (the planner must not send them again).
     """
     body = Plan.decode(data)
-    scheduled, missed_state, ts_ms = (ExecutionState.SCHEDULED.value,
-                                      ExecutionState.MISSED.value, tx.ts_ms)
+    conn = tx.conn
     recorded = 0
+    settled_before: list[str] = []
     for entry in body.batches:
-        tick, node, batch = entry.scheduled_at, entry.node_id, entry.batch_id
-        recorded += tx.conn.executemany(_INSERT, [
-            (execution_id(r.job_id, tick), r.job_id, r.project_id, tick, scheduled, node, batch,
-             ts_ms) for r in entry.rows]).rowcount
-    missed = 0
-    for gone in body.missed:
-        tick = gone.scheduled_at
-        missed += tx.conn.executemany(_INSERT, [
-            (execution_id(r.job_id, tick), r.job_id, r.project_id, tick, missed_state, None, None,
-             ts_ms) for r in gone.rows]).rowcount
-    tx.conn.executemany(
+        jobs = {r.job_id: r.project_id for r in entry.rows}
+        new = pending.open_batch(conn, entry.batch_id, entry.scheduled_at, entry.node_id,
+                                 tx.ts_ms, jobs)
+        recorded += new
+        if not new and jobs and pending.load(conn, entry.batch_id) is None:
+            settled_before.append(entry.batch_id)
+    missed = history.record(conn, [
+        history.Final(r.project_id, gone.scheduled_at, r.job_id, ExecutionState.MISSED.value)
+        for gone in body.missed for r in gone.rows])
+    conn.executemany(
         "UPDATE schedules SET next_fire_at = ?, last_fire_at = ? WHERE id = ?",
         [(a.next_fire_at, a.last_fire_at, a.schedule_id) for a in body.advances])
-    return {"scheduled": recorded, "missed": missed, "advanced": len(body.advances)}
+    answer: dict[str, Any] = {"scheduled": recorded, "missed": missed,
+                              "advanced": len(body.advances)}
+    if settled_before:
+        answer["settled_before"] = settled_before
+    return answer
+
+
+class _Batches:
+    """The open batches one RESULT touches, loaded once each."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.by_id: dict[str, pending.OpenBatch | None] = {}
+        self.by_tick: dict[int, list[pending.OpenBatch]] = {}
+        self.newly: dict[str, int] = {}
+
+    def holding(self, row: ResultRow, job_id: int, tick: int
+                ) -> tuple[pending.OpenBatch, int] | None:
+        """The open batch and position of an unsettled tick, or None."""
+        if row.batch_id is not None:
+            candidates = [self._by_id(row.batch_id)]
+        else:  # a result written before results named their batch
+            candidates = list(self._at(tick))
+        for batch in candidates:
+            if batch is None or batch.scheduled_at != tick:
+                continue
+            position = batch.position(job_id)
+            if position is not None and not batch.is_settled(position):
+                return batch, position
+        return None
+
+    def settle(self, batch: pending.OpenBatch, position: int) -> None:
+        batch.settle(position)
+        self.newly[batch.batch_id] = self.newly.get(batch.batch_id, 0) + 1
+
+    def save(self) -> None:
+        loaded = {b.batch_id: b for b in self.by_id.values() if b is not None}
+        loaded.update((b.batch_id, b) for group in self.by_tick.values() for b in group)
+        for batch_id, count in sorted(self.newly.items()):
+            pending.save(self.tx.conn, loaded[batch_id], count, self.tx.ts_ms)
+
+    def _by_id(self, batch_id: str) -> pending.OpenBatch | None:
+        if batch_id not in self.by_id:
+            self.by_id[batch_id] = pending.load(self.tx.conn, batch_id)
+        return self.by_id[batch_id]
+
+    def _at(self, tick: int) -> list[pending.OpenBatch]:
+        if tick not in self.by_tick:
+            self.by_tick[tick] = pending.open_at(self.tx.conn, tick)
+        return self.by_tick[tick]
 
 
 def result(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
-    """Settle the executions of a Result body (scheduler0.messages.Result); returns how many
-    it settled."""
-    params = [(r.state, r.attempts, r.http_status, r.error[:500] if r.error else None,
-               r.node_id, r.started_at_ms, r.finished_at_ms, r.execution_id)
-              for r in Result.decode(data).rows]
-    cursor = tx.conn.executemany(
-        "UPDATE executions SET state = ?, attempts = ?, http_status = ?, error = ?, node_id = ?, "
-        "started_at_ms = ?, finished_at_ms = ? WHERE execution_id = ? AND state = 'scheduled'",
-        params)
-    return {"settled": cursor.rowcount}
+    """Settle the ticks of a Result body (scheduler0.messages.Result); returns how many it
+    settled."""
+    batches = _Batches(tx)
+    finals: list[history.Final] = []
+    for row in Result.decode(data).rows:
+        try:
+            job_id, tick = parse_execution_id(row.execution_id)
+        except ValueError:
+            continue  # not a tick of ours: nothing to settle
+        found = batches.holding(row, job_id, tick)
+        if found is None:
+            continue  # settled before, or never planned
+        batch, position = found
+        batches.settle(batch, position)
+        finals.append(history.Final(
+            batch.project_ids[position], tick, job_id, row.state, row.attempts, row.http_status,
+            row.node_id, row.started_at_ms, row.finished_at_ms, row.error))
+    batches.save()
+    history.record(tx.conn, finals)
+    return {"settled": len(finals)}

@@ -7,7 +7,7 @@ from typing import Any
 
 from scheduler0.errors import ConflictError, NotFoundError
 from scheduler0.messages import ProjectCreate, ProjectDelete, ProjectUpdate
-from scheduler0.store import rows, schedules
+from scheduler0.store import counters, history, rows, schedules
 from scheduler0.store.tx import Tx
 
 
@@ -18,6 +18,7 @@ def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
         "INSERT INTO projects (name, description, signing_secret, created_at_ms, updated_at_ms) "
         "VALUES (?, ?, ?, ?, ?)",
         (body.name, body.description, body.signing_secret, tx.ts_ms, tx.ts_ms))
+    counters.add(tx.conn, {counters.PROJECTS: 1})
     return {**_fetch(tx, int(cursor.lastrowid or 0)), "signing_secret": body.signing_secret}
 
 
@@ -51,10 +52,11 @@ def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
                             "or pass ?cascade=true")
     schedule_ids = [sid for (sid,) in tx.conn.execute(
         "SELECT DISTINCT schedule_id FROM jobs WHERE project_id = ?", (project_id,))]
-    tx.conn.execute("DELETE FROM executions WHERE project_id = ?", (project_id,))
+    history.forget_project(tx.conn, project_id)
     tx.conn.execute("DELETE FROM jobs WHERE project_id = ?", (project_id,))
     schedules.drop_orphans(tx.conn, schedule_ids)
     tx.conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+    counters.add(tx.conn, {counters.JOBS: -int(job_count), counters.PROJECTS: -1})
     return {"id": project_id, "jobs_deleted": int(job_count)}
 
 

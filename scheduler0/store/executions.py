@@ -1,0 +1,190 @@
+"""Reading the execution history without scanning it (the Reader's history queries).
+
+Rows are ordered newest first by (scheduled_at, job_id). A job's rows come from the job
+index of each history table; otherwise each project's rows come from the table's primary key
+(project_id, scheduled_at, job_id), and the per-project streams (and the two tables) are merged
+lazily: a page costs one index seek per project and table plus the rows it shows.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from scheduler0.errors import ValidationError
+from scheduler0.store import counters, history, pending
+from scheduler0.vocabulary import ExecutionState, execution_id, parse_execution_id
+
+Key = tuple[int, int]  # (scheduled_at, job_id)
+PERIODS = {"minute": ("rollup_minute", history.MINUTE), "hour": ("rollup_hour", history.HOUR)}
+
+
+@dataclass(frozen=True)
+class Query:
+    project_id: int | None
+    job_id: int | None
+    state: str | None
+    since: int | None
+    until: int | None
+    below: Key | None  # rows strictly older than this key (the keyset cursor)
+
+    def tables(self) -> list[tuple[str, int | None]]:
+        """(table, state code to filter on or None) to read."""
+        if self.state is None:
+            return [(history.OK_TABLE, None), (history.BAD_TABLE, None)]
+        if self.state == ExecutionState.SUCCEEDED.value:
+            return [(history.OK_TABLE, None)]
+        return [(history.BAD_TABLE, history.STATE_CODES[self.state])]
+
+    def matches(self, tick: int, job_id: int, project_id: int) -> bool:
+        return ((self.project_id is None or project_id == self.project_id)
+                and (self.job_id is None or job_id == self.job_id)
+                and (self.since is None or tick >= self.since)
+                and (self.until is None or tick < self.until)
+                and (self.below is None or (tick, job_id) < self.below))
+
+
+def cursor(after: str | None) -> Key | None:
+    """The key of an `after` execution id; raises ValidationError naming the parameter."""
+    if after is None:
+        return None
+    try:
+        job_id, tick = parse_execution_id(after)
+    except ValueError:
+        raise ValidationError(f"after: {after!r} is not an execution id; pass the "
+                              "execution_id of the last row of the previous page (the page's "
+                              "next_after)", code="invalid_after") from None
+    return tick, job_id
+
+
+def _conditions(query: Query, table_state: int | None, project_id: int | None,
+                with_cursor: bool) -> tuple[list[str], list[Any]]:
+    terms: list[str] = []
+    params: list[Any] = []
+
+    def add(term: str, value: Any) -> None:
+        terms.append(term)
+        params.append(value)
+
+    if query.job_id is not None:
+        add("job_id = ?", query.job_id)
+    if project_id is not None:
+        add("project_id = ?", project_id)
+    if table_state is not None:
+        add("state = ?", table_state)
+    if query.since is not None:
+        add("scheduled_at >= ?", query.since)
+    below = query.below if with_cursor else None
+    # Of an upper bound and the cursor only the tighter is given, so that SQLite ranges its
+    # index on it (given both, it ranges on the plain bound and filters the rest row by row).
+    if query.until is not None and (below is None or query.until <= below[0]):
+        add("scheduled_at < ?", query.until)
+        below = None
+    if below is not None:
+        tick, job = below
+        if query.job_id is not None:  # one job: the key is a plain range on scheduled_at
+            add("scheduled_at <= ?" if query.job_id < job else "scheduled_at < ?", tick)
+        else:
+            terms.append("(scheduled_at, job_id) < (?, ?)")
+            params += [tick, job]
+    return terms, params
+
+
+def _streams(conn: sqlite3.Connection, query: Query) -> list[Iterator[Any]]:
+    """One newest-first row cursor per (table, project) to merge."""
+    streams: list[Iterator[Any]] = []
+    for table, state in query.tables():
+        for project_id in _projects(conn, query):
+            terms, params = _conditions(query, state, project_id, with_cursor=True)
+            order = ("scheduled_at DESC" if query.job_id is not None
+                     else "scheduled_at DESC, job_id DESC")
+            streams.append(conn.execute(
+                f"SELECT {history.RUN_COLUMNS} FROM {table} WHERE {' AND '.join(terms) or '1'} "
+                f"ORDER BY {order}", params))
+    return streams
+
+
+def recorded_page(conn: sqlite3.Connection, query: Query, offset: int,
+                  count: int) -> list[dict[str, Any]]:
+    streams = _streams(conn, query)
+    try:
+        merged = heapq.merge(*streams, key=lambda row: (row[1], row[2]), reverse=True)
+        return [history.execution_of(row) for row in islice(merged, offset, offset + count)]
+    finally:
+        for stream in streams:
+            stream.close()  # type: ignore[attr-defined]
+
+
+def total(conn: sqlite3.Connection, query: Query, cap: int) -> tuple[int, bool]:
+    """(rows matching the filters, exact): from the counters when only the state filters,
+    else counted up to `cap`."""
+    if query.job_id is None and query.project_id is None and query.since is None and (
+            query.until is None):
+        kept = counters.read(conn)
+        states = ([query.state] if query.state else
+                  [ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value,
+                   ExecutionState.MISSED.value])
+        return sum(kept[counters.retained(s)] for s in states), True
+    found = 0
+    for table, state in query.tables():
+        for project_id in _projects(conn, query):  # each a range of the primary key
+            terms, params = _conditions(query, state, project_id, with_cursor=False)
+            (n,) = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE "
+                                f"{' AND '.join(terms) or '1'} LIMIT {cap + 1 - found})",
+                                params).fetchone()
+            found += n
+            if found > cap:
+                return cap, False
+    return found, True
+
+
+def _projects(conn: sqlite3.Connection, query: Query) -> list[int | None]:
+    """The projects to read one by one: all of them unless a job or project is given."""
+    if query.job_id is not None or query.project_id is not None:
+        return [query.project_id]
+    return [pid for (pid,) in conn.execute("SELECT id FROM projects ORDER BY id")]
+
+
+def pending_page(conn: sqlite3.Connection, query: Query, offset: int,
+                 count: int) -> tuple[list[dict[str, Any]], int]:
+    """Ticks planned and not settled yet (few: what is in flight), and how many match."""
+    rows: list[tuple[int, int, int, pending.OpenBatch]] = []
+    for batch in pending.all_open(conn):
+        for job_id, project_id in batch.unsettled():
+            if query.matches(batch.scheduled_at, job_id, project_id):
+                rows.append((batch.scheduled_at, job_id, project_id, batch))
+    # A deleted job's ticks stay in their batch until they settle; they are not shown.
+    alive = history.existing_jobs(conn, sorted({r[1] for r in rows}))
+    rows = [r for r in rows if r[1] in alive]
+    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    return [_scheduled(*row) for row in rows[offset:offset + count]], len(rows)
+
+
+def _scheduled(tick: int, job_id: int, project_id: int, batch: pending.OpenBatch
+               ) -> dict[str, Any]:
+    return {"execution_id": execution_id(job_id, tick), "job_id": job_id,
+            "project_id": project_id, "scheduled_at": tick,
+            "state": ExecutionState.SCHEDULED.value, "attempts": 0, "http_status": None,
+            "node_id": batch.node_id, "batch_id": batch.batch_id, "error": None,
+            "planned_at_ms": batch.planned_at_ms, "started_at_ms": None, "finished_at_ms": None}
+
+
+def rollups(conn: sqlite3.Connection, period: str, project_id: int | None, since: int | None,
+            until: int | None, limit: int) -> list[dict[str, Any]]:
+    table, _ = PERIODS[period]
+    terms, params = ["1"], []
+    for term, value in (("project_id = ?", project_id), ("period >= ?", since),
+                        ("period < ?", until)):
+        if value is not None:
+            terms.append(term)
+            params.append(value)
+    sums = ", ".join(f"sum({c})" for c in history.ROLLUP_COLUMNS)
+    found = conn.execute(
+        f"SELECT period, {sums} FROM {table} WHERE {' AND '.join(terms)} GROUP BY period "
+        "ORDER BY period LIMIT ?", (*params, limit)).fetchall()
+    return [{"period_start": row[0], **dict(zip(history.ROLLUP_COLUMNS, row[1:], strict=True))}
+            for row in found]

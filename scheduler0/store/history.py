@@ -1,0 +1,212 @@
+"""The execution history: final rows written once, the job's last result, rollups, counters.
+
+A tick's final row is written once, when its state is final (RESULT, or PLAN for a missed
+tick), into one of two tables of the same shape: `runs_ok` (succeeded) and `runs_bad` (failed
+and missed), because the two are kept for different times. Both are WITHOUT ROWID tables keyed
+(project_id, scheduled_at, job_id) with one index by (job_id, scheduled_at): about 46 bytes an
+execution on disk, indexes included. Times are kept relative to the tick (late_ms: start minus
+the tick; took_ms: finish minus start), which keeps them small integers.
+
+In the same transaction the job's last result (`job_last`), the per-minute and per-hour
+rollups per project and the counters (scheduler0.store.counters) are updated, so none of them
+can disagree with the rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scheduler0.store import counters
+from scheduler0.vocabulary import ExecutionState, execution_id
+
+STATE_CODES = {ExecutionState.SUCCEEDED.value: 0, ExecutionState.FAILED.value: 1,
+               ExecutionState.MISSED.value: 2}
+CODE_STATES = {code: state for state, code in STATE_CODES.items()}
+OK_TABLE, BAD_TABLE = "runs_ok", "runs_bad"
+# Lateness buckets of the rollups, upper bounds in ms (the last bucket is everything above).
+LATENESS_BOUNDS_MS = (100, 1000, 10000)
+LATENESS_COLUMNS = ("late_100ms", "late_1s", "late_10s", "late_more")
+ROLLUP_COLUMNS = ("succeeded", "failed", "missed", *LATENESS_COLUMNS)
+MINUTE, HOUR = 60, 3600
+ERROR_LIMIT = 500  # characters of an error message kept
+
+RUN_COLUMNS = ("project_id, scheduled_at, job_id, state, attempts, http_status, node_id, "
+               "late_ms, took_ms, error")
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """One tick's final record, as `runs_ok` / `runs_bad` store it."""
+
+    project_id: int
+    scheduled_at: int
+    job_id: int
+    state: str
+    attempts: int = 0
+    http_status: int | None = None
+    node_id: int | None = None
+    started_at_ms: int | None = None
+    finished_at_ms: int | None = None
+    error: str | None = None
+
+    @property
+    def table(self) -> str:
+        return OK_TABLE if self.state == ExecutionState.SUCCEEDED.value else BAD_TABLE
+
+    @property
+    def late_ms(self) -> int | None:
+        if self.started_at_ms is None:
+            return None
+        return self.started_at_ms - self.scheduled_at * 1000
+
+    def stored(self) -> tuple[Any, ...]:
+        took = (None if self.started_at_ms is None or self.finished_at_ms is None
+                else self.finished_at_ms - self.started_at_ms)
+        error = self.error[:ERROR_LIMIT] if self.error else None
+        return (self.project_id, self.scheduled_at, self.job_id, STATE_CODES[self.state],
+                self.attempts, self.http_status, self.node_id, self.late_ms, took, error)
+
+
+def execution_of(row: Sequence[Any]) -> dict[str, Any]:
+    """A runs row (RUN_COLUMNS) as the API's execution dict."""
+    project_id, scheduled_at, job_id, code, attempts, http_status, node_id, late, took, error = row
+    started = None if late is None else scheduled_at * 1000 + late
+    finished = None if started is None or took is None else started + took
+    return {"execution_id": execution_id(job_id, scheduled_at), "job_id": job_id,
+            "project_id": project_id, "scheduled_at": scheduled_at, "state": CODE_STATES[code],
+            "attempts": attempts, "http_status": http_status, "node_id": node_id,
+            "batch_id": None, "error": error, "planned_at_ms": None, "started_at_ms": started,
+            "finished_at_ms": finished}
+
+
+def lateness_bucket(late_ms: int) -> int:
+    for i, bound in enumerate(LATENESS_BOUNDS_MS):
+        if late_ms <= bound:
+            return i
+    return len(LATENESS_BOUNDS_MS)
+
+
+def rollup_deltas(finals: Iterable[Final], period: int) -> dict[tuple[int, int], list[int]]:
+    """Counts per (project_id, period start) in ROLLUP_COLUMNS order. Pure."""
+    deltas: dict[tuple[int, int], list[int]] = {}
+    state_slot = {ExecutionState.SUCCEEDED.value: 0, ExecutionState.FAILED.value: 1,
+                  ExecutionState.MISSED.value: 2}
+    for final in finals:
+        key = (final.project_id, final.scheduled_at - final.scheduled_at % period)
+        counts = deltas.get(key)
+        if counts is None:
+            counts = deltas[key] = [0] * len(ROLLUP_COLUMNS)
+        counts[state_slot[final.state]] += 1
+        late = final.late_ms
+        if late is not None:
+            counts[3 + lateness_bucket(late)] += 1
+    return deltas
+
+
+_ROLLUP_SET = ", ".join(f"{c} = {c} + excluded.{c}" for c in ROLLUP_COLUMNS)
+_ROLLUP_UPSERT = {
+    table: (f"INSERT INTO {table} (project_id, period, {', '.join(ROLLUP_COLUMNS)}) "
+            f"VALUES (?, ?, {', '.join('?' * len(ROLLUP_COLUMNS))}) "
+            f"ON CONFLICT (project_id, period) DO UPDATE SET {_ROLLUP_SET}")
+    for table in ("rollup_minute", "rollup_hour")}
+_INSERT_RUN = {table: f"INSERT OR IGNORE INTO {table} ({RUN_COLUMNS}) VALUES "
+                      f"({', '.join('?' * 10)})" for table in (OK_TABLE, BAD_TABLE)}
+_LAST_UPSERT = (
+    "INSERT INTO job_last (job_id, state, http_status, scheduled_at, finished_at_ms) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, "
+    "http_status = excluded.http_status, scheduled_at = excluded.scheduled_at, "
+    "finished_at_ms = excluded.finished_at_ms WHERE excluded.scheduled_at >= job_last.scheduled_at")
+
+
+def record(conn: sqlite3.Connection, finals: Sequence[Final]) -> int:
+    """Write final rows (each tick once: a tick already recorded is left alone), the jobs'
+    last results, the rollups and the counters; returns how many rows were new.
+
+    Rows of jobs that no longer exist are dropped (deleting a job deletes its history)."""
+    alive = existing_jobs(conn, sorted({f.job_id for f in finals}))
+    by_table: dict[str, list[Final]] = {OK_TABLE: [], BAD_TABLE: []}
+    for final in finals:
+        if final.job_id in alive:
+            by_table[final.table].append(final)
+    new: list[Final] = []
+    for table, group in by_table.items():
+        new += _insert_new(conn, table, group)
+    if not new:
+        return 0
+    _record_last(conn, new)
+    for table, period in (("rollup_minute", MINUTE), ("rollup_hour", HOUR)):
+        conn.executemany(_ROLLUP_UPSERT[table], [
+            (project, start, *counts) for (project, start), counts
+            in sorted(rollup_deltas(new, period).items())])
+    counted: dict[str, int] = {}
+    for final in new:
+        counted[final.state] = counted.get(final.state, 0) + 1
+    counters.add(conn, {name: n for state, n in counted.items()
+                        for name in (counters.recorded(state), counters.retained(state))})
+    return len(new)
+
+
+def _insert_new(conn: sqlite3.Connection, table: str, group: list[Final]) -> list[Final]:
+    """Insert `group`; returns the rows that were not recorded before. All are new in the
+    common case (one executemany); otherwise they are inserted again one by one to tell."""
+    if not group:
+        return []
+    conn.execute("SAVEPOINT runs")
+    inserted = conn.executemany(_INSERT_RUN[table], [f.stored() for f in group]).rowcount
+    if inserted != len(group):
+        conn.execute("ROLLBACK TO runs")
+    conn.execute("RELEASE runs")
+    if inserted == len(group):
+        return group
+    return [f for f in group if conn.execute(_INSERT_RUN[table], f.stored()).rowcount]
+
+
+def _record_last(conn: sqlite3.Connection, new: Sequence[Final]) -> None:
+    latest: dict[int, Final] = {}
+    for final in new:
+        seen = latest.get(final.job_id)
+        if seen is None or final.scheduled_at >= seen.scheduled_at:
+            latest[final.job_id] = final
+    conn.executemany(_LAST_UPSERT, [
+        (f.job_id, STATE_CODES[f.state], f.http_status, f.scheduled_at, f.finished_at_ms)
+        for f in latest.values()])
+
+
+SQL_VARIABLES = 900  # below SQLite's default limit on bound parameters per statement
+
+
+def existing_jobs(conn: sqlite3.Connection, job_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(job_ids), SQL_VARIABLES):
+        part = job_ids[start:start + SQL_VARIABLES]
+        found.update(row[0] for row in conn.execute(
+            f"SELECT id FROM jobs WHERE id IN ({','.join('?' * len(part))})", part))
+    return found
+
+
+def forget_job(conn: sqlite3.Connection, job_id: int) -> None:
+    """Delete a job's history rows and last result (its rollups stay: they are counts)."""
+    for table in (OK_TABLE, BAD_TABLE):
+        _forget(conn, table, "job_id = ?", (job_id,))
+    conn.execute("DELETE FROM job_last WHERE job_id = ?", (job_id,))
+
+
+def forget_project(conn: sqlite3.Connection, project_id: int) -> None:
+    """Delete a project's history rows, last results and rollups."""
+    for table in (OK_TABLE, BAD_TABLE):
+        _forget(conn, table, "project_id = ?", (project_id,))
+    conn.execute("DELETE FROM job_last WHERE job_id IN (SELECT id FROM jobs WHERE project_id = ?)",
+                 (project_id,))
+    for table in ("rollup_minute", "rollup_hour"):
+        conn.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
+
+
+def _forget(conn: sqlite3.Connection, table: str, where: str, params: Sequence[Any]) -> None:
+    deleted: dict[str, int] = {}
+    for (code,) in conn.execute(f"DELETE FROM {table} WHERE {where} RETURNING state", params):
+        name = counters.retained(CODE_STATES[code])
+        deleted[name] = deleted.get(name, 0) - 1
+    counters.add(conn, deleted)
