@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from scheduler0.store import counters
@@ -37,37 +36,23 @@ RUN_COLUMNS = ("project_id, scheduled_at, job_id, state, attempts, http_status, 
                "late_ms, took_ms, error")
 
 
-@dataclass(frozen=True, slots=True)
-class Final:
-    """One tick's final record, as `runs_ok` / `runs_bad` store it."""
+# A final row is a tuple in RUN_COLUMNS order, as the tables store it (plain tuples: the apply
+# thread builds tens of thousands a second).
+Row = tuple[Any, ...]
+PROJECT, TICK, JOB, STATE, LATE, TOOK = 0, 1, 2, 3, 7, 8  # positions in a Row
+SUCCEEDED_CODE = STATE_CODES[ExecutionState.SUCCEEDED.value]
 
-    project_id: int
-    scheduled_at: int
-    job_id: int
-    state: str
-    attempts: int = 0
-    http_status: int | None = None
-    node_id: int | None = None
-    started_at_ms: int | None = None
-    finished_at_ms: int | None = None
-    error: str | None = None
 
-    @property
-    def table(self) -> str:
-        return OK_TABLE if self.state == ExecutionState.SUCCEEDED.value else BAD_TABLE
-
-    @property
-    def late_ms(self) -> int | None:
-        if self.started_at_ms is None:
-            return None
-        return self.started_at_ms - self.scheduled_at * 1000
-
-    def stored(self) -> tuple[Any, ...]:
-        took = (None if self.started_at_ms is None or self.finished_at_ms is None
-                else self.finished_at_ms - self.started_at_ms)
-        error = self.error[:ERROR_LIMIT] if self.error else None
-        return (self.project_id, self.scheduled_at, self.job_id, STATE_CODES[self.state],
-                self.attempts, self.http_status, self.node_id, self.late_ms, took, error)
+def final(project_id: int, scheduled_at: int, job_id: int, state: str, attempts: int = 0,
+          http_status: int | None = None, node_id: int | None = None,
+          started_at_ms: int | None = None, finished_at_ms: int | None = None,
+          error: str | None = None) -> Row:
+    """One tick's final row, with its times relative to the tick."""
+    late = None if started_at_ms is None else started_at_ms - scheduled_at * 1000
+    took = (None if started_at_ms is None or finished_at_ms is None
+            else finished_at_ms - started_at_ms)
+    return (project_id, scheduled_at, job_id, STATE_CODES[state], attempts, http_status,
+            node_id, late, took, error[:ERROR_LIMIT] if error else None)
 
 
 def execution_of(row: Sequence[Any]) -> dict[str, Any]:
@@ -82,36 +67,40 @@ def execution_of(row: Sequence[Any]) -> dict[str, Any]:
             "finished_at_ms": finished}
 
 
-def lateness_bucket(late_ms: int) -> int:
-    for i, bound in enumerate(LATENESS_BOUNDS_MS):
-        if late_ms <= bound:
-            return i
-    return len(LATENESS_BOUNDS_MS)
-
-
-def rollup_deltas(finals: Iterable[Final], period: int) -> dict[tuple[int, int], list[int]]:
-    """Counts per (project_id, period start) in ROLLUP_COLUMNS order. Pure."""
-    deltas: dict[tuple[int, int], list[int]] = {}
-    state_slot = {ExecutionState.SUCCEEDED.value: 0, ExecutionState.FAILED.value: 1,
-                  ExecutionState.MISSED.value: 2}
-    for final in finals:
-        key = (final.project_id, final.scheduled_at - final.scheduled_at % period)
-        counts = deltas.get(key)
+def rollup_deltas(rows: Iterable[Row]) -> dict[int, dict[tuple[int, int], list[int]]]:
+    """Counts per period (MINUTE, HOUR) per (project_id, period start), in ROLLUP_COLUMNS
+    order. Pure."""
+    minutes: dict[tuple[int, int], list[int]] = {}
+    width, bounds = len(ROLLUP_COLUMNS), LATENESS_BOUNDS_MS
+    for row in rows:
+        tick = row[TICK]
+        key = (row[PROJECT], tick - tick % MINUTE)
+        counts = minutes.get(key)
         if counts is None:
-            counts = deltas[key] = [0] * len(ROLLUP_COLUMNS)
-        counts[state_slot[final.state]] += 1
-        late = final.late_ms
+            counts = minutes[key] = [0] * width
+        counts[row[STATE]] += 1  # state codes are the first three columns
+        late = row[LATE]
         if late is not None:
-            counts[3 + lateness_bucket(late)] += 1
-    return deltas
+            counts[3 + (0 if late <= bounds[0] else 1 if late <= bounds[1]
+                        else 2 if late <= bounds[2] else 3)] += 1
+    hours: dict[tuple[int, int], list[int]] = {}
+    for (project, minute), counts in minutes.items():
+        key = (project, minute - minute % HOUR)
+        total = hours.get(key)
+        if total is None:
+            hours[key] = list(counts)
+        else:
+            for i, n in enumerate(counts):
+                total[i] += n
+    return {MINUTE: minutes, HOUR: hours}
 
 
 _ROLLUP_SET = ", ".join(f"{c} = {c} + excluded.{c}" for c in ROLLUP_COLUMNS)
 _ROLLUP_UPSERT = {
-    table: (f"INSERT INTO {table} (project_id, period, {', '.join(ROLLUP_COLUMNS)}) "
-            f"VALUES (?, ?, {', '.join('?' * len(ROLLUP_COLUMNS))}) "
-            f"ON CONFLICT (project_id, period) DO UPDATE SET {_ROLLUP_SET}")
-    for table in ("rollup_minute", "rollup_hour")}
+    period: (f"INSERT INTO {table} (project_id, period, {', '.join(ROLLUP_COLUMNS)}) "
+             f"VALUES (?, ?, {', '.join('?' * len(ROLLUP_COLUMNS))}) "
+             f"ON CONFLICT (project_id, period) DO UPDATE SET {_ROLLUP_SET}")
+    for period, table in ((MINUTE, "rollup_minute"), (HOUR, "rollup_hour"))}
 _INSERT_RUN = {table: f"INSERT OR IGNORE INTO {table} ({RUN_COLUMNS}) VALUES "
                       f"({', '.join('?' * 10)})" for table in (OK_TABLE, BAD_TABLE)}
 _LAST_UPSERT = (
@@ -121,58 +110,61 @@ _LAST_UPSERT = (
     "finished_at_ms = excluded.finished_at_ms WHERE excluded.scheduled_at >= job_last.scheduled_at")
 
 
-def record(conn: sqlite3.Connection, finals: Sequence[Final]) -> int:
+def record(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
     """Write final rows (each tick once: a tick already recorded is left alone), the jobs'
     last results, the rollups and the counters; returns how many rows were new.
 
     Rows of jobs that no longer exist are dropped (deleting a job deletes its history)."""
-    alive = existing_jobs(conn, sorted({f.job_id for f in finals}))
-    by_table: dict[str, list[Final]] = {OK_TABLE: [], BAD_TABLE: []}
-    for final in finals:
-        if final.job_id in alive:
-            by_table[final.table].append(final)
-    new: list[Final] = []
-    for table, group in by_table.items():
-        new += _insert_new(conn, table, group)
+    if not rows:
+        return 0
+    alive = existing_jobs(conn, sorted({row[JOB] for row in rows}))
+    ok = [row for row in rows if row[JOB] in alive and row[STATE] == SUCCEEDED_CODE]
+    bad = [row for row in rows if row[JOB] in alive and row[STATE] != SUCCEEDED_CODE]
+    new = _insert_new(conn, OK_TABLE, ok) + _insert_new(conn, BAD_TABLE, bad)
     if not new:
         return 0
     _record_last(conn, new)
-    for table, period in (("rollup_minute", MINUTE), ("rollup_hour", HOUR)):
-        conn.executemany(_ROLLUP_UPSERT[table], [
-            (project, start, *counts) for (project, start), counts
-            in sorted(rollup_deltas(new, period).items())])
-    counted: dict[str, int] = {}
-    for final in new:
-        counted[final.state] = counted.get(final.state, 0) + 1
-    counters.add(conn, {name: n for state, n in counted.items()
-                        for name in (counters.recorded(state), counters.retained(state))})
+    for period, deltas in rollup_deltas(new).items():
+        conn.executemany(_ROLLUP_UPSERT[period], [
+            (project, start, *counts) for (project, start), counts in sorted(deltas.items())])
+    counted: dict[int, int] = {}
+    for row in new:
+        counted[row[STATE]] = counted.get(row[STATE], 0) + 1
+    counters.add(conn, {name: n for code, n in counted.items()
+                        for name in (counters.recorded(CODE_STATES[code]),
+                                     counters.retained(CODE_STATES[code]))})
     return len(new)
 
 
-def _insert_new(conn: sqlite3.Connection, table: str, group: list[Final]) -> list[Final]:
+def _insert_new(conn: sqlite3.Connection, table: str, group: list[Row]) -> list[Row]:
     """Insert `group`; returns the rows that were not recorded before. All are new in the
     common case (one executemany); otherwise they are inserted again one by one to tell."""
     if not group:
         return []
     conn.execute("SAVEPOINT runs")
-    inserted = conn.executemany(_INSERT_RUN[table], [f.stored() for f in group]).rowcount
+    inserted = conn.executemany(_INSERT_RUN[table], group).rowcount
     if inserted != len(group):
         conn.execute("ROLLBACK TO runs")
     conn.execute("RELEASE runs")
     if inserted == len(group):
         return group
-    return [f for f in group if conn.execute(_INSERT_RUN[table], f.stored()).rowcount]
+    return [row for row in group if conn.execute(_INSERT_RUN[table], row).rowcount]
 
 
-def _record_last(conn: sqlite3.Connection, new: Sequence[Final]) -> None:
-    latest: dict[int, Final] = {}
-    for final in new:
-        seen = latest.get(final.job_id)
-        if seen is None or final.scheduled_at >= seen.scheduled_at:
-            latest[final.job_id] = final
+def _record_last(conn: sqlite3.Connection, new: Sequence[Row]) -> None:
+    latest: dict[int, Row] = {}
+    for row in new:
+        seen = latest.get(row[JOB])
+        if seen is None or row[TICK] >= seen[TICK]:
+            latest[row[JOB]] = row
     conn.executemany(_LAST_UPSERT, [
-        (f.job_id, STATE_CODES[f.state], f.http_status, f.scheduled_at, f.finished_at_ms)
-        for f in latest.values()])
+        (job, row[STATE], row[5], row[TICK], _finished_ms(row))
+        for job, row in sorted(latest.items())])
+
+
+def _finished_ms(row: Row) -> int | None:
+    late, took = row[LATE], row[TOOK]
+    return None if late is None or took is None else row[TICK] * 1000 + late + took
 
 
 SQL_VARIABLES = 900  # below SQLite's default limit on bound parameters per statement

@@ -35,7 +35,7 @@ def plan(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
         if not new and jobs and pending.load(conn, entry.batch_id) is None:
             settled_before.append(entry.batch_id)
     missed = history.record(conn, [
-        history.Final(r.project_id, gone.scheduled_at, r.job_id, ExecutionState.MISSED.value)
+        history.final(r.project_id, gone.scheduled_at, r.job_id, ExecutionState.MISSED.value)
         for gone in body.missed for r in gone.rows])
     conn.executemany(
         "UPDATE schedules SET next_fire_at = ?, last_fire_at = ? WHERE id = ?",
@@ -60,7 +60,8 @@ class _Batches:
                 ) -> tuple[pending.OpenBatch, int] | None:
         """The open batch and position of an unsettled tick, or None."""
         if row.batch_id is not None:
-            candidates = [self._by_id(row.batch_id)]
+            batch = self.by_id.get(row.batch_id) or self._by_id(row.batch_id)
+            candidates: list[pending.OpenBatch | None] = [batch]
         else:  # a result written before results named their batch
             candidates = list(self._at(tick))
         for batch in candidates:
@@ -96,7 +97,8 @@ def result(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
     """Settle the ticks of a Result body (scheduler0.messages.Result); returns how many it
     settled."""
     batches = _Batches(tx)
-    finals: list[history.Final] = []
+    finals: list[history.Row] = []
+    final = history.final
     for row in Result.decode(data).rows:
         try:
             job_id, tick = parse_execution_id(row.execution_id)
@@ -107,9 +109,9 @@ def result(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
             continue  # settled before, or never planned
         batch, position = found
         batches.settle(batch, position)
-        finals.append(history.Final(
-            batch.project_ids[position], tick, job_id, row.state, row.attempts, row.http_status,
-            row.node_id, row.started_at_ms, row.finished_at_ms, row.error))
+        finals.append(final(batch.project_ids[position], tick, job_id, row.state, row.attempts,
+                            row.http_status, row.node_id, row.started_at_ms,
+                            row.finished_at_ms, row.error))
     batches.save()
     history.record(tx.conn, finals)
     return {"settled": len(finals)}
