@@ -195,6 +195,16 @@ class LeaseTable:
                 found.setdefault(batch_id, node_id)
         return found
 
+    def settling_on(self, batch_ids: Iterable[str], now: float) -> dict[str, int]:
+        """Batch id -> the live node that has all its results and is committing them."""
+        live = self.live(now)
+        wanted = set(batch_ids)
+        found: dict[str, int] = {}
+        for node_id in sorted(live):
+            for batch_id in wanted & self.nodes[node_id].settling:
+                found.setdefault(batch_id, node_id)
+        return found
+
     def heard_since(self, node_ids: Iterable[int], moment: float) -> bool:
         """Every one of `node_ids` sent a heartbeat that arrived after `moment`."""
         return all((lease := self.nodes.get(n)) is not None and lease.seen > moment

@@ -54,6 +54,7 @@ REDISPATCH_LIMIT = 3
 # heartbeats list everything the old leader sent.
 RECONCILE_SETTLE = DISPATCH_STALENESS + 2 * leases.HEARTBEAT_INTERVAL  # 1.0 s
 REASONS = ("lease", "deadline", "reconcile")  # why a batch was re-dispatched
+SETTLING_RECHECK = 2 * leases.HEARTBEAT_INTERVAL  # an overdue batch being committed waits this
 MISSED_UNCONFIRMED = "misfire: planned before the outage, not confirmed delivered"
 
 
@@ -92,8 +93,8 @@ class Planner(SupervisedThread):
         self._taking_back: set[int] = set()  # nodes whose lease lapsed, batches not all re-sent
         self.stats: dict[str, Any] = {
             "rounds": 0, "planned": 0, "missed": 0, "redispatched": 0, "undelivered": 0,
-            "batches": 0, "last_round_ms": 0.0, "leading_since": None, "last_dispatch_at": None,
-            "redispatched_by": dict.fromkeys(REASONS, 0), "last_round_at": None}
+            "overdue_settling": 0, "batches": 0, "last_round_ms": 0.0, "leading_since": None,
+            "last_dispatch_at": None, "redispatched_by": dict.fromkeys(REASONS, 0), "last_round_at": None}
 
     # -- loop ---------------------------------------------------------------------------------
 
@@ -268,10 +269,16 @@ class Planner(SupervisedThread):
         batch was re-sent REDISPATCH_LIMIT times; returns the number re-sent."""
         overdue = [f for f in self.in_flight.values() if f.deadline <= now]
         count = 0
+        settling = self._settling([f.batch_id for f in overdue])
         for flight in overdue:
             pending = reader.unfinished_of_batch(flight.batch_id)
             if not pending:
                 del self.in_flight[flight.batch_id]
+            elif flight.batch_id in settling:
+                # Delivered: its node has every result and is committing them (a busy apply
+                # thread makes that slow). Re-sending would deliver each tick again.
+                flight.deadline = now + SETTLING_RECHECK
+                self.stats["overdue_settling"] += 1
             elif flight.attempts > REDISPATCH_LIMIT:
                 self._record_undelivered(flight, pending)
             else:
@@ -279,6 +286,12 @@ class Planner(SupervisedThread):
                                       pending, now, flight.attempts + 1, exclude=flight.node_id,
                                       reason="deadline")
         return count
+
+    def _settling(self, batch_ids: list[str]) -> dict[str, int]:
+        if not batch_ids or self.leases is None:
+            return {}
+        with self.book.lock:
+            return self.leases.settling_on(batch_ids, self.clock.monotonic())
 
     def _record_undelivered(self, flight: InFlight, pending: list[planning.PlannedJob]) -> None:
         """The batch's last dispatch is overdue: record what is unsettled as failed. Only

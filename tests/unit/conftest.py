@@ -57,6 +57,8 @@ class LeaderRig:
         self.silent: set[int] = set()  # nodes whose heartbeats stopped
         self.deliver = False  # whether the nodes settle the batches sent to them, at their tick
         self.holding: dict[int, set[str]] = {n: set() for n in NODES}  # batches a node holds
+        # Batches a node has every result of and is committing (its heartbeat says so).
+        self.settling: dict[int, set[str]] = {n: set() for n in NODES}
         self.load = dict.fromkeys(NODES, 0)  # batches a node reports besides those
         self.sent_at: list[float] = []  # the wall clock when each message of the pusher went
         self._seq = dict.fromkeys(NODES, 0)
@@ -131,7 +133,7 @@ class LeaderRig:
                 "seq": self._seq[node_id], "boot": f"boot-{node_id}",
                 "lease": acked.get(node_id), "held": len(held) + self.load[node_id],
                 "held_batches": held,
-                "settling": [], "clock_offset": 0.0})
+                "settling": sorted(self.settling[node_id]), "clock_offset": 0.0})
 
     # -- what the leader did -----------------------------------------------------------------
 

@@ -50,6 +50,36 @@ def test_an_overdue_batch_goes_to_another_node_up_to_the_limit_then_is_recorded_
     assert rig.reader.settle(batch_id) == 0  # a result arriving now changes nothing
 
 
+def test_an_overdue_batch_whose_node_is_committing_its_results_is_not_resent(rig):
+    node, batch_id, fire_at = one_batch(rig)
+    rig.deliver = False  # the node's results are slow to commit: its heartbeat says settling
+    rig.holding[node].discard(batch_id)
+    rig.settling[node].add(batch_id)
+    deadline = result_deadline(rig, fire_at)
+    rig.run_until(lambda: rig.clock.now() > deadline + 20)
+    assert rig.sent_to(batch_id) == [node]  # late, not delivered twice
+    assert rig.planner.stats["overdue_settling"] > 0
+    assert batch_id in rig.planner.in_flight
+    # Its results land: forgotten. Had the node stopped reporting it, it would go elsewhere.
+    rig.reader.settle(batch_id)
+    rig.settling[node].clear()
+    rig.run(10)
+    assert batch_id not in rig.planner.in_flight and rig.sent_to(batch_id) == [node]
+
+
+def test_an_overdue_batch_no_longer_reported_settling_is_resent(rig):
+    node, batch_id, fire_at = one_batch(rig)
+    rig.deliver = False
+    rig.holding[node].discard(batch_id)
+    rig.settling[node].add(batch_id)
+    deadline = result_deadline(rig, fire_at)
+    rig.run_until(lambda: rig.clock.now() > deadline + 5)
+    assert rig.sent_to(batch_id) == [node]
+    rig.settling[node].clear()  # the node lost the results (it restarted): they never come
+    rig.run_until(lambda: len(rig.sent_to(batch_id)) > 1)
+    assert rig.sent_to(batch_id)[1] != node
+
+
 def test_a_batch_settled_in_time_is_forgotten_not_resent(rig):
     node, batch_id, _ = one_batch(rig)
     rig.reader.settle(batch_id)
