@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from scheduler0 import messages
 from scheduler0.store import Reader, StateMachine
-from scheduler0.store.handlers.executions import MAX_PRUNE
+from scheduler0.store.handlers.retention import MAX_PRUNE
 
 T = TypeVar("T")
 TS_MS = 1_700_000_000_000

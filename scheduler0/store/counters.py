@@ -45,21 +45,3 @@ def read(conn: sqlite3.Connection) -> dict[str, int]:
     """Every counter in NAMES (0 when never written)."""
     found = dict(conn.execute("SELECT name, value FROM counters").fetchall())
     return {name: int(found.get(name, 0)) for name in NAMES}
-
-
-def recount(conn: sqlite3.Connection) -> dict[str, int]:
-    """The counters as a fresh count of the tables gives them (a migration sets them from
-    this; tests compare the two). `recorded_*` cannot be recounted once rows are pruned:
-    they start at what is retained."""
-    from scheduler0.store import history  # history imports this module
-
-    counts = {name: 0 for name in NAMES}
-    for table in (history.OK_TABLE, history.BAD_TABLE):
-        for code, n in conn.execute(f"SELECT state, count(*) FROM {table} GROUP BY state"):
-            state = history.CODE_STATES[code]
-            counts[retained(state)] += n
-            counts[recorded(state)] += n
-    (counts[PENDING],) = conn.execute("SELECT coalesce(sum(open), 0) FROM pending").fetchone()
-    (counts[JOBS],) = conn.execute("SELECT count(*) FROM jobs").fetchone()
-    (counts[PROJECTS],) = conn.execute("SELECT count(*) FROM projects").fetchone()
-    return counts

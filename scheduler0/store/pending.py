@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler0.store import counters
+from scheduler0.store import counters, history
 
 CLOSED_KEEP_MS = 3_600_000  # closed batches remembered for an hour
 
@@ -141,8 +141,6 @@ def settle_gone(conn: sqlite3.Connection, planned_before: int, ts_ms: int,
     """Settle the unsettled ticks of deleted jobs in up to `batches` open batches scheduled
     before `planned_before` (epoch s); returns how many ticks it settled. Nothing else
     settles them: their job is gone, so no executor is sent them again."""
-    from scheduler0.store import history  # history imports counters, as this module does
-
     settled = 0
     for row in conn.execute(
             _SELECT + " WHERE p.open > 0 AND p.scheduled_at < ? ORDER BY p.scheduled_at, "

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from scheduler0.errors import StoreError
-from scheduler0.store import counters, history, pending
+from scheduler0.store import history, pending
 
 # A step is SQL, or a function for what SQL alone cannot do (it runs in the step's transaction).
 Migration = Sequence[str | Callable[[sqlite3.Connection], None]]
@@ -182,7 +182,7 @@ def _move_v1_history(conn: sqlite3.Connection) -> None:
         conn.execute(_rollup_from_runs(period, table))
     conn.execute("DELETE FROM counters")
     conn.executemany("INSERT INTO counters (name, value) VALUES (?, ?)",
-                     sorted(counters.recount(conn).items()))
+                     sorted(history.recount_counters(conn).items()))
 
 
 # The history written once per tick, with rollups, last results and counters kept on apply.

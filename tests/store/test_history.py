@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from scheduler0 import messages
-from scheduler0.store import Reader, StateMachine, counters, history, schema
+from scheduler0.store import Reader, StateMachine, history, schema
 from scheduler0.vocabulary import execution_id
 from tests.store.helpers import TS_MS, Log, job_input
 
@@ -50,7 +50,7 @@ def run_ticks(log: Log, jobs: list[dict[str, Any]], ticks: list[int],
 def fresh_counters(db_path: str) -> dict[str, int]:
     conn = sqlite3.connect(db_path)
     try:
-        return counters.recount(conn)
+        return history.recount_counters(conn)
     finally:
         conn.close()
 
