@@ -256,7 +256,11 @@ class Planner(SupervisedThread):
         secrets = reader.project_secrets(sorted({j.project_id for b in batches for j in b.jobs}))
         sent = 0
         for batch in batches:
-            self._send(dispatcher, batch, secrets, self._deadline(batch.fire_at), attempts=1)
+            # A batch sent after its tick (a slow round) gets the whole delivery budget from
+            # now, as a re-send does: counted from its tick, it would be overdue, and sent
+            # again, while its executor is still delivering it.
+            deadline = max(self._deadline(batch.fire_at), self.clock.now() + self._deadline(0))
+            self._send(dispatcher, batch, secrets, deadline, attempts=1)
             sent += len(batch.jobs)
         self.stats["planned"] += sent
         self.stats["batches"] += len(batches)

@@ -80,6 +80,18 @@ def test_an_overdue_batch_no_longer_reported_settling_is_resent(rig):
     assert rig.sent_to(batch_id)[1] != node
 
 
+def test_a_batch_sent_after_its_tick_gets_the_whole_delivery_budget_from_its_sending(rig):
+    rig.lead()
+    fire_at = int(rig.clock.now()) - 30  # due half a minute ago: a slow round sends it late
+    rig.schedule(7, fire_at, rig.job(1))
+    rig.tick()
+    [(node, batch_id)] = rig.batches()
+    sent_at = rig.times_sent(batch_id)[0]
+    assert rig.planner.in_flight[batch_id].deadline >= sent_at + result_deadline(rig, 0)
+    rig.run_until(lambda: rig.clock.now() > result_deadline(rig, fire_at) + 5)
+    assert rig.sent_to(batch_id) == [node]  # not overdue yet: not sent again
+
+
 def test_a_batch_settled_in_time_is_forgotten_not_resent(rig):
     node, batch_id, _ = one_batch(rig)
     rig.reader.settle(batch_id)
