@@ -8,8 +8,8 @@ import pytest
 
 from scheduler0 import messages
 from scheduler0.store import Reader
-from scheduler0.store.handlers.retention import MAX_PRUNE
 from scheduler0.store.handlers.jobs import MAX_JOBS_PER_COMMAND
+from scheduler0.store.handlers.retention import MAX_PRUNE
 from scheduler0.vocabulary import execution_id
 from tests.store.helpers import TS_MS, TS_S, Log, execution, insert_executions, job_input
 
