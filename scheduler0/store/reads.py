@@ -175,7 +175,8 @@ class Reader:
         failed or missed (True) or not (False)."""
         where = _Where()
         where.add("j.project_id = ?", project_id)
-        where.add("j.paused = ?", None if paused is None else int(paused))
+        if paused is not None:  # a literal, not a parameter: SQLite then uses jobs_paused
+            where.terms.append(f"j.paused = {int(paused)}")
         select, id_column = rows.JOB_SELECT, "j.id"
         if failing:
             select, id_column = rows.FAILING_JOB_SELECT, "l.job_id"

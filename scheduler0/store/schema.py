@@ -220,6 +220,9 @@ _V2: Migration = (
     _rollup_table("rollup_minute"),
     _rollup_table("rollup_hour"),
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    # `GET /jobs?paused=true` among millions of jobs (paused=false is most of them: the id order
+    # finds a page at once).
+    "CREATE INDEX jobs_paused ON jobs (id) WHERE paused = 1",
     _move_v1_history,
     "DROP TABLE executions",
 )

@@ -185,3 +185,24 @@ def test_explain_uses_indexes_for_history(history, reader: Reader) -> None:
         plans.append(" ".join(str(step[-1]) for step in plan))
     assert all(("USING INDEX" in plan or "USING PRIMARY KEY" in plan)
                and "SCAN" not in plan and "TEMP B-TREE" not in plan for plan in plans), plans
+
+
+def test_explain_uses_indexes_for_job_lists(history, reader: Reader) -> None:
+    # The page and total queries of each jobs filter walk an index, not every job.
+    seen: list[str] = []
+    reader._conn.set_trace_callback(seen.append)
+    try:
+        for filters in ({"paused": True}, {"failing": True}, {"project_id": 2},
+                        {"after": 1}, {"failing": True, "after": 1}):
+            reader.list_jobs(**filters)
+    finally:
+        reader._conn.set_trace_callback(None)
+    queries = [sql for sql in seen if "FROM jobs" in sql or "FROM job_last" in sql]
+    assert len(queries) >= 9  # five pages, four capped totals (no filter: the counter)
+    for sql in queries:
+        steps = [str(step[-1]) for step in
+                 reader._conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+        # A scan is of a (partial) index or of a subquery's rows, never of the jobs table.
+        assert all("INDEX" in step or step.startswith("SCAN (subquery")
+                   for step in steps if step.startswith("SCAN")), (sql, steps)
+        assert not any("TEMP B-TREE" in step for step in steps), (sql, steps)
