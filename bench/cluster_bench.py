@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -211,6 +212,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             node.stop()
         receiver.send_signal(signal.SIGTERM)
         receiver.wait(15)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -262,6 +263,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 for p in tree(proc.pid):
                     p.kill()
+        shutil.rmtree(workdir, ignore_errors=True)  # a million jobs leave gigabytes
 
 
 def report(result: dict[str, Any]) -> None:
