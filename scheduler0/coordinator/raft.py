@@ -2,7 +2,8 @@
 
 `RaftNode` replicates command dicts (scheduler0.messages.commands) into a StateMachine (scheduler0.store)
 with measured settings: journal and dump always together, the
-SQLite file as the snapshot, a password on the wire, `connectionTimeout` long enough for
+SQLite file as the snapshot (copied in the background: scheduler0.coordinator.raft_snapshots),
+a password on the wire, `connectionTimeout` long enough for
 one-round elections and a short `leaderFallbackTimeout`, pickles with protocol 4 (see
 SYNCOBJ_PICKLE_PROTOCOL), and a TCP transport whose read side is bounded and which reassembles
 an entry that arrives in pieces itself (scheduler0.coordinator.raft_wire).
@@ -24,13 +25,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, SyncObjConsumer, replicated
 from pysyncobj import pickle as syncobj_pickle
 from pysyncobj.node import TCPNode
 from pysyncobj.syncobj import SyncObjException
 
 from scheduler0 import clock
 from scheduler0.config import Settings
+from scheduler0.coordinator.raft_snapshots import DONE, FAILED, IDLE, RUNNING, BackgroundSnapshots
 from scheduler0.coordinator.raft_wire import BoundedTransport, frame_cap
 from scheduler0.errors import RaftError, UnavailableError
 
@@ -53,6 +55,8 @@ setattr(syncobj_pickle, "__protocol", SYNCOBJ_PICKLE_PROTOCOL)
 log = logging.getLogger(__name__)
 
 STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
+SNAPSHOT_STATES = {IDLE: SERIALIZER_STATE.NOT_SERIALIZING, RUNNING: SERIALIZER_STATE.SERIALIZING,
+                   DONE: SERIALIZER_STATE.SUCCESS, FAILED: SERIALIZER_STATE.FAILED}
 RAFT_CONNECT_RETRY = 0.25  # seconds between connects to a peer that is down
 # Outcomes after which the same command (same request_id) may simply be proposed again:
 # the state machine's request-id dedup makes a second apply return the first result.
@@ -94,12 +98,14 @@ class RaftNode:
         self._syncobj: SyncObj | None = None
         self._consumer: _Consumer | None = None
         self._ids_by_address = {r.raft_address: r.node_id for r in settings.replicas}
+        self.snapshots = BackgroundSnapshots(machine, self._dump_path())
         self._replicas_by_id = {r.node_id: r for r in settings.replicas}
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         os.makedirs(self._settings.data_dir, exist_ok=True)
+        self.snapshots.discard_leftovers()
         self._consumer = _Consumer(self._machine, self._next_index)
         others = [r.raft_address for r in self._settings.peers()]
         transport = functools.partial(BoundedTransport, frame_cap=frame_cap(self._settings))
@@ -110,6 +116,7 @@ class RaftNode:
         if self._syncobj is not None:
             self._syncobj.destroy_synchronous()
             self._syncobj = None
+        self.snapshots.close()
 
     def _next_index(self) -> int:
         assert self._syncobj is not None
@@ -122,8 +129,9 @@ class RaftNode:
             # Listen on RaftAddress only: unset, pysyncobj binds every interface.
             bindAddress=s.raft_address,
             journalFile=os.path.join(data, "raft.journal"),
-            fullDumpFile=os.path.join(data, "raft.dump"),
+            fullDumpFile=self._dump_path(),
             serializer=self._serialize,
+            serializeChecker=self._serialize_state,
             deserializer=self._deserialize,
             password=self._password,
             appendEntriesUseBatch=False,
@@ -147,12 +155,20 @@ class RaftNode:
         )
         return conf
 
-    # -- snapshots: the SQLite file itself ----------------------------------------------------
+    # -- snapshots: the SQLite file itself, copied in the background (raft_snapshots) ---------
+
+    def _dump_path(self) -> str:
+        return os.path.join(self._settings.data_dir, "raft.dump")
 
     def _serialize(self, path: str, raft_data: Any) -> None:
-        self._machine.snapshot_to(path, pickle.dumps(raft_data))
+        self.snapshots.start(path, pickle.dumps(raft_data))
+
+    def _serialize_state(self) -> int:
+        return int(SNAPSHOT_STATES[self.snapshots.check()])
 
     def _deserialize(self, path: str) -> Any:
+        # A snapshot from the leader replaces the state a copy in progress is of.
+        self.snapshots.cancel()
         last_applied, raw = self._machine.read_snapshot(path)
         self._machine.restore_from(path)
         log.info("raft snapshot loaded (index %s)", last_applied)

@@ -8,10 +8,12 @@ The recipe for a pysyncobj state machine:
   command is rolled back, its index is still marked applied, and the result says why;
 - deterministic: handlers read nothing but the file and the command (time comes from the
   command's `ts`, ids from AUTOINCREMENT), so every node builds the same file;
-- snapshots are the SQLite file itself (online backup API).
+- snapshots are the SQLite file itself (online backup API), copied either at once
+  (`snapshot_to`) or from a pinned read view while applies go on (`pin_snapshot`).
 
 One writer: only pysyncobj's tick thread calls apply and the snapshot hooks; a lock makes the
-rare call from another thread (close at shutdown) safe.
+rare calls from other threads (close at shutdown, a snapshot copy resuming the checkpoints)
+safe.
 """
 
 from __future__ import annotations
@@ -149,6 +151,34 @@ class StateMachine:
                 snapshot.write(self._conn, path, raft_data)
             except OSError as exc:
                 raise StoreError(f"cannot write the snapshot {path}: {exc}") from exc
+
+    def pin_snapshot(self) -> snapshot.PinnedView:
+        """A read view of the file at what is applied now, to copy while applies go on.
+
+        Raises StoreError.
+        """
+        with self._lock, db.wrapped(f"cannot pin a snapshot view of {self._path}"):
+            pages = int(self._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            try:
+                view = snapshot.PinnedView(self._path,
+                                           on_release=lambda: self._resume_checkpoints(pages))
+            except BaseException:
+                self._resume_checkpoints(pages)
+                raise
+            if view.last_applied != self._last_applied:  # another writer, or a stale reader
+                view.close()
+                raise StoreError(f"the snapshot view of {self._path} is at index "
+                                 f"{view.last_applied}, not at the applied {self._last_applied}")
+            return view
+
+    def _resume_checkpoints(self, pages: int) -> None:
+        with self._lock:
+            try:
+                self._conn.execute(f"PRAGMA wal_autocheckpoint = {pages:d}")
+            except sqlite3.Error:  # closed at shutdown: nothing left to checkpoint for
+                log.warning("could not resume the WAL checkpoints of %s", self._path,
+                            exc_info=True)
 
     @staticmethod
     def read_snapshot(path: str) -> tuple[int, bytes]:
