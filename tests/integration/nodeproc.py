@@ -122,10 +122,10 @@ class NodeProcess:
             raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
 
     def executions(self, **query: Any) -> list[dict[str, Any]]:
-        """Every execution matching `query` (all pages, by keyset): without a state, the
-        recorded ones and then those in flight (`state=scheduled`). A tick settling between
-        the two reads is missed by both, never listed twice."""
-        states = [query.pop("state")] if "state" in query else [None, "scheduled"]
+        """Every execution matching `query` (all pages, by keyset): without a state, those in
+        flight (`state=scheduled`) and then the recorded ones. A tick settling between the two
+        reads is in both: its recorded row is kept, so each tick is listed once."""
+        states = [query.pop("state")] if "state" in query else ["scheduled", None]
         rows: list[dict[str, Any]] = []
         for state in states:
             after = None
@@ -141,7 +141,10 @@ class NodeProcess:
                 after = page["next_after"]
                 if not after:
                     break
-        return rows
+        if len(states) == 1:
+            return rows
+        by_id = {row["execution_id"]: row for row in rows}  # the recorded row comes last
+        return list(by_id.values())
 
     def health(self, detail: bool = True) -> dict[str, Any] | None:
         """The health check; `detail` sends the node secrets (once the node has written them),
