@@ -146,8 +146,10 @@ def measure(workdir: Path, jobs: int, ticks: int, repeat: int) -> dict[str, dict
             "list executions, next keyset page": f"/executions?limit=50&after={deep}",
             "list executions by job": f"/executions?job_id={middle}&limit=50",
             "list executions by state (failed)": "/executions?state=failed&limit=50",
+            # The minute of a tick in the middle of the history (ticks fall on whole minutes).
             "list executions by time (one minute)":
-                f"/executions?since={last_tick - 600}&until={last_tick - 540}&limit=50",
+                f"/executions?since={last_tick - 60 * (ticks // 2)}"
+                f"&until={last_tick - 60 * (ticks // 2) + 60}&limit=50",
             "list executions of a project": "/executions?project_id=3&limit=50",
             "rollups, per minute, a day": "/rollups?period=minute&limit=1440",
             "metrics": "/metrics",
