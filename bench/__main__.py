@@ -19,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 SCENARIOS: dict[str, tuple[str, list[str], str]] = {
     "schedule": ("schedule_bench.py", [], "next-fire cost; 1M jobs over 1,000 schedules"),
     "store": ("store_bench.py", [], "applying job.create, pruning, snapshots"),
-    "create": ("api_bench.py", ["--inprocess"], "job creation through the API (50x1,000; 1M)"),
+    "create": ("api_bench.py", ["--node", "--clients", "2"],
+               "job creation through the API of a real node (50x1,000; 1M from 2 clients)"),
     "http": ("http_bench.py", [], "callback delivery: one URL in chunks; 3,000 URLs"),
     "seed": ("pipeline_bench.py", ["--jobs", "50000", "--spec", "@every 1m", "--minutes", "5"],
              "50,000 jobs @every 1m on one node"),

@@ -7,7 +7,10 @@ keep other instants in epoch seconds (start_date, scheduled_at, ...), written wi
 from __future__ import annotations
 
 import functools
+import itertools
+import json
 from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from scheduler0.schedule import format_rfc3339_utc, format_rfc3339_utc_ms
@@ -80,6 +83,76 @@ def _compile_job() -> Callable[[Row], dict[str, Any]]:
 
 
 job = _compile_job()
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _converter(field: JobField) -> Callable[[Any], Any]:
+    """`_job_value` as a function of the stored value."""
+    if field.kind is Kind.INSTANT:
+        return instant
+    if field.kind is Kind.INSTANT_MS:
+        return instant_ms
+    if field.kind is Kind.BOOLEAN:
+        return bool
+    if field.default:
+        default = field.default
+        return lambda value: value or default
+    return _same
+
+
+_JOB_CONVERTERS = tuple((f, f.column or f.name, _converter(f)) for f in JOB_API_FIELDS)
+# The app's JSON (scheduler0.api.app: compact, keys in order, ASCII only), so that what is
+# written here is byte for byte what jsonify writes.
+_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def jobs_json(created: Mapping[str, Any], many: bool) -> list[str]:
+    """The created jobs of a job.create result in columns (messages.JobCreate) as JSON, as
+    `job` answers each and jsonify writes them: the array when `many`, else the one job. In
+    pieces, for the caller to join with the rest of the reply in one copy.
+
+    A value every job shares is converted and written once, and the constant text between the
+    values that differ is repeated by C iterators: a 10,000-job POST answers 10,000 jobs, and
+    building each as a dict (or a string) first took most of that POST's time in the API
+    process (measured).
+    """
+    count, columns = created["count"], created["columns"]
+    constant: list[str] = ["{"]
+    between: list[str] = []  # the constant text before each varying value
+    varying: list[list[str]] = []
+    for i, (field, source, convert) in enumerate(_JOB_CONVERTERS):
+        key = ("," if i else "") + encode_basestring_ascii(field.name) + ":"
+        column = columns.get(source)
+        if isinstance(column, list):
+            between.append("".join(constant) + key)
+            constant = []
+            varying.append(_json_texts(column if convert is _same else list(map(convert, column))))
+        else:
+            constant.append(key + _JSON.encode(convert(column)))
+    constant.append("}")
+    last = "".join(constant)  # the constant text after the last varying value
+    if not varying:
+        return ["[", ",".join([last] * count), "]"] if many else [last]
+    # Job after job: between[0] v0 between[1] v1 ... last, with a comma between jobs.
+    pieces: list[Any] = []
+    for text, values in zip(between[1:], varying, strict=False):
+        pieces += [values, itertools.repeat(text, count)]
+    pieces += [varying[-1], itertools.chain(itertools.repeat(last + "," + between[0], count - 1),
+                                            ("",))]
+    body = "".join(itertools.chain.from_iterable(zip(*pieces, strict=False)))
+    return ["[", between[0], body, last, "]"] if many else [between[0], body, last]
+
+
+def _json_texts(values: list[Any]) -> list[str]:
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(encode_basestring_ascii, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    return list(map(_JSON.encode, values))
 
 
 def execution(row: Row) -> dict[str, Any]:

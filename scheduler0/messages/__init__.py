@@ -48,11 +48,15 @@ from scheduler0.messages.commands import (
     Prune,
     Result,
     ResultRow,
+    column_rows,
     command,
+    fold_column,
     make,
+    map_column,
     ok,
     pack_result,
     refused,
+    unfold_column,
     unpack_result,
 )
 from scheduler0.messages.wire import (
@@ -99,6 +103,7 @@ __all__ = [
     "LeaseState", "Memory", "Membership", "Message", "Outcome", "Plan", "PlanBatch",
     "PlanMissed", "PlanRow", "ProjectCreate", "ProjectDelete", "ProjectUpdate", "Prune",
     "Reply", "ReplyError", "Request", "Result", "ResultRow", "Results", "StatusRequest", "Stop",
-    "Submit", "Unreadable", "Versioned", "as_map", "command", "encode", "make", "ok",
-    "pack_result", "refused", "unpack_result",
+    "Submit", "Unreadable", "Versioned", "as_map", "column_rows", "command", "encode",
+    "fold_column", "make", "map_column", "ok", "pack_result", "refused", "unfold_column",
+    "unpack_result",
 ]

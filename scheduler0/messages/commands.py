@@ -25,7 +25,9 @@ Bodies by type (all times epoch seconds unless named *_ms), and what apply retur
     project.create     ProjectCreate     -> project row (with signing_secret)
     project.update     ProjectUpdate     -> project row (signing_secret only when it was rotated)
     project.delete     ProjectDelete     -> {"id": int, "jobs_deleted": int}
-    job.create         JobCreate         -> [job row, ...] (ids included)
+    job.create         JobCreate         -> [job row, ...] (ids included); for a body in columns,
+                                            {"count": n, "columns": {field: column}}, the
+                                            rows' fields in the same columns (JobCreate)
     job.update         JobUpdate         -> job row
     job.delete         JobDelete         -> {"id": int}
     plan               Plan              -> {"scheduled": int, "missed": int, "advanced": int,
@@ -252,21 +254,76 @@ class ProjectDelete(Body, frozen=True, kw_only=True):
                    cascade=fields.opt_bool(data, "cascade", False))
 
 
-class JobCreate(Body, frozen=True, kw_only=True):
-    """`jobs` are job inputs, each {"project_id", "spec", "timezone", "callback_url", "data",
+class JobCreate(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """Job inputs, each {"project_id", "spec", "timezone", "callback_url", "data",
     "execution_type", "start_date", "end_date", "paused", "misfire_policy", "anchor"}: the store
     checks each field and fills in defaults (scheduler0.store.handlers.jobs), since what a
-    valid job is belongs to the schedule rules, not to the message."""
+    valid job is belongs to the schedule rules, not to the message.
+
+    Two shapes. `jobs`: a list of job input objects (every journal before the columnar shape).
+    `count` jobs in `columns`: per field, a list of `count` values or one value every job has
+    (no job field holds a list, so the two cannot be confused); a field left out is null for
+    every job. The API sends columns: a batch repeats most of its values (project, spec, zone,
+    URL), and each repeated value then crosses the socket, the journal and the apply once
+    instead of once per job. The apply answers in the shape it was given (`column_rows`).
+    """
 
     TYPE = JOB_CREATE
-    jobs: list[Any]
+    jobs: list[Any] = []
+    count: int = 0
+    columns: dict[str, Any] | None = None
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
+        columns = data.get("columns")
+        if columns is not None:
+            columns = fields.mapping(columns, "columns")
+            count = fields.req_int(data, "count")
+            if count < 0:
+                raise ValidationError(f"count must not be negative, got {count}")
+            for name, column in columns.items():
+                if isinstance(column, list) and len(column) != count:
+                    raise ValidationError(f"columns.{name} holds {len(column)} values for "
+                                          f"{count} jobs")
+            return cls(count=count, columns=dict(columns))
         jobs = data.get("jobs")
         if not isinstance(jobs, list):
             raise ValidationError("jobs must be a list of job objects")
         return cls(jobs=jobs)
+
+
+def fold_column(values: Sequence[Any]) -> Any:
+    """A column of values as JobCreate carries it: the one value when every value is the same
+    (of one type too: true is not 1), else the values as a list. Values must be hashable."""
+    if values and len(set(map(type, values))) == 1 and len(set(values)) == 1:
+        return values[0]
+    return values if isinstance(values, list) else list(values)
+
+
+def unfold_column(column: Any, count: int) -> list[Any]:
+    """The `count` values of a JobCreate-style column (a list, or one value they all share)."""
+    return column if isinstance(column, list) else [column] * count
+
+
+def map_column(column: Any, normal: Mapping[Any, Any]) -> Any:
+    """A JobCreate-style column with each value replaced by `normal[value]` (`normal` maps
+    every value the column holds): one value when the column holds a single distinct one."""
+    if not isinstance(column, list):
+        return normal[column]
+    if len(normal) == 1:
+        return next(iter(normal.values()))
+    if all(normal[value] is value for value in normal):
+        return column
+    return [normal[value] for value in column]
+
+
+def column_rows(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:
+    """Columns (JobCreate's) as `count` row dicts, their keys in the columns' order."""
+    names = tuple(columns)
+    if not names:
+        return [{} for _ in range(count)]
+    values = [unfold_column(columns[name], count) for name in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 class JobUpdate(Body, frozen=True, kw_only=True):

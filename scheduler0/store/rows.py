@@ -18,9 +18,10 @@ One place defines each shape, so the StateMachine's results and the Reader's ans
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scheduler0.messages import fold_column, unfold_column
 from scheduler0.schedule import ScheduleCache
 from scheduler0.store import history, schedules
 from scheduler0.vocabulary import JOB_COLUMNS, JOB_FIELDS
@@ -85,6 +86,44 @@ def job_of(columns: dict[str, Any], schedule_next: int | None, cache: ScheduleCa
     columns["last_state"] = last_state
     columns["last_http_status"] = last_http_status
     return columns
+
+
+# The `jobs` columns a job row shows, in job_of's order (the next and last fields follow).
+_SHOWN_COLUMNS = tuple(column for column in JOB_COLUMNS if column not in _HIDDEN_COLUMNS)
+# What a job's next fire time depends on, beyond its schedule's (see job_of).
+_NEXT_INPUTS = ("spec", "timezone", "anchor", "start_date", "end_date", "paused",
+                "created_at_ms")
+
+
+def job_columns(columns: Mapping[str, Any], count: int, schedule_next: Any,
+                cache: ScheduleCache) -> dict[str, Any]:
+    """`job_of` for `count` jobs just created (no last result yet), in columns: each of
+    `columns` (the jobs' JOB_COLUMNS) and `schedule_next` is a list of `count` values or the one
+    value every job has, as in messages.JobCreate. The same fields, in the same order, with the
+    same values; a next fire time is computed once per distinct combination of what it depends
+    on, where job_of computes it once per job."""
+    result = {column: columns[column] for column in _SHOWN_COLUMNS}
+    paused = columns["paused"]
+    result["paused"] = [bool(p) for p in paused] if isinstance(paused, list) else bool(paused)
+    inputs = [result[name] if name == "paused" else columns[name] for name in _NEXT_INPUTS]
+    inputs.append(schedule_next)
+    if not any(isinstance(column, list) for column in inputs):
+        result["next_execution_at"] = _next_execution(*inputs, cache=cache)
+    else:
+        per_job = list(zip(*(unfold_column(column, count) for column in inputs), strict=True))
+        known = {combination: _next_execution(*combination, cache=cache)
+                 for combination in dict.fromkeys(per_job)}
+        result["next_execution_at"] = fold_column([known[combination] for combination in per_job])
+    result["last_execution_at"] = result["last_state"] = result["last_http_status"] = None
+    return result
+
+
+def _next_execution(spec: str, timezone: str, anchor: int, start_date: int | None,
+                    end_date: int | None, paused: bool, created_at_ms: int,
+                    schedule_next: int | None, *, cache: ScheduleCache) -> int | None:
+    return schedules.job_next_fire(
+        cache, schedules.key_of(spec, timezone, anchor), schedule_next,
+        created_s=created_at_ms // 1000, start_date=start_date, end_date=end_date, paused=paused)
 
 
 def fetch_job(conn: sqlite3.Connection, job_id: int, cache: ScheduleCache) -> dict[str, Any] | None:

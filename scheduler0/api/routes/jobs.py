@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from scheduler0 import clock, messages
 from scheduler0.api import serialize, validation
-from scheduler0.api.context import api, ok, reader
+from scheduler0.api.context import api, ok, ok_json, reader
 from scheduler0.api.writes import submit
 from scheduler0.errors import NotFoundError
 
@@ -26,20 +26,22 @@ def job_rules() -> validation.JobRules:
 def create() -> Response:
     """One job object -> 201 with the job; an array -> 201 with the array, in order."""
     body = validation.parse_json(request.get_data())
-    inputs, many = validation.jobs_create(body, job_rules())
-    _check_projects(inputs, many)
-    rows = submit(messages.JOB_CREATE, {"jobs": inputs})
-    jobs = [serialize.job(row) for row in rows]
-    return ok(jobs if many else jobs[0], 201)
+    count, columns, many = validation.jobs_create_columns(body, job_rules())
+    _check_projects(columns["project_id"], many)
+    created = submit(messages.JOB_CREATE, {"count": count, "columns": columns})
+    if isinstance(created, list):  # a retry answered with a result stored as row dicts
+        jobs = [serialize.job(row) for row in created]
+        return ok(jobs if many else jobs[0], 201)
+    return ok_json(serialize.jobs_json(created, many), 201)
 
 
-def _check_projects(inputs: list[dict[str, Any]], many: bool) -> None:
-    first_index: dict[int, int] = {}
-    for index, job in enumerate(inputs):
-        first_index.setdefault(job["project_id"], index)
+def _check_projects(project_ids: Any, many: bool) -> None:
+    """`project_ids`: the project_id column (one id, or each job's)."""
+    ids = project_ids if isinstance(project_ids, list) else [project_ids]
     store = reader()
-    for project_id, index in first_index.items():
+    for project_id in dict.fromkeys(ids):
         if store.get_project(project_id) is None:
+            index = ids.index(project_id)
             path = f"jobs[{index}].project_id" if many else "project_id"
             raise NotFoundError(f"{path}: project {project_id} does not exist; create it with "
                                 "POST /projects or use the id of an existing project")
