@@ -9,6 +9,13 @@ data folder), creates the jobs through a follower, runs, and reads the receiver'
 for the ticks wholly inside the window. With --kill-leader-every S it kill -9s the leader's
 whole process tree every S seconds, measures the time to a new leader and to its first
 planning round, and restarts the killed node 5 s later. Writes JSON to bench/results/.
+
+With --state FILE each node starts on a copy of that SQLite state file (for instance one
+`python -m bench reads --keep DIR --seed-only` made: 3,000,000 jobs and 100,000,000 execution
+rows, 5.6 GB), its Raft log empty, and --snapshot-interval S makes each node snapshot its
+state at least every S seconds under the load: the run then reports every snapshot each node
+logged (index, seconds) and the elections seen (the Raft terms the nodes reported, sampled
+every second).
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ import argparse
 import http.client
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -126,6 +135,35 @@ def make_cluster(root: Path, size: int, settings: dict[str, Any],
     return nodes
 
 
+def install_state(nodes: list[Node], state: Path) -> None:
+    """Each node's state file a copy of `state`, as if its log had been compacted into it:
+    nothing applied from this cluster's (empty) Raft log yet."""
+    for node in nodes:
+        data = node.workdir / "data"
+        data.mkdir(exist_ok=True)
+        target = data / "scheduler0.db"
+        shutil.copyfile(state, target)
+        conn = sqlite3.connect(target)
+        try:
+            conn.execute("UPDATE raft_meta SET last_applied = 0, raft_data = NULL")
+            conn.commit()
+        finally:
+            conn.close()
+
+
+def snapshots_logged(node: Node) -> list[dict[str, float]]:
+    """The Raft snapshots a node's log reports as written: index and seconds."""
+    found = []
+    for line in (node.workdir / "node.log").read_text(errors="replace").splitlines():
+        match = SNAPSHOT_LINE.search(line)
+        if match:
+            found.append({"index": int(match[1]), "seconds": float(match[2])})
+    return found
+
+
+SNAPSHOT_LINE = re.compile(r"raft snapshot at index (\d+) written in ([\d.]+) s")
+
+
 def agreed_leader(nodes: list[Node]) -> Node | None:
     views = [n.health() for n in nodes]
     leaders = {v["leader_id"] for v in views if v}
@@ -157,10 +195,19 @@ def failover(nodes: list[Node], leader: Node) -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="s0cluster-"))
     receiver, rport = start_receiver()
-    nodes = make_cluster(root, 3, {"MaxWorkers": args.workers, "MaxQueue": 1000,
-                                   "MaxMemory": args.max_memory})
+    settings: dict[str, Any] = {"MaxWorkers": args.workers, "MaxQueue": 1000,
+                                "MaxMemory": args.max_memory}
+    if args.snapshot_interval:
+        settings.update(RaftSnapshotInterval=args.snapshot_interval, LogLevel="INFO")
+    nodes = make_cluster(root, 3, settings)
     failovers: list[dict[str, float]] = []
+    terms: set[int] = set()
     try:
+        if args.state:
+            t0 = time.perf_counter()
+            install_state(nodes, Path(args.state))
+            print(f"copied {Path(args.state).stat().st_size / 2**30:.2f} GiB of state to each "
+                  f"node in {time.perf_counter() - t0:.0f} s", flush=True)
         for node in nodes:
             node.start()
         leader = wait_for(lambda: agreed_leader(nodes), timeout=40, interval=0.2)
@@ -188,6 +235,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 current.start()
                 next_kill = time.time() + args.kill_leader_every
             peak = max(peak, sum(rss(tree(n.proc.pid)) for n in nodes if n.proc))
+            terms.update(t for n in nodes if (t := ((n.health() or {}).get("raft") or {})
+                                              .get("term")) is not None)
             time.sleep(1.0)
         cpu = sum(cpu_seconds(tree(n.proc.pid)) for n in nodes if n.proc) - cpu0
         window_end = whole_ticks_end(window_start, int(time.time()) - args.settle, args.spec)
@@ -206,7 +255,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "failovers": failovers, "cluster_cpu_s": round(cpu, 1),
                 "peak_rss_mb_all_nodes": round(peak / 2**20),
                 "deliveries_per_tick": stats.get("deliveries_per_tick"),
-                "samples": stats.get("samples")}
+                "samples": stats.get("samples"),
+                "terms_seen": sorted(terms), "elections_during_run": max(0, len(terms) - 1),
+                "snapshots": {n.node_id: snapshots_logged(n) for n in nodes}}
     finally:
         for node in nodes:
             node.stop()
@@ -225,6 +276,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--max-memory", type=int, default=4096)
     parser.add_argument("--settle", type=int, default=20)
+    parser.add_argument("--state", help="an SQLite state file every node starts from (copied)")
+    parser.add_argument("--snapshot-interval", type=int, default=0,
+                        help="RaftSnapshotInterval, seconds (60 or more); 0 keeps the default")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
     result = run(args)
@@ -235,11 +289,17 @@ def main() -> None:
     print(f"delivered by node {result['delivered_by_node']} (leader at end: "
           f"{result['leader_at_end']})")
     print(f"failovers {result['failovers']}")
+    print(f"Raft terms seen {result['terms_seen']}: {result['elections_during_run']} elections "
+          "during the run")
+    for node_id, shots in result["snapshots"].items():
+        print(f"node {node_id} snapshots: " + (", ".join(
+            f"index {s['index']} in {s['seconds']:.1f} s" for s in shots) or "none"))
     print(f"cluster CPU {result['cluster_cpu_s']} s, peak RSS (3 nodes) "
           f"{result['peak_rss_mb_all_nodes']} MB")
     os.makedirs(args.out, exist_ok=True)
     kill = f"-kill{int(args.kill_leader_every)}" if args.kill_leader_every else ""
-    out = Path(args.out, f"cluster-{args.jobs}{kill}.json")
+    state = "-state" if args.state else ""
+    out = Path(args.out, f"cluster-{args.jobs}{kill}{state}.json")
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
 

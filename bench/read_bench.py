@@ -166,8 +166,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--keep", default=None,
                         help="keep the seeded node folder here (reused when it exists)")
+    parser.add_argument("--seed-only", action="store_true",
+                        help="seed the --keep folder and stop (seeding takes one core for an "
+                             "hour at 100M rows; measure later, alone on the machine)")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
+    if args.seed_only and not args.keep:
+        parser.error("--seed-only needs --keep")
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="s0reads-"))
     settings = node_settings(workdir)
     seeded: dict[str, Any] = {}
@@ -175,6 +180,11 @@ def main() -> None:
         if not os.path.exists(settings.db_path):
             os.makedirs(settings.data_dir, exist_ok=True)
             seeded = seed(settings.db_path, args.jobs, args.rows)
+            Path(workdir, "seed.json").write_text(json.dumps(seeded))
+        if args.seed_only:
+            return
+        if not seeded and Path(workdir, "seed.json").exists():
+            seeded = json.loads(Path(workdir, "seed.json").read_text())
         size = os.path.getsize(settings.db_path)
         ticks = max(1, args.rows // args.jobs)
         latency = measure(workdir, args.jobs, ticks, args.repeat)

@@ -21,6 +21,7 @@ import click
 
 from scheduler0 import __version__, config, secrets_file
 from scheduler0.errors import ConfigError
+from scheduler0.vocabulary import CREDENTIAL_ROLES
 
 
 def load_settings(config_path: str | None) -> config.Settings:
@@ -282,10 +283,59 @@ def create_group() -> None:
 
 @create_group.command("credential")
 @config_option
-def create_credential(config_path: str | None) -> None:
-    """Create an API key and secret; prints one JSON object (id, api_key, api_secret)."""
-    data = NodeClient(load_settings(config_path)).call("POST", "/credentials", {})
+@click.option("--role", type=click.Choice(CREDENTIAL_ROLES), default=None,
+              help="read (GET only), write (also jobs) or admin (also projects, credentials "
+                   "and the cluster). Default: admin.")
+@click.option("--project", "projects", type=int, multiple=True, metavar="ID",
+              help="Limit the credential to this project; repeat for several. Default: every "
+                   "project.")
+def create_credential(config_path: str | None, role: str | None,
+                      projects: tuple[int, ...]) -> None:
+    """Create an API key and secret; prints one JSON object (id, api_key, api_secret, role,
+    projects). Without --role and --project it may do everything, on every project."""
+    body: dict[str, Any] = {}
+    if role is not None:
+        body["role"] = role
+    if projects:
+        body["projects"] = list(projects)
+    data = NodeClient(load_settings(config_path)).call("POST", "/credentials", body)
     click.echo(json.dumps(data))
+
+
+@create_group.command("job")
+@config_option
+@click.option("--project-id", type=int, required=True, help="The job's project.")
+@click.option("--spec", default=None,
+              help='Cron spec, e.g. "*/5 * * * *", "H/15 * * * *" (H: a per-job value from the '
+                   'job id), "@every 1m H" or "@at 2030-01-02T15:04:05Z".')
+@click.option("--run-at", default=None,
+              help='Instead of --spec: run once, at this RFC 3339 instant, or "now".')
+@click.option("--callback-url", required=True, help="The URL each tick POSTs to.")
+@click.option("--timezone", default=None, help="IANA zone (default: the node's).")
+@click.option("--data", default=None, help="Text echoed in every callback.")
+@click.option("--start-date", default=None, help="RFC 3339: no tick before it.")
+@click.option("--end-date", default=None, help="RFC 3339: no tick after it.")
+@click.option("--misfire-policy", type=click.Choice(["run_once", "run_all", "skip"]),
+              default=None)
+@click.option("--paused", is_flag=True, help="Create it paused.")
+@click.option("--dry-run", is_flag=True,
+              help="Only check it: print the job as it would be, with its next fire times, "
+                   "and create nothing.")
+def create_job(config_path: str | None, project_id: int, spec: str | None,
+               run_at: str | None, callback_url: str, timezone: str | None, data: str | None,
+               start_date: str | None, end_date: str | None, misfire_policy: str | None,
+               paused: bool, dry_run: bool) -> None:
+    """Create a job (one of --spec and --run-at); prints the job as JSON."""
+    if (spec is None) == (run_at is None):
+        raise click.UsageError("give one of --spec (a repeating job) and --run-at (a job that "
+                               "runs once)")
+    given = {"project_id": project_id, "spec": spec, "run_at": run_at,
+             "callback_url": callback_url, "timezone": timezone, "data": data,
+             "start_date": start_date, "end_date": end_date, "misfire_policy": misfire_policy,
+             "paused": paused or None}
+    body = {name: value for name, value in given.items() if value is not None}
+    query = {"dry_run": "true"} if dry_run else None
+    _print_json(NodeClient(load_settings(config_path)).call("POST", "/jobs", body, query))
 
 
 @main.command("list")
@@ -313,14 +363,24 @@ def schedule_group() -> None:
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone.")
 @click.option("--from", "start", default=None, help="RFC 3339 instant (default: now).")
 @click.option("--count", type=int, default=10, show_default=True)
-def schedule_preview(spec: str, timezone: str, start: str | None, count: int) -> None:
+@click.option("--job-id", type=int, default=None,
+              help="Resolve the spec's H (and @at now) as for the job with this id.")
+def schedule_preview(spec: str, timezone: str, start: str | None, count: int,
+                     job_id: int | None) -> None:
     """Show the next fire times of SPEC in UTC and in the zone."""
     from scheduler0 import clock, schedule
     from scheduler0.errors import ScheduleError
 
     try:
         since = schedule.parse_instant(start, "--from") if start else int(clock.now())
-        rows = schedule.preview(spec, timezone, since, count, anchor=since)
+        if job_id is None and schedule.has_hash(spec):
+            raise ScheduleError("spec: H is a value derived from a job's id; pass --job-id to "
+                                "resolve it for that job")
+        resolved = schedule.resolve_job_spec(spec, job_id or 0, since)
+        if job_id is not None:
+            click.echo(f"resolved spec: {resolved.spec}")
+        rows = schedule.preview(resolved.spec, timezone, since, count,
+                                anchor=since + resolved.anchor_shift)
     except ScheduleError as exc:
         raise click.ClickException(str(exc)) from None
     for row in rows:

@@ -28,6 +28,7 @@ from scheduler0.errors import ConfigError
 ENV_PREFIX = "SCHEDULER0_"
 RAFT_PORT_OFFSET = 1000
 INTAKE_PORT_OFFSET = 2000
+MAX_SIGNING_SECRET_GRACE = 30 * 86400  # seconds; also the most a rotation may ask for
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Where a callback must never go unless the operator says otherwise: link-local (IPv4 and IPv6)
 # holds the cloud metadata services (169.254.169.254, fd00:ec2::254 on AWS, 100.100.100.200 on
@@ -92,6 +93,7 @@ class Settings:
     minute_rollup_retention_days: int = 14  # per-minute counts kept this long (0 = forever)
     hour_rollup_retention_days: int = 400  # per-hour counts kept this long (0 = forever)
     default_timezone: str = "UTC"  # zone for jobs created without one
+    signing_secret_grace_seconds: int = 86400  # seconds a rotated signing secret still signs callbacks
     callback_allowed_networks: tuple[str, ...] = ()  # CIDRs callbacks may reach; empty = any not denied
     callback_denied_networks: tuple[str, ...] = DEFAULT_DENIED_NETWORKS  # CIDRs callbacks never reach
     api_connection_limit: int = 1000  # open API connections at most; more wait in the listen backlog
@@ -186,6 +188,8 @@ KEYS: tuple[Key, ...] = (
     _key("MinuteRollupRetentionDays", int, "days, 0 (forever) to 3650", low=0, high=3650),
     _key("HourRollupRetentionDays", int, "days, 0 (forever) to 36500", low=0, high=36500),
     _key("DefaultTimezone", str, "an IANA time zone such as UTC or Europe/London"),
+    _key("SigningSecretGraceSeconds", int, "seconds, 0 (none) to 2592000 (30 days)", low=0,
+         high=MAX_SIGNING_SECRET_GRACE),
     _key("CallbackAllowedNetworks", list, "a list of CIDRs such as 127.0.0.0/8"),
     _key("CallbackDeniedNetworks", list, "a list of CIDRs such as 169.254.0.0/16 ([] denies none)"),
     _key("ApiConnectionLimit", int, "an integer 10-100000", low=10, high=100_000),

@@ -6,6 +6,7 @@
     │   ├── ValidationError          400 bad_request / invalid_<field>
     │   │   └── ScheduleError        400 invalid_spec: a cron spec or zone that cannot be used
     │   ├── AuthError                401 unauthorized
+    │   ├── ForbiddenError           403 forbidden: authenticated, but outside its role or projects
     │   ├── NotFoundError            404 not_found
     │   ├── ConflictError            409 conflict
     │   ├── PayloadTooLargeError     413 payload_too_large
@@ -57,6 +58,11 @@ class ScheduleError(ValidationError):
 class AuthError(ApiError):
     status = 401
     code = "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status = 403
+    code = "forbidden"
 
 
 class NotFoundError(ApiError):

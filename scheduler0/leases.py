@@ -88,6 +88,11 @@ class LeaseTable:
     # what it holds is adopted. After, the leader has re-sent what it did not see held, so a
     # node heard of only then must drop what it holds.
     adopting: bool = True
+    # Node id -> the newest lease an earlier leader took back from it (committed before it
+    # re-sent that node's batches): never continued, since what the node holds under it went
+    # to others. None while this leader has not read it from the store: no lease is
+    # continued then.
+    revoked: dict[int, LeaseId] | None = field(default_factory=dict)
     _restarted: list[int] = field(default_factory=list)
 
     def observe(self, heartbeats: Mapping[int, Mapping[str, Any]]) -> None:
@@ -99,14 +104,15 @@ class LeaseTable:
             lease = self.nodes.get(node_id)
             if lease is None:
                 lease = self.nodes[node_id] = NodeLease(
-                    node_id, epoch=1, continues=self._adopted(beat), since=float(beat["seen"]))
+                    node_id, epoch=1, continues=self._adopted(node_id, beat),
+                    since=float(beat["seen"]))
             elif seq == lease.seq and float(beat["seen"]) == lease.seen:
                 continue
             if float(beat["seen"]) < lease.seen:
                 continue
             boot = beat.get("boot")
             if lease.seq < 0:  # first heard of now (placed on before, as the leader's own)
-                lease.continues = self._adopted(beat)
+                lease.continues = self._adopted(node_id, beat)
                 lease.live = True
                 lease.since = float(beat["seen"])
             elif boot != lease.boot:
@@ -129,8 +135,23 @@ class LeaseTable:
             offset = beat.get("clock_offset")
             lease.clock_offset = float(offset) if isinstance(offset, (int, float)) else None
 
-    def _adopted(self, beat: Mapping[str, Any]) -> LeaseId | None:
-        return lease_id(beat.get("lease")) if self.adopting else None
+    def _adopted(self, node_id: int, beat: Mapping[str, Any]) -> LeaseId | None:
+        """The lease this node's first lease continues: the one it reports, while adopting,
+        unless a leader took it back."""
+        reported = lease_id(beat.get("lease"))
+        if not self.adopting or reported is None or self.revoked is None:
+            return None
+        taken_back = self.revoked.get(node_id)
+        return None if taken_back is not None and reported <= taken_back else reported
+
+    def taken_back(self, node_id: int) -> LeaseId | None:
+        """The lease of `node_id` whose batches are being taken back (it lapsed or its node
+        restarted): its current epoch while lapsed, the one before once it was renewed."""
+        lease = self.nodes.get(node_id)
+        if lease is None:
+            return None
+        epoch = lease.epoch if not lease.live else lease.epoch - 1
+        return (self.term, epoch) if epoch >= 1 else None
 
     @staticmethod
     def _renew(lease: NodeLease, seen: float) -> None:
@@ -185,13 +206,16 @@ class LeaseTable:
         return out
 
     def holder_of(self, batch_ids: Iterable[str], now: float) -> dict[str, int]:
-        """Batch id -> the live node that holds it or is settling its results."""
+        """Batch id -> the live node that holds it under a lease this leader continues, or is
+        settling its results. What a node holds under a lease not continued is revoked on
+        that node, so it is not its holder."""
         live = self.live(now)
         wanted = set(batch_ids)
         found: dict[str, int] = {}
         for node_id in sorted(live):
             lease = self.nodes[node_id]
-            for batch_id in wanted & (lease.held | lease.settling):
+            held = lease.held if lease.continues is not None else frozenset()
+            for batch_id in wanted & (held | lease.settling):
                 found.setdefault(batch_id, node_id)
         return found
 

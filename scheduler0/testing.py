@@ -224,6 +224,10 @@ class FakeRaft:
             return outcome
         return self._apply(command) if self._apply else {"ok": True, "data": None}
 
+    def kinds(self) -> list[str]:
+        """The types of the committed commands, in order."""
+        return [kind for kind, _ in map(_command_parts, self.committed)]
+
     def bodies(self, kind: str) -> list[dict[str, Any]]:
         """The bodies of the committed commands of type `kind` (messages.PLAN, ...), in order."""
         return [body for k, body in map(_command_parts, self.committed) if k == kind]
@@ -254,7 +258,9 @@ class FakeReader:
         self.schedules: dict[int, DueSchedule] = {}
         self.jobs: dict[int, list[PlannedJob]] = {}  # schedule id -> its unpaused jobs
         self.secrets: dict[int, str] = {}  # project id -> signing secret
+        self.previous: dict[int, messages.PreviousSecret] = {}  # project id -> before rotation
         self.executions: dict[str, FakeExecution] = {}
+        self.revoked: dict[int, tuple[int, int]] = {}  # node id -> newest lease taken back
 
     def add(self, schedule: DueSchedule, *jobs: PlannedJob) -> None:
         self.schedules[schedule.id] = schedule
@@ -283,21 +289,7 @@ class FakeReader:
     def apply(self, command: dict[str, Any]) -> dict[str, Any]:
         kind, body = _command_parts(command)
         if kind == messages.PLAN:
-            jobs = {j.id: j for js in self.jobs.values() for j in js}
-            jobs.update({e.job.id: e.job for e in self.executions.values()})
-            for key, state in (("batches", SCHEDULED), ("missed", ExecutionState.MISSED.value)):
-                for entry in body.get(key) or []:
-                    tick = int(entry["scheduled_at"])
-                    for job_id, _project in entry["rows"]:
-                        self.executions.setdefault(execution_id(job_id, tick), FakeExecution(
-                            jobs[job_id], tick, entry.get("batch_id"), state))
-            for schedule_id, next_fire_at, _last in body.get("advances") or []:
-                if next_fire_at is None:
-                    self.schedules.pop(schedule_id, None)
-                else:
-                    self.schedules[schedule_id] = dataclasses.replace(
-                        self.schedules[schedule_id], next_fire_at=next_fire_at)
-            return {"ok": True, "data": None}
+            return self._plan(body)
         if kind == messages.RESULT:
             settled = 0
             for row in body["rows"]:
@@ -306,7 +298,29 @@ class FakeReader:
                     execution.state = str(row[1])
                     settled += 1
             return {"ok": True, "data": {"settled": settled}}
+        if kind == messages.LEASE_REVOKE:
+            self._revoke(int(body["node_id"]), (int(body["term"]), int(body["epoch"])))
         return {"ok": True, "data": None}
+
+    def _plan(self, body: dict[str, Any]) -> dict[str, Any]:
+        jobs = {j.id: j for js in self.jobs.values() for j in js}
+        jobs.update({e.job.id: e.job for e in self.executions.values()})
+        for key, state in (("batches", SCHEDULED), ("missed", ExecutionState.MISSED.value)):
+            for entry in body.get(key) or []:
+                tick = int(entry["scheduled_at"])
+                for job_id, _project in entry["rows"]:
+                    self.executions.setdefault(execution_id(job_id, tick), FakeExecution(
+                        jobs[job_id], tick, entry.get("batch_id"), state))
+        for schedule_id, next_fire_at, _last in body.get("advances") or []:
+            if next_fire_at is None:
+                self.schedules.pop(schedule_id, None)
+            else:
+                self.schedules[schedule_id] = dataclasses.replace(
+                    self.schedules[schedule_id], next_fire_at=next_fire_at)
+        return {"ok": True, "data": None}
+
+    def _revoke(self, node_id: int, lease: tuple[int, int]) -> None:
+        self.revoked[node_id] = max(lease, self.revoked.get(node_id, lease))
 
     # -- coordinator.ports.PlanningReader --
 
@@ -321,8 +335,16 @@ class FakeReader:
     def project_secrets(self, project_ids: Sequence[int]) -> dict[int, str]:
         return {p: self.secrets[p] for p in project_ids if p in self.secrets}
 
+    def previous_secrets(self, project_ids: Sequence[int], now: int
+                         ) -> dict[int, messages.PreviousSecret]:
+        return {p: self.previous[p] for p in project_ids
+                if p in self.previous and self.previous[p].expires_at > now}
+
     def unfinished_of_batch(self, batch_id: str) -> list[PlannedJob]:
         return self.unfinished_batches().get(batch_id, [])
+
+    def revoked_leases(self) -> dict[int, tuple[int, int]]:
+        return dict(self.revoked)
 
     def unfinished_batches(self) -> dict[str, list[PlannedJob]]:
         found: dict[str, list[PlannedJob]] = {}

@@ -1,5 +1,5 @@
-"""The facts every room shares, written once: execution states, misfire policies, execution ids,
-and the job's fields (names, columns, types and limits).
+"""The facts every room shares, written once: execution states, misfire policies, credential
+roles, execution ids, and the job's fields (names, columns, types and limits).
 
 Pure: no I/O, no clock. The store, the API, the coordinator and the executors import these
 rather than spelling the values again.
@@ -36,6 +36,21 @@ class MisfirePolicy(StrEnum):
 
 
 MISFIRE_POLICIES = tuple(policy.value for policy in MisfirePolicy)
+
+
+class CredentialRole(StrEnum):
+    """What an API credential may do, each role everything the one before may and more:
+    `read` GETs, `write` changes jobs too, `admin` also projects, credentials and the cluster."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+CREDENTIAL_ROLES = tuple(role.value for role in CredentialRole)
+# A credential created without a role (and every credential made before roles existed).
+DEFAULT_CREDENTIAL_ROLE = CredentialRole.ADMIN.value
+MAX_CREDENTIAL_PROJECTS = 1000  # projects one credential may be limited to
 
 
 def execution_id(job_id: int, scheduled_at: int) -> str:
@@ -100,6 +115,8 @@ class JobField:
     choices: tuple[str, ...] = ()
     check: str | None = None  # the API's check of this field by name (api/validation.py
     # JOB_CHECKS), where the kind alone does not say it: spec parsing, the callback policy, ...
+    instead_of: str | None = None  # an input only, never answered: another way to give that
+    # field (run_at is the spec "@at <instant>"); a body may give one of the two, not both
 
 
 JOB_FIELDS: tuple[JobField, ...] = (
@@ -107,6 +124,10 @@ JOB_FIELDS: tuple[JobField, ...] = (
     JobField("project_id", Kind.ID, column="project_id", alias="projectId", required=True),
     JobField("spec", Kind.TEXT, column="spec", required=True, updatable=True,
              max_length=MAX_SPEC_LENGTH, check="spec"),
+    # A one-off job: an instant (or "now"), which the API turns into the spec "@at <instant>".
+    JobField("run_at", Kind.INSTANT, updatable=True, instead_of="spec"),
+    # The spec with the job's H values filled in (the schedule row's spec); answered only.
+    JobField("resolved_spec", Kind.TEXT, writable=False),
     # The API's default is the node's DefaultTimezone setting (whose own default this is).
     JobField("timezone", Kind.TEXT, column="timezone", default="UTC", updatable=True,
              max_length=MAX_TIMEZONE_LENGTH, check="timezone"),
@@ -128,6 +149,8 @@ JOB_FIELDS: tuple[JobField, ...] = (
     JobField("updated_at", Kind.INSTANT_MS, column="updated_at_ms", writable=False),
     # From the job's schedule row: null while paused or after the end date.
     JobField("next_execution_at", Kind.INSTANT, writable=False, nullable=True),
+    # No tick is left to plan: a one-off after its tick, a job past its end date.
+    JobField("completed", Kind.BOOLEAN, writable=False),
     # The job's last result: its tick, its state and the callback's HTTP status.
     JobField("last_execution_at", Kind.INSTANT, writable=False, nullable=True),
     JobField("last_state", Kind.CHOICE, writable=False, nullable=True, choices=FINAL_STATES),
@@ -139,11 +162,13 @@ JOB_FIELDS: tuple[JobField, ...] = (
 )
 
 JOB_FIELD = {f.name: f for f in JOB_FIELDS}
-JOB_API_FIELDS = tuple(f for f in JOB_FIELDS if f.api)  # a job in replies, in this order
-JOB_INPUT_FIELDS = tuple(f for f in JOB_API_FIELDS if f.writable)  # accepted by create
+# A job in replies, in this order; and what create accepts.
+JOB_API_FIELDS = tuple(f for f in JOB_FIELDS if f.api and f.instead_of is None)
+JOB_INPUT_FIELDS = tuple(f for f in JOB_FIELDS if f.api and f.writable)
 JOB_UPDATABLE = tuple(f.name for f in JOB_INPUT_FIELDS if f.updatable)
 JOB_REQUIRED = tuple(f.name for f in JOB_INPUT_FIELDS if f.required)
 JOB_ALIASES = {f.alias: f.name for f in JOB_INPUT_FIELDS if f.alias}
+JOB_ALTERNATIVES = {f.name: f.instead_of for f in JOB_INPUT_FIELDS if f.instead_of}
 # The original Go server's read-only fields: accepted on input and ignored, as are our own
 # answered-only fields, so a job read with GET can be sent back with PUT.
 JOB_GO_READ_ONLY = ("timezoneOffset", "timezone_offset", "dateCreated", "lastExecutionDate",

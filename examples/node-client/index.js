@@ -14,12 +14,16 @@
 //   RUN_SECONDS    how long to count after the jobs exist  default 180
 //   SETTLE_SECONDS extra wait for late deliveries before the final report  default 10
 //   CLEANUP        delete the project and its jobs at the end  default true
+//   ROTATE_AFTER_SECONDS  rotate the project's signing secret this long after the jobs exist,
+//                  keeping the receiver on the old secret for half the grace period: no
+//                  callback is refused meanwhile (0: no rotation)  default 0
+//   ROTATE_GRACE_SECONDS  the rotation's grace period  default 60
 
 const path = require('path');
-const crypto = require('crypto');
 require('dotenv').config({ path: path.join(__dirname, '.env'), quiet: true });
 const axios = require('axios');
 const express = require('express');
+const { verifiedBy } = require('./verify');
 
 function intFromEnv(name, fallback) {
   const raw = process.env[name];
@@ -47,8 +51,9 @@ const config = {
   runSeconds: intFromEnv('RUN_SECONDS', 180),
   settleSeconds: intFromEnv('SETTLE_SECONDS', 10),
   cleanup: !/^(0|false|no)$/i.test(process.env.CLEANUP || 'true'),
+  rotateAfterSeconds: intFromEnv('ROTATE_AFTER_SECONDS', 0),
+  rotateGraceSeconds: intFromEnv('ROTATE_GRACE_SECONDS', 60),
 };
-const MAX_SKEW_SECONDS = 300; // refuse callbacks whose timestamp is further off than this
 
 if (!config.apiKey || !config.apiSecret) {
   fail('API_KEY and API_SECRET must be set: run `scheduler0 create credential`, copy ' +
@@ -98,7 +103,8 @@ async function call(what, request) {
 
 const state = {
   projectId: null,
-  signingSecret: null,
+  signingSecrets: [],       // the secrets this receiver accepts (the project's, as it knows it)
+  verifiedBy: {},           // signature header -> POSTs it verified
   hits: new Map(),          // job id -> hits (executions scheduled within the window)
   executions: new Set(),    // execution ids seen (dedupe)
   duplicates: 0,            // executions delivered again (same execution_id)
@@ -108,28 +114,14 @@ const state = {
   posts: 0,
 };
 
-function expectedSignature(secret, timestamp, rawBody) {
-  const mac = crypto.createHmac('sha256', secret);
-  mac.update(`${timestamp}.`);
-  mac.update(rawBody);
-  return `sha256=${mac.digest('hex')}`;
-}
-
-function signatureOk(secret, timestamp, rawBody, header) {
-  if (!secret || !timestamp || !header || !/^\d+$/.test(timestamp)) return false;
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
-  const expected = Buffer.from(expectedSignature(secret, timestamp, rawBody));
-  const given = Buffer.from(header);
-  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
-}
-
 const app = express();
 app.disable('x-powered-by');
 app.post('/callback', express.raw({ type: () => true, limit: '50mb' }), (req, res) => {
   const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  const ok = signatureOk(state.signingSecret, req.get('X-Scheduler0-Timestamp'), rawBody,
-                         req.get('X-Scheduler0-Signature'));
-  if (!ok) {
+  // Either signature will do: X-Scheduler0-Signature (the current secret) or, for the grace
+  // period after a rotation, X-Scheduler0-Signature-Previous (the secret it replaced).
+  const header = verifiedBy(state.signingSecrets, (name) => req.get(name), rawBody);
+  if (header === null) {
     state.rejected += 1;
     res.status(401).json({ error: 'bad or missing signature' });
     return;
@@ -144,6 +136,7 @@ app.post('/callback', express.raw({ type: () => true, limit: '50mb' }), (req, re
   }
   if (!Array.isArray(executions)) executions = [executions];
   state.posts += 1;
+  state.verifiedBy[header] = (state.verifiedBy[header] || 0) + 1;
   for (const execution of executions) {
     if (state.executions.has(execution.execution_id)) {
       state.duplicates += 1;
@@ -195,7 +188,9 @@ function report(label) {
               ` | histogram: {${rows.join(', ')}} | min: ${min} | max: ${max}` +
               ` | executions: ${state.executions.size} in ${state.posts} POSTs` +
               ` | duplicates: ${state.duplicates} | rejected: ${state.rejected}` +
-              (state.afterWindow ? ` | after window: ${state.afterWindow}` : ''));
+              (state.afterWindow ? ` | after window: ${state.afterWindow}` : '') +
+              (state.verifiedBy['X-Scheduler0-Signature-Previous']
+                ? ` | verified by ${JSON.stringify(state.verifiedBy)}` : ''));
   return { min, max };
 }
 
@@ -211,8 +206,8 @@ async function main() {
   const project = await call('creating the project', () =>
     api.post('/projects', { name: `node-client-demo-${Date.now()}` }));
   state.projectId = project.id;
-  state.signingSecret = project.signing_secret;
-  if (!state.signingSecret) throw new Error('the project reply carries no signing_secret');
+  if (!project.signing_secret) throw new Error('the project reply carries no signing_secret');
+  state.signingSecrets = [project.signing_secret];
   console.log(`project ${project.id} (${project.name}) created`);
 
   const started = Date.now();
@@ -247,6 +242,10 @@ async function main() {
   const timer = setInterval(() => {
     report(`${Math.round((Date.now() - createdAt) / 1000)} s`);
   }, 15000);
+  if (config.rotateAfterSeconds > 0) {
+    setTimeout(() => rotate(project.id).catch((err) => fail(err.message)),
+               config.rotateAfterSeconds * 1000);
+  }
   await sleep((config.runSeconds + config.settleSeconds) * 1000);
   clearInterval(timer);
   const { min, max } = report('final');
@@ -260,6 +259,21 @@ async function main() {
     console.log(`project ${project.id} deleted with ${deleted.jobs_deleted} jobs`);
   }
   return min === max ? 0 : 3;
+}
+
+// Rotate the project's secret, and go on verifying with the old one for half the grace period,
+// as a receiver that is updated some time after the rotation: the callbacks keep verifying
+// through X-Scheduler0-Signature-Previous until it switches to the new secret.
+async function rotate(projectId) {
+  const rotated = await call('rotating the signing secret', () => api.put(
+    `/projects/${projectId}`,
+    { rotate_signing_secret: true, grace_seconds: config.rotateGraceSeconds }));
+  console.log(`signing secret rotated; the old one signs too until ` +
+              `${rotated.previous_signing_secret_expires_at}`);
+  setTimeout(() => {
+    state.signingSecrets = [rotated.signing_secret];
+    console.log('receiver switched to the new signing secret');
+  }, (config.rotateGraceSeconds * 1000) / 2);
 }
 
 let interrupted = false;

@@ -3,8 +3,10 @@
     SCHEDULER0_SIGNING_SECRET=<the project's signing_secret> python receiver.py [--port 8000]
 
 It answers POST <any path> with:
-    401  the X-Scheduler0-Signature does not match, or X-Scheduler0-Timestamp is more than
-         5 minutes away from now (a replayed or forged request)
+    401  neither X-Scheduler0-Signature nor X-Scheduler0-Signature-Previous (sent for a grace
+         period after the project's secret is rotated) matches the secret, or
+         X-Scheduler0-Timestamp is more than 5 minutes away from now (a replayed or forged
+         request)
     400  the body is not a JSON array (or object) of executions
     200  accepted; executions already seen (same execution_id) are logged as duplicates and
          not processed again
@@ -121,8 +123,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length)
         timestamp = self.headers.get("X-Scheduler0-Timestamp", "")
-        signature = self.headers.get("X-Scheduler0-Signature", "")
-        if not verify_signature(self.server.secret, timestamp, body, signature):
+        # After a rotation both are sent for a while: the new secret's and the old one's, so
+        # this receiver may be switched to the new secret at any time within the grace period.
+        signatures = (self.headers.get("X-Scheduler0-Signature", ""),
+                      self.headers.get("X-Scheduler0-Signature-Previous", ""))
+        if not any(verify_signature(self.server.secret, timestamp, body, signature)
+                   for signature in signatures):
             self.server.count("rejected")
             log.warning("rejected a POST from %s: bad signature", self.client_address[0])
             self.reply(401, {"error": "bad signature"})

@@ -126,6 +126,18 @@ def test_signed_request_is_accepted(server: Any) -> None:
     assert server.counts == {"accepted": 2, "duplicates": 0, "rejected": 0}
 
 
+def test_during_a_rotation_the_previous_signature_is_accepted(server: Any) -> None:
+    # The project's secret was rotated; this receiver still holds the old one (SECRET).
+    body = json.dumps([element("e-rotated")]).encode()
+    headers = signed(body, secret="the-new-secret")
+    headers["X-Scheduler0-Signature-Previous"] = sign(SECRET, headers["X-Scheduler0-Timestamp"],
+                                                      body)
+    assert post(server, body, headers) == (200, {"accepted": 1, "duplicates": 0})
+    # Once the grace period is over only the new signature comes: refused until switched.
+    body = json.dumps([element("e-after")]).encode()
+    assert post(server, body, signed(body, secret="the-new-secret"))[0] == 401
+
+
 def test_unsigned_request_is_refused(server: Any) -> None:
     body = json.dumps([element("e-1")]).encode()
     status, _ = post(server, body, {})

@@ -22,6 +22,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from scheduler0 import clock
+from scheduler0.api.access import authorize
 from scheduler0.api.auth import require_auth
 from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
 from scheduler0.api.metrics import Metrics
@@ -79,6 +80,7 @@ def create_app(settings: Settings, services: NodeServices,
         metrics=Metrics())
     app.before_request(_start_timer)
     app.before_request(require_auth)
+    app.before_request(authorize)
     app.before_request(_require_json_body)
     app.after_request(_finish)
     app.register_error_handler(ApiError, _api_error)

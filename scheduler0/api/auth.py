@@ -13,6 +13,9 @@ original's router did.
 A `public` view needs no credentials. An `optional_auth` view (the health check) needs none
 either, but checks them when they are sent (a wrong one is the same 401), so it can answer a
 caller who proved who it is in more detail.
+
+Authentication sets g.principal (who: "credential:<id>" or "node") and g.access (what it may
+do: scheduler0.api.access, which refuses with 403 what the role or projects do not cover).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from scheduler0.api.context import api, reader
+from scheduler0.api.access import NODE_ACCESS, Access
+from scheduler0.api.context import api
 from scheduler0.errors import AuthError
 
 UNAUTHORIZED = ("unauthorized: send the headers x-api-key and x-secret-key of an active "
@@ -56,17 +60,17 @@ def hash_secret(secret: str) -> str:
 
 
 def require_auth() -> None:
-    """Flask before_request hook: set g.principal or raise AuthError."""
+    """Flask before_request hook: set g.principal and g.access or raise AuthError."""
     if request.url_rule is None or request.endpoint is None:
         return  # 404/405: rendered by the error handlers, nothing to protect
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, "public", False) and not (getattr(view, "optional_auth", False)
                                                and _offers_credentials()):
         return
-    principal = _credential_principal() or _node_principal()
-    if principal is None:
+    found = _credential_principal() or _node_principal()
+    if found is None:
         raise AuthError(UNAUTHORIZED)
-    g.principal = principal
+    g.principal, g.access = found
 
 
 def _offers_credentials() -> bool:
@@ -75,22 +79,26 @@ def _offers_credentials() -> bool:
                 or headers.get("Authorization"))
 
 
-def _credential_principal() -> str | None:
+def _credential_principal() -> tuple[str, Access] | None:
     api_key = request.headers.get("x-api-key", "")
     secret = request.headers.get("x-secret-key", "")
     if not api_key or not secret:
         return None
     if len(api_key) > MAX_HEADER_LENGTH or len(secret) > MAX_HEADER_LENGTH:
         return None
-    row = reader().credential_by_api_key(api_key)
+    # The services' reader, not the request's: that one is limited to what this finds.
+    row = api().services.reader().credential_by_api_key(api_key)
     stored = str(row["secret_hash"]) if row is not None else _DUMMY_HASH
     matches = hmac.compare_digest(hash_secret(secret).encode(), stored.encode())
     if row is None or not matches or row.get("archived"):
         return None
-    return f"credential:{row['id']}"
+    projects = row.get("projects")
+    access = Access(role=str(row["role"]),
+                    projects=None if projects is None else tuple(projects))
+    return f"credential:{row['id']}", access
 
 
-def _node_principal() -> str | None:
+def _node_principal() -> tuple[str, Access] | None:
     expected = api().node_auth
     auth = request.authorization
     if expected is None or auth is None or auth.type != "basic":
@@ -100,7 +108,7 @@ def _node_principal() -> str | None:
     # Hash both sides first: compare_digest leaks the length of its inputs, sha256 hides it.
     user_ok = hmac.compare_digest(_digest(username), _digest(expected[0]))
     password_ok = hmac.compare_digest(_digest(password), _digest(expected[1]))
-    return "node" if user_ok and password_ok else None
+    return ("node", NODE_ACCESS) if user_ok and password_ok else None
 
 
 def _digest(value: str) -> bytes:

@@ -39,9 +39,12 @@ def api() -> ApiContext:
 
 
 def reader() -> Reader:
-    """The store's read view for this request (one per thread, from the services)."""
+    """The store's read view for this request (one per thread, from the services), limited
+    to the caller's projects when its credential is (scheduler0.api.access)."""
     if "reader" not in g:
-        g.reader = api().services.reader()
+        access = g.get("access")
+        base = api().services.reader()
+        g.reader = base if access is None else base.scoped(access.projects)
     return g.reader  # type: ignore[no-any-return]  # flask.g holds Any
 
 

@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from scheduler0 import __version__, schedule, vocabulary
+from scheduler0.api import access, dry_run
 from scheduler0.api import validation as v
 from scheduler0.vocabulary import JOB_INPUT_FIELDS, JobField, Kind
 
@@ -32,6 +33,15 @@ stable and meant for programs, `message` names the field and says how to fix it,
 auth with the node's AuthUsername/AuthPassword. Archived credentials are refused. Every auth
 failure is the same 401. `GET /healthcheck`, `GET /openapi.json` and `GET /docs` need no auth.
 
+**Roles and projects.** A credential has a role, `read` (GET only), `write` (also creating,
+changing and deleting jobs) or `admin` (also projects, credentials and the cluster), and may be
+limited to some projects (`POST /credentials {{"role": "read", "projects": [1, 2]}}`); without
+them it is admin for every project, as every credential made before roles existed is. Each
+operation says the role it needs (`x-required-role`) and whether it needs a credential for every
+project (`x-all-projects`). A limited credential's lists show its projects only, and a request
+naming another project's job or project is a 403 (`forbidden`) whose message names both scopes.
+The node's Basic auth may do everything.
+
 **Reads and writes.** Every write is a Raft command, answered once it is committed and applied
 (a write sent to a follower is forwarded to the leader). Reads are served from the node's own
 SQLite copy: **a follower's reads can lag the leader by the replication delay** (usually
@@ -43,9 +53,9 @@ first result instead of applying twice.
 **Formats.** Fields are snake_case; on input the original Go server's camelCase spellings are
 accepted too (`projectId`, `callbackUrl`, `executionType`, `startDate`, `endDate`,
 `misfirePolicy`), and its read-only fields (`id`, `timezoneOffset`, `dateCreated`,
-`lastExecutionDate`, `executionId`, and our own `created_at`, `updated_at`,
-`next_execution_at`, `last_execution_at`, `last_state`, `last_http_status`) are ignored so a
-job read with GET can be sent back with PUT. Instants are RFC 3339 UTC strings
+`lastExecutionDate`, `executionId`, and our own `created_at`, `updated_at`, `resolved_spec`,
+`next_execution_at`, `completed`, `last_execution_at`, `last_state`, `last_http_status`) are
+ignored so a job read with GET can be sent back with PUT. Instants are RFC 3339 UTC strings
 (`2030-01-02T15:04:05Z`) or null; on input an instant may also be epoch seconds. Go's zero
 time `0001-01-01T00:00:00Z` means "none".
 
@@ -57,7 +67,8 @@ beyond, `total` is 10000 and `total_exact` false.
 
 **Error codes.** `bad_request`, `invalid_json` (body is not JSON), `invalid_body` (wrong shape),
 `unknown_field`, `invalid_<field>` (e.g. `invalid_spec`, `invalid_callback_url`,
-`invalid_timezone`, `invalid_limit`, `invalid_id`), `unauthorized` (401), `not_found` (404),
+`invalid_timezone`, `invalid_limit`, `invalid_id`), `unauthorized` (401), `forbidden` (403: the
+credential's role or projects do not cover the request), `not_found` (404),
 `method_not_allowed` (405), `conflict` (409), `payload_too_large` (413: more than
 {v.MAX_JOBS_PER_REQUEST} jobs, or a body over the node's ApiMaxBodyMb, 16 MiB by default, refused
 at its headers), `unsupported_media_type` (415: a body that is not `application/json`),
@@ -71,6 +82,13 @@ INSTANT = {"type": ["string", "null"], "format": "date-time",
 STAMP = {"type": "string", "format": "date-time",
          "description": "RFC 3339 UTC with milliseconds, e.g. 2030-01-02T15:04:05.123Z"}
 ID = {"type": "integer", "minimum": 1, "maximum": v.MAX_ID}
+CREDENTIAL_ROLE = {"type": "string", "enum": list(vocabulary.CREDENTIAL_ROLES),
+                   "description": "read: GET only; write: also jobs; admin: also projects, "
+                                  "credentials and the cluster"}
+CREDENTIAL_PROJECTS = {"type": ["array", "null"], "items": ID, "minItems": 1,
+                       "maxItems": vocabulary.MAX_CREDENTIAL_PROJECTS, "uniqueItems": True,
+                       "description": "the projects the credential is limited to; null: every "
+                                      "project"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -185,8 +203,19 @@ HEALTH_DETAIL: dict[str, Any] = {
 JOB_INPUT_NOTES: dict[str, dict[str, Any]] = {
     "project_id": {"description": "an existing project (404 otherwise)"},
     "spec": {"description": "cron: 5 fields (min hour dom month dow), 6 fields (seconds first), "
-                            "or @yearly @monthly @weekly @daily @hourly @every <duration>",
-             "examples": ["*/5 * * * *", "0 30 9 * * MON-FRI", "@every 90s"]},
+                            "or @yearly @monthly @weekly @daily @hourly @every <duration>, or "
+                            "@at <RFC 3339 instant> (a one-off). H in a field is a value derived "
+                            "from the job's id (H, H(a-b), H/n, H(a-b)/n), and `@every <d> H` a "
+                            "per-job phase: jobs with one spec spread over its period. Send "
+                            "either spec or run_at",
+             "examples": ["*/5 * * * *", "0 30 9 * * MON-FRI", "@every 90s", "H/15 * * * *",
+                          "@every 1m H", "@at 2030-01-02T15:04:05Z"]},
+    "run_at": {"description": "a one-off job instead of a spec: it fires once, at this instant "
+                              "(\"now\": at once), and then shows completed. The same as the "
+                              "spec \"@at <instant>\"; a past instant is a 400. RFC 3339 "
+                              "(any offset), epoch seconds, or \"now\". Input only: never "
+                              "answered",
+               "examples": ["now", "2030-01-02T15:04:05Z"]},
     "timezone": {"description": "IANA zone the fields are matched in; default: the node's "
                                 "DefaultTimezone (UTC unless configured)",
                  "examples": ["UTC", "Europe/Berlin"]},
@@ -205,6 +234,11 @@ JOB_INPUT_NOTES: dict[str, dict[str, Any]] = {
 JOB_OUTPUT_NOTES: dict[str, dict[str, Any]] = {
     "callback_url": {"format": "uri"},
     "next_execution_at": {"description": "next tick; null when paused or ended"},
+    "resolved_spec": {"description": "the spec with this job's H values filled in (for "
+                                     "@every <d> H the phase shows in next_execution_at); the "
+                                     "spec itself otherwise"},
+    "completed": {"description": "no tick is left to plan: a one-off after its tick (its "
+                                 "result follows in last_state), a job past its end_date"},
     "last_execution_at": {"description": "tick of the last result recorded"},
     "last_state": {"description": "state of the last result recorded; null before the first"},
     "last_http_status": {"description": "HTTP status the callback answered to the last result "
@@ -251,7 +285,10 @@ def _job_input_value(f: JobField) -> dict[str, Any]:
 
 def _job_input_property(f: JobField, *, update: bool) -> dict[str, Any]:
     schema = _job_input_value(f)
-    if (f.clearable if update else not f.required):
+    if f.instead_of is not None:
+        # Its own words only (no Go zero time), and never null: a job read back holds none.
+        schema.pop("description", None)
+    elif (f.clearable if update else not f.required):
         schema = _or_null(schema)
         if not update and f.default is not None:
             schema["default"] = f.default
@@ -266,24 +303,31 @@ def _job_input_property(f: JobField, *, update: bool) -> dict[str, Any]:
     return {**schema, **notes}
 
 
+def _one_of_two(name: str, other: str, required: bool) -> dict[str, Any]:
+    if required:
+        return {"oneOf": [{"required": [name]}, {"required": [other]}]}
+    return {"not": {"required": [name, other]}}
+
+
 def job_input_schema(*, update: bool) -> dict[str, Any]:
     """JobInput (update=False) or JobUpdate: every input field in either spelling (both at once
     is a 400), the answered-only fields as ignored, anything else a 400."""
     properties: dict[str, Any] = {}
     rules: list[dict[str, Any]] = []
     required: list[str] = []
+    alternatives = {f.instead_of: f.name for f in JOB_INPUT_FIELDS if f.instead_of}
     for f in JOB_INPUT_FIELDS:
         properties[f.name] = _job_input_property(f, update=update)
-        if f.alias is None:
-            if f.required and not update:
-                required.append(f.name)
-            continue
-        properties[f.alias] = {**properties[f.name], "deprecated": True,
-                               "description": f"the original Go server's spelling of {f.name}"}
-        if f.required and not update:
-            rules.append({"oneOf": [{"required": [f.name]}, {"required": [f.alias]}]})
-        else:
-            rules.append({"not": {"required": [f.name, f.alias]}})
+        if f.alias is not None:
+            properties[f.alias] = {**properties[f.name], "deprecated": True,
+                                   "description": f"the original Go server's spelling of {f.name}"}
+        # A field in two spellings (its alias, or another field that stands for it) takes
+        # one of the two: exactly one when it is required, else at most one.
+        other = f.alias or alternatives.get(f.name)
+        if other is not None:
+            rules.append(_one_of_two(f.name, other, f.required and not update))
+        elif f.required and not update:
+            required.append(f.name)
     for name in vocabulary.JOB_IGNORED:
         properties[name] = {"readOnly": True, "description": "answered-only (or the original's "
                                                             "read-only field): ignored"}
@@ -326,6 +370,20 @@ def job_output_schema() -> dict[str, Any]:
             "properties": {f.name: _job_output_property(f) for f in vocabulary.JOB_API_FIELDS}}
 
 
+def job_dry_run_schema() -> dict[str, Any]:
+    """A Job as a create would make it now, and its next fire times."""
+    schema = job_output_schema()
+    schema["required"] = [*schema["required"], "next_fire_times"]
+    schema["properties"] = {
+        **schema["properties"],
+        "next_fire_times": {"type": "array", "maxItems": dry_run.FIRE_TIMES,
+                            "items": {"type": "string", "format": "date-time"},
+                            "description": f"its next {dry_run.FIRE_TIMES} ticks (RFC 3339 UTC), "
+                                           "fewer when its schedule or end_date has fewer; "
+                                           "none while paused"}}
+    return schema
+
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object", "required": ["code", "message"],
@@ -341,9 +399,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Credential": {
         "type": "object",
-        "required": ["id", "api_key", "archived", "created_at", "updated_at"],
+        "required": ["id", "api_key", "archived", "role", "projects", "created_at", "updated_at"],
         "properties": {"id": ID, "api_key": {"type": "string"},
                        "archived": {"type": "boolean", "description": "archived keys are refused"},
+                       "role": CREDENTIAL_ROLE, "projects": CREDENTIAL_PROJECTS,
                        "created_at": STAMP, "updated_at": STAMP},
     },
     "NewCredential": {
@@ -355,8 +414,11 @@ SCHEMAS: dict[str, Any] = {
     },
     "CredentialCreate": {
         "type": "object", "additionalProperties": False,
-        "description": "optional; an empty body creates an active credential",
-        "properties": {"archived": {"type": "boolean", "default": False}},
+        "description": "optional; an empty body creates an active credential, admin for every "
+                       "project",
+        "properties": {"archived": {"type": "boolean", "default": False},
+                       "role": {**CREDENTIAL_ROLE, "default": vocabulary.DEFAULT_CREDENTIAL_ROLE},
+                       "projects": {**CREDENTIAL_PROJECTS, "default": None}},
     },
     "CredentialUpdate": {
         "type": "object", "additionalProperties": False, "required": ["archived"],
@@ -368,6 +430,11 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": ID, "name": {"type": "string"}, "description": {"type": "string"},
             "created_at": STAMP, "updated_at": STAMP,
+            "previous_signing_secret_expires_at": {
+                **INSTANT,
+                "description": "after a rotation: until this instant callbacks also carry "
+                               "X-Scheduler0-Signature-Previous, signed with the secret the "
+                               "rotation replaced (null: never rotated with a grace period)"},
             "signing_secret": {
                 "type": "string",
                 "description": "only on creation and rotation: the HMAC-SHA256 key of the "
@@ -387,7 +454,13 @@ SCHEMAS: dict[str, Any] = {
             "description": {"type": ["string", "null"], "maxLength": v.MAX_DESCRIPTION_LENGTH},
             "rotate_signing_secret": {
                 "type": "boolean",
-                "description": "true: generate a new signing secret, returned in this reply only"}},
+                "description": "true: generate a new signing secret, returned in this reply only"},
+            "grace_seconds": {
+                "type": "integer", "minimum": 0, "maximum": v.MAX_GRACE_SECONDS,
+                "description": "with rotate_signing_secret: how long the replaced secret still "
+                               "signs callbacks (X-Scheduler0-Signature-Previous); default the "
+                               "node's SigningSecretGraceSeconds (86400), 0 stops it at once"}},
+        "dependentRequired": {"grace_seconds": ["rotate_signing_secret"]},
     },
     "ProjectDeleted": {
         "type": "object", "required": ["id"],
@@ -395,6 +468,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Deleted": {"type": "object", "required": ["id"], "properties": {"id": ID}},
     "Job": job_output_schema(),
+    "JobDryRun": job_dry_run_schema(),
     "JobInput": job_input_schema(update=False),
     "JobUpdate": job_input_schema(update=True),
     "Execution": {
@@ -541,8 +615,9 @@ RESPONSES = {
     "BadRequest": _error_response("bad input: the message names the field and the fix "
                                   "(invalid_json, invalid_body, unknown_field, invalid_<field>)"),
     "Unauthorized": _error_response("missing, wrong or archived credentials (always the same body)"),
-    "Forbidden": _error_response("needs the node secrets (Basic auth), not an API credential "
-                                 "(forbidden)"),
+    "Forbidden": _error_response("the credential's role or projects do not cover this request, "
+                                 "or it needs the node secrets (forbidden); the message names "
+                                 "what is needed"),
     "NotFound": _error_response("no such resource (not_found)"),
     "Conflict": _error_response("the change conflicts with the state (conflict)"),
     "PayloadTooLarge": _error_response(f"more than {v.MAX_JOBS_PER_REQUEST} jobs, or a body over "
@@ -557,7 +632,8 @@ PATHS: dict[str, Any] = {
     "/credentials": {
         "post": {
             "operationId": "createCredential", "tags": ["credentials"],
-            "summary": "Create an API key and secret (the secret is shown once)",
+            "summary": "Create an API key and secret (the secret is shown once), optionally "
+                       "limited to a role and to projects",
             "parameters": [IDEMPOTENCY],
             "requestBody": _json_body(_ref("CredentialCreate"), required=False),
             "responses": {**_ok("created", _ref("NewCredential"), "201"),
@@ -633,8 +709,14 @@ PATHS: dict[str, Any] = {
             "summary": f"Create one job, or up to {v.MAX_JOBS_PER_REQUEST} in one all-or-none command",
             "description": "An object answers the created job; an array answers the created jobs "
                            "in the same order. Every job is validated first; an error inside an "
-                           "array names its index (jobs[17].spec: ...) and nothing is created.",
-            "parameters": [IDEMPOTENCY],
+                           "array names its index (jobs[17].spec: ...) and nothing is created. "
+                           "With dry_run=true nothing is created either way: the answer (200) "
+                           "is each job as it would be, with its next fire times.",
+            "parameters": [IDEMPOTENCY, _param(
+                "dry_run", "query", {"type": "boolean", "default": False},
+                "true: validate exactly as a create does (the same errors) and create nothing "
+                "(no Raft command); 200 answers each job as it would be now, with the id it "
+                "would get (its H values are that id's) and next_fire_times")],
             "requestBody": _json_body({"oneOf": [
                 _ref("JobInput"),
                 {"type": "array", "minItems": 1, "maxItems": v.MAX_JOBS_PER_REQUEST,
@@ -643,6 +725,9 @@ PATHS: dict[str, Any] = {
                 "201": {"description": "created (an object for an object, an array for an array)",
                         "content": {"application/json": {"schema": _envelope({"oneOf": [
                             _ref("Job"), {"type": "array", "items": _ref("Job")}]})}}},
+                **_ok("dry_run=true: nothing created; each job as it would be (an object for "
+                      "an object, an array for an array)", {"oneOf": [
+                          _ref("JobDryRun"), {"type": "array", "items": _ref("JobDryRun")}]}),
                 **_errors(400, 401, 404, 413, 503)},
         },
         "get": {
@@ -812,6 +897,26 @@ PATHS: dict[str, Any] = {
         },
     },
 }
+
+def _declare_access(paths: dict[str, Any]) -> None:
+    """Each operation's need from scheduler0.api.access.ROUTES (the table the API enforces),
+    as x-required-role and x-all-projects, a sentence of its description and its 403."""
+    for path, item in paths.items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            need = access.ROUTES[f"{method.upper()} {path}"]
+            if need.role is None:
+                continue
+            op["x-required-role"] = need.role
+            op["x-all-projects"] = need.all_projects
+            sentence = f"Needs {need.describe()}."
+            op["description"] = f"{sentence} {op['description']}" if "description" in op else (
+                sentence)
+            op["responses"].setdefault("403", {"$ref": "#/components/responses/Forbidden"})
+
+
+_declare_access(PATHS)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

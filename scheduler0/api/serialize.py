@@ -16,7 +16,7 @@ from typing import Any
 from scheduler0.schedule import format_rfc3339_utc, format_rfc3339_utc_ms
 from scheduler0.store.history import ROLLUP_COLUMNS
 from scheduler0.store.reads import Page
-from scheduler0.vocabulary import JOB_API_FIELDS, JobField, Kind
+from scheduler0.vocabulary import DEFAULT_CREDENTIAL_ROLE, JOB_API_FIELDS, JobField, Kind
 
 Row = Mapping[str, Any]
 
@@ -37,6 +37,8 @@ def credential(row: Row) -> dict[str, Any]:
         "id": row["id"],
         "api_key": row["api_key"],
         "archived": bool(row["archived"]),
+        "role": row.get("role") or DEFAULT_CREDENTIAL_ROLE,
+        "projects": row.get("projects"),
         "created_at": instant_ms(row.get("created_at_ms")),
         "updated_at": instant_ms(row.get("updated_at_ms")),
     }
@@ -49,6 +51,8 @@ def project(row: Row) -> dict[str, Any]:
         "description": row.get("description") or "",
         "created_at": instant_ms(row.get("created_at_ms")),
         "updated_at": instant_ms(row.get("updated_at_ms")),
+        "previous_signing_secret_expires_at": instant(
+            row.get("previous_signing_secret_expires_at")),
     }
     if row.get("signing_secret"):
         result["signing_secret"] = row["signing_secret"]

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from scheduler0 import messages, schedule, vocabulary
+from scheduler0.config import MAX_SIGNING_SECRET_GRACE
 from scheduler0.delivery import target as callback_target
 from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
 from scheduler0.vocabulary import EXECUTION_STATES, JOB_INPUT_FIELDS, JobField, Kind
@@ -59,6 +60,7 @@ MAX_INSTANT = schedule.MAX_EPOCH
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 EXECUTION_TYPES = vocabulary.EXECUTION_TYPES
 MAX_IDEMPOTENCY_KEY = 200
+MAX_GRACE_SECONDS = MAX_SIGNING_SECRET_GRACE
 # Embeddings, overrides, isolates and marks that reorder how text displays (Trojan Source).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                           "\u2066\u2067\u2068\u2069")
@@ -350,11 +352,52 @@ def pagination(args: Mapping[str, str]) -> tuple[int, int]:
 
 
 def credential_create(body: Any) -> dict[str, Any]:
-    """`{}`, an empty body or `{"archived": bool}`."""
-    if body is None:
-        return {"archived": False}
-    fields = known_fields(expect_object(body), ("archived",))
-    return {"archived": boolean(fields.get("archived", False), "archived")}
+    """`{}`, an empty body, or any of `{"archived": bool, "role": "read"|"write"|"admin",
+    "projects": [id, ...] | null}`; without role or projects, admin for every project."""
+    fields = {} if body is None else known_fields(expect_object(body),
+                                                  ("archived", "role", "projects"))
+    return {"archived": boolean(fields.get("archived", False), "archived"),
+            "role": credential_role(fields.get("role", vocabulary.DEFAULT_CREDENTIAL_ROLE)),
+            "projects": credential_projects(fields.get("projects"))}
+
+
+ROLE_MEANINGS = "read (GET only), write (also jobs) or admin (also projects, credentials, cluster)"
+
+
+def credential_role(value: Any) -> str:
+    if not isinstance(value, str):
+        raise invalid("role", f"expected a string, got {_type_name(value)}; use {ROLE_MEANINGS}")
+    if value not in vocabulary.CREDENTIAL_ROLES:
+        raise invalid("role", f"{_show(value)} is not a role; use {ROLE_MEANINGS}")
+    return value
+
+
+def credential_projects(value: Any) -> list[int] | None:
+    """The projects a credential is limited to, in the order given; None: every project."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise invalid("projects", f"expected a list of project ids such as [1, 2] (or null for "
+                      f"every project), got {_type_name(value)}")
+    if not value:
+        raise invalid("projects", "must not be empty: list at least one project id, or send "
+                      "null (or leave it out) for every project")
+    if len(value) > vocabulary.MAX_CREDENTIAL_PROJECTS:
+        raise invalid("projects", f"{len(value)} projects is too many; at most "
+                      f"{vocabulary.MAX_CREDENTIAL_PROJECTS}")
+    seen: set[int] = set()
+    for index, item in enumerate(value):
+        path = f"projects[{index}]"
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise invalid(path, f"expected an integer project id, got {_type_name(item)}",
+                          "projects")
+        if not 1 <= item <= MAX_ID:
+            raise invalid(path, f"{_show(item)} is out of range; ids are 1-{MAX_ID}", "projects")
+        if item in seen:
+            raise invalid(path, f"project {item} is listed twice; list each project once",
+                          "projects")
+        seen.add(item)
+    return list(value)
 
 
 def credential_update(body: Any) -> dict[str, Any]:
@@ -379,8 +422,11 @@ def project_create(body: Any) -> dict[str, Any]:
 
 
 def project_update(body: Any) -> dict[str, Any]:
-    """Changes: any of name, description; `rotate_signing_secret: true` asks for a new secret."""
-    fields = known_fields(expect_object(body), ("name", "description", "rotate_signing_secret"))
+    """Changes: any of name, description; `rotate_signing_secret: true` asks for a new secret,
+    and `grace_seconds` with it how long the old one still signs (the node's
+    SigningSecretGraceSeconds when not given)."""
+    fields = known_fields(expect_object(body), ("name", "description", "rotate_signing_secret",
+                                                "grace_seconds"))
     changes: dict[str, Any] = {}
     if "name" in fields:
         changes["name"] = name_text(fields["name"], "name")
@@ -391,10 +437,26 @@ def project_update(body: Any) -> dict[str, Any]:
             forbid=unsafe_in_text)
     if boolean(fields.get("rotate_signing_secret", False), "rotate_signing_secret"):
         changes["rotate_signing_secret"] = True
+    if "grace_seconds" in fields:
+        if not changes.get("rotate_signing_secret"):
+            raise invalid("grace_seconds", "applies only to a rotation; send it with "
+                          "\"rotate_signing_secret\": true")
+        changes["grace_seconds"] = grace_seconds(fields["grace_seconds"])
     if not changes:
         raise ValidationError("body: nothing to change; send name, description or "
                               "\"rotate_signing_secret\": true", code="invalid_body")
     return changes
+
+
+def grace_seconds(value: Any) -> int:
+    """How long a replaced signing secret still signs callbacks: 0 (not at all) to 30 days."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid("grace_seconds", f"expected an integer number of seconds, got "
+                      f"{_type_name(value)}; e.g. 86400 for a day, 0 to stop the old secret now")
+    if not 0 <= value <= MAX_GRACE_SECONDS:
+        raise invalid("grace_seconds", f"{_show(value)} is out of range; use 0-"
+                      f"{MAX_GRACE_SECONDS} seconds (30 days)")
+    return value
 
 
 # -- jobs --------------------------------------------------------------------------------------
@@ -463,25 +525,51 @@ class JobRules:
         return self._hosts[host]
 
     def schedule_problem(self, spec: str, zone: str, anchor: int, start: int | None,
-                         end: int | None) -> tuple[str, str] | None:
-        """(field, message) when the spec cannot be used, else None."""
-        key = (spec, zone, anchor, start, end)
+                         end: int | None, job_id: int | None = None) -> tuple[str, str] | None:
+        """(field, message) when the spec cannot be used, else None. A spec with H is checked
+        for job `job_id`, or, before the job has an id, at the lowest and highest H values."""
+        key = (spec, zone, anchor, start, end, job_id)
         if key not in self._schedules:
             # preview answers times after its start: step back one second so a tick at
             # start_date itself counts.
             first_from = max(self.now, (start or 0) - 1)
-            self._schedules[key] = _schedule_problem(spec, zone, anchor, first_from, end)
+            self._schedules[key] = _schedule_problem(spec, zone, anchor, first_from, end,
+                                                     self.now, job_id)
         return self._schedules[key]
 
 
-def _schedule_problem(spec: str, zone: str, anchor: int, first_from: int,
-                      end: int | None) -> tuple[str, str] | None:
+def _schedule_problem(spec: str, zone: str, anchor: int, first_from: int, end: int | None,
+                      now: int, job_id: int | None) -> tuple[str, str] | None:
+    try:
+        variants = (schedule.spec_variants(spec, now) if job_id is None
+                    else (schedule.resolve_job_spec(spec, job_id, now),))
+    except ScheduleError as exc:
+        return "spec", _strip_field(exc.message, "spec")
+    for extreme, (concrete, shift) in zip(_EXTREMES, variants, strict=False):
+        problem = _concrete_problem(concrete, zone, anchor + shift, first_from, end, now)
+        if problem is not None and len(variants) > 1:
+            # Checked before the job has an id: say which H values the problem comes from.
+            return problem[0], (f"with its H values at their {extreme} ({_show(concrete)}), "
+                                f"{problem[1]}; narrow the H range")
+        if problem is not None:
+            return problem
+    return None
+
+
+_EXTREMES = ("lowest", "highest")
+
+
+def _concrete_problem(spec: str, zone: str, anchor: int, first_from: int, end: int | None,
+                      now: int) -> tuple[str, str] | None:
+    """_schedule_problem of a spec without H (with the shift its H gave in `anchor`)."""
     try:  # preview parses (schedule.parse) and then looks for the first fire time
         upcoming = schedule.preview(spec, zone, first_from, 1, anchor=anchor)
     except ScheduleError as exc:
         return "spec", _strip_field(exc.message, "spec")
     except (ValueError, OverflowError) as exc:
         return "spec", f"{_first_line(exc)}"
+    if not upcoming and schedule.is_at(spec):
+        return "spec", _one_off_problem(spec, now)
     if not upcoming:
         return "spec", f"{_show(spec)} never fires; check the day-of-month and month fields"
     if end is not None and upcoming[0]["epoch"] > end:
@@ -623,7 +711,8 @@ JOB_CHECKS: dict[str, JobCheck] = {
     "data": _check_data, "execution_type": _check_execution_type,
     "misfire_policy": _check_misfire_policy, "end_date": _check_end_date,
 }
-_JOB_STEPS = tuple((f, JOB_CHECKS[f.check or f.kind]) for f in JOB_INPUT_FIELDS)
+_JOB_STEPS = tuple((f, JOB_CHECKS[f.check or f.kind]) for f in JOB_INPUT_FIELDS
+                   if f.instead_of is None)
 _JOB_UPDATES = tuple((f, check) for f, check in _JOB_STEPS if f.updatable)
 _JOB_FIXED = tuple((f, check) for f, check in _JOB_STEPS if not f.updatable)
 _JOB_REQUIRED = vocabulary.JOB_REQUIRED
@@ -668,10 +757,11 @@ def job_create(raw: Any, prefix: str, rules: JobRules) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValidationError(f"{prefix.rstrip('.') or 'body'}: expected a job object, got "
                               f"{_type_name(raw)}", code="invalid_body")
-    fields = job_fields(raw, prefix)
+    fields, one_off = _spec_of_run_at(job_fields(raw, prefix), prefix, rules)
     for required in _JOB_REQUIRED:
         if fields.get(required) is None:
-            raise invalid(prefix + required, "required", required)
+            raise invalid(prefix + required, _REQUIRED_HINTS.get(required, "required"),
+                          required)
     defaults = rules.defaults
     job: dict[str, Any] = {}
     for f, check in _JOB_STEPS:  # runs 10,000 times per batch: keep it lean
@@ -682,12 +772,59 @@ def job_create(raw: Any, prefix: str, rules: JobRules) -> dict[str, Any]:
     anchor = job["anchor"] = start if start is not None else rules.now
     problem = rules.schedule_problem(job["spec"], job["timezone"], anchor, start, job["end_date"])
     if problem is not None:
-        raise invalid(prefix + problem[0], problem[1], problem[0])
+        field_name = "run_at" if one_off and problem[0] == "spec" else problem[0]
+        raise invalid(prefix + field_name, problem[1], field_name)
     return job
 
 
-# A job.create input's fields (what job_create returns), in order.
-JOB_CREATE_INPUTS = (*JOB_INPUTS, "anchor")
+_REQUIRED_HINTS = {"spec": 'required: a cron spec such as "*/5 * * * *" or "@every 1m", or '
+                           '"run_at" (an RFC 3339 instant, or "now") for a job that runs once'}
+_RUN_AT_HINT = ('send an RFC 3339 instant such as "2030-01-02T15:04:05Z", epoch seconds, or '
+                '"now" to run the job at once')
+
+
+def _spec_of_run_at(fields: Mapping[str, Any], prefix: str, rules: JobRules
+                    ) -> tuple[Mapping[str, Any], bool]:
+    """`fields` with a run_at turned into the spec it stands for (`@at <instant>`, or
+    `@at now`, which the store resolves to the second after the job's creation), and whether
+    it had one. Refuses run_at with a spec, and a null run_at (it is never answered, so a job
+    sent back holds none)."""
+    if "run_at" not in fields:
+        return fields, False
+    value, path = fields["run_at"], prefix + "run_at"
+    if value is None:
+        raise invalid(path, f"must not be null; {_RUN_AT_HINT}, or send a spec instead")
+    if fields.get("spec") is not None:
+        raise invalid(prefix + "spec", 'send either spec or run_at, not both: run_at is the '
+                      'one-off spec "@at <instant>"', "spec")
+    if isinstance(value, str) and value.strip().lower() == "now":
+        spec = "@at now"
+    else:
+        seconds = rules.instant(value, path)
+        if seconds is None:  # Go's zero time: "none", which a one-off cannot be
+            raise invalid(path, f"{_show(value)} means no time; {_RUN_AT_HINT}")
+        spec = schedule.at_spec(seconds)
+    rest = {name: given for name, given in fields.items() if name != "run_at"}
+    rest["spec"] = spec
+    return rest, True
+
+
+def _one_off_problem(spec: str, now: int) -> str:
+    """Why a one-off has no fire time: its instant is past, or before its start date."""
+    instant = schedule.parse(spec).next_or_none(-1)
+    shown = schedule.format_rfc3339_utc(instant or 0)
+    if instant is not None and instant <= now:
+        return (f"the instant {shown} is in the past (now is "
+                f'{schedule.format_rfc3339_utc(now)}); send a later instant, or "run_at": "now" '
+                "to run the job at once")
+    return (f"the instant {shown} is before start_date: the job would never run; move "
+            "start_date earlier or leave it out")
+
+
+# A job.create input's fields (what job_create returns), in order: the alternatives are
+# folded into the fields they stand for.
+JOB_CREATE_INPUTS = (*(name for name in JOB_INPUTS if name not in vocabulary.JOB_ALTERNATIVES),
+                     "anchor")
 
 
 def jobs_create_columns(body: Any, rules: JobRules) -> tuple[int, dict[str, Any], bool]:
@@ -719,7 +856,7 @@ def _checked_columns(body: list[Any], rules: JobRules) -> dict[str, Any] | None:
     if set(map(type, body)) != {dict}:
         return None
     given = set().union(*body)  # the fields any job gives
-    if not given <= _JOB_PLAIN:
+    if not given <= _JOB_PLAIN or not given.isdisjoint(vocabulary.JOB_ALTERNATIVES):
         return None
     count = len(body)
     columns: dict[str, Any] = {}
@@ -797,7 +934,7 @@ def job_update(body: Any, current: Mapping[str, Any], rules: JobRules) -> dict[s
     Read-only fields (id, project_id, execution_type, the timestamps) may be sent back unchanged
     so a GET result can be edited and PUT; changing them is a 400.
     """
-    fields = job_fields(expect_object(body))
+    fields, one_off = _spec_of_run_at(job_fields(expect_object(body)), "", rules)
     for f, check in _JOB_FIXED:
         if f.name not in fields:
             continue
@@ -814,7 +951,12 @@ def job_update(body: Any, current: Mapping[str, Any], rules: JobRules) -> dict[s
     if not changes:
         raise ValidationError("body: nothing to change; send any of " + ", ".join(JOB_UPDATABLE),
                               code="invalid_body")
-    _check_updated_schedule(changes, current, rules)
+    try:
+        _check_updated_schedule(changes, current, rules)
+    except ValidationError as exc:
+        if one_off and exc.message.startswith("spec: "):
+            raise invalid("run_at", exc.message[len("spec: "):]) from None
+        raise
     return changes
 
 
@@ -825,17 +967,26 @@ def _check_updated_schedule(changes: dict[str, Any], current: Mapping[str, Any],
         return
     merged = {name: changes.get(name, current.get(name)) for name in schedule_fields}
     start, end = merged["start_date"], merged["end_date"]
-    if "end_date" in changes or "start_date" in changes:
-        _check_window(start, end, rules.now, "end_date")
     created = int(current.get("created_at_ms") or rules.now * 1000) // 1000
     anchor = start if start is not None else created
     if "start_date" in changes:
         # @every counts from the start date, else from creation.
         changes["anchor"] = anchor
+    if _same_schedule(merged, current):
+        return  # sent back as read: a one-off past its instant stays as it is
+    if "end_date" in changes or "start_date" in changes:
+        _check_window(start, end, rules.now, "end_date")
     problem = rules.schedule_problem(str(merged["spec"]), str(merged["timezone"]), anchor, start,
-                                     end)
+                                     end, current.get("id"))
     if problem is not None:
         raise invalid(problem[0], problem[1])
+
+
+def _same_schedule(merged: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Whether the schedule fields of an update are those the job has (its spec compared as
+    the store keeps it, blank runs collapsed)."""
+    return all(" ".join(str(merged[name]).split()) == " ".join(str(current.get(name)).split())
+               if name == "spec" else merged[name] == current.get(name) for name in merged)
 
 
 # -- executions and previews --------------------------------------------------------------------

@@ -22,6 +22,7 @@ from scheduler0.coordinator.placement import NodeReports
 from scheduler0.coordinator.ports import Pusher, Raft
 from scheduler0.coordinator.supervised import SupervisedThread
 from scheduler0.errors import Scheduler0Error
+from scheduler0.messages import LeaseId
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class LeaseBook:
         """The table of `term`, a new one when the term changed (epochs restart per term)."""
         with self.lock:
             if self._table is None or self._table.term != term:
-                self._table = leases.LeaseTable(term, self.clock.monotonic())
+                # The lease desk reads the revoked leases before it observes any heartbeat.
+                self._table = leases.LeaseTable(term, self.clock.monotonic(), revoked=None)
                 self._lapsed.clear()
             return self._table
 
@@ -76,8 +78,8 @@ class LeaseBook:
 class LeaseDesk(SupervisedThread):
     def __init__(self, settings: Settings, raft: Raft, stopping: threading.Event,
                  reports: NodeReports, curve: transport.CurveKeys | None, book: LeaseBook,
-                 proof: LeadershipProof, *, clock: Clock = SYSTEM_CLOCK,
-                 pusher: Callable[[], Pusher] | None = None):
+                 proof: LeadershipProof, revoked: Callable[[], dict[int, LeaseId]], *,
+                 clock: Clock = SYSTEM_CLOCK, pusher: Callable[[], Pusher] | None = None):
         super().__init__("leases", stopping, clock)
         self.settings = settings
         self.raft = raft
@@ -85,6 +87,7 @@ class LeaseDesk(SupervisedThread):
         self.curve = curve
         self.book = book
         self.proof = proof
+        self._revoked = revoked  # the store's revoked leases (PipelineReader.revoked_leases)
         self._pusher = pusher or (lambda: Dispatcher(self.settings, self.curve, self.reports))
         self.lapses = 0
         self._warned_clocks: set[int] = set()
@@ -111,9 +114,16 @@ class LeaseDesk(SupervisedThread):
     def tend(self, dispatcher: Pusher) -> None:
         """Take the latest heartbeats, note lapses, and acknowledge the rest once this node
         provably leads (the acks renew the leases)."""
+        term = self.raft.term
+        with self.book.lock:
+            known = self.book.table(term).revoked is not None
+        if not known:
+            self._read_revoked(term)
         latest = self.reports.latest()
         with self.book.lock:
-            table = self.book.table(self.raft.term)
+            table = self.book.table(term)
+            if table.revoked is None:
+                return  # the term changed meanwhile: read again next pass
             table.observe(latest)
             lapsed = table.expire(self.clock.monotonic())
             if lapsed:
@@ -130,6 +140,17 @@ class LeaseDesk(SupervisedThread):
         for ack in acks:
             dispatcher.send(ack.node_id, ack)
         self._watch_clocks(offsets)
+
+    def _read_revoked(self, term: int) -> None:
+        """Read the leases earlier leaders took back, before continuing any. This leader's
+        own commit comes after every earlier one in the log, and it is applied here once it
+        returns, so the store then holds every revocation committed before this term."""
+        self.proof.confirm()
+        revoked = self._revoked()
+        with self.book.lock:
+            table = self.book.table(term)
+            if table.term == term and table.revoked is None:
+                table.revoked = revoked
 
     def _watch_clocks(self, offsets: dict[int, float | None]) -> None:
         """Warn once per node when its clock is off from this leader's by over CLOCK_WARNING."""

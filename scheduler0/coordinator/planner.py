@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from scheduler0 import leases, messages, transport
 from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
 from scheduler0.coordinator.dispatcher import (
     DISPATCH_STALENESS,
+    LEADERSHIP_PROOF_TIMEOUT,
     Dispatcher,
     LeadershipLost,
     LeadershipProof,
@@ -175,8 +176,13 @@ class Planner(SupervisedThread):
             self._taking_back.discard(node_id)  # then it is tried again next round
 
     def _take_back(self, reader: PlanningReader, dispatcher: Pusher, node_id: int) -> None:
-        """Re-send the unfinished batches of a node whose lease lapsed (same execution ids)."""
+        """Re-send the unfinished batches of a node whose lease lapsed (same execution ids).
+
+        The lapse is committed first: the node still holds those batches, and a later leader
+        that let it carry on under that lease would have them delivered twice."""
         flights = [f for f in self.in_flight.values() if f.node_id == node_id]
+        if flights:
+            self._commit_revocation(node_id)
         count = 0
         for flight in flights:
             pending = reader.unfinished_of_batch(flight.batch_id)
@@ -189,6 +195,20 @@ class Planner(SupervisedThread):
         if flights:
             log.warning("re-sent %d executions in %d batches of node %d", count, len(flights),
                         node_id)
+
+    def _commit_revocation(self, node_id: int) -> None:
+        with self.book.lock:
+            lease = self.leases.taken_back(node_id) if self.leases else None
+        if lease is None:
+            return
+        body = messages.LeaseRevoke(node_id=node_id, term=lease[0], epoch=lease[1])
+        try:
+            # As short as a leadership proof: a leader cut off from the majority fails here.
+            self.raft.submit_as_leader(messages.command(body), LEADERSHIP_PROOF_TIMEOUT)
+        except Scheduler0Error as exc:
+            raise LeadershipLost(f"the lapse of node {node_id}'s lease was not committed: "
+                                 f"{exc}") from None
+        self.proof.note()
 
     def confirm_leadership(self) -> None:
         """Commit an empty PLAN as this node: only a leader with a majority can.
@@ -253,14 +273,14 @@ class Planner(SupervisedThread):
         batches = [b for b in batches if b.id not in self.in_flight]
         if not batches:
             return 0
-        secrets = reader.project_secrets(sorted({j.project_id for b in batches for j in b.jobs}))
+        keys = self._signing_keys(reader, {j.project_id for b in batches for j in b.jobs})
         sent = 0
         for batch in batches:
             # A batch sent after its tick (a slow round) gets the whole delivery budget from
             # now, as a re-send does: counted from its tick, it would be overdue, and sent
             # again, while its executor is still delivering it.
             deadline = max(self._deadline(batch.fire_at), self.clock.now() + self._deadline(0))
-            self._send(dispatcher, batch, secrets, deadline, attempts=1)
+            self._send(dispatcher, batch, keys, deadline, attempts=1)
             sent += len(batch.jobs)
         self.stats["planned"] += sent
         self.stats["batches"] += len(batches)
@@ -359,10 +379,10 @@ class Planner(SupervisedThread):
                 pending: list[planning.PlannedJob], now: float, attempt: int,
                 exclude: int | None = None, *, reason: str) -> int:
         batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose(exclude=exclude))
-        secrets = reader.project_secrets(sorted({j.project_id for j in pending}))
+        keys = self._signing_keys(reader, {j.project_id for j in pending})
         # Not before the tick's own deadline: a batch re-sent early still has to wait for it.
         deadline = max(self._deadline(fire_at), now + self._deadline(0))
-        self._send(dispatcher, batch, secrets, deadline, attempt)
+        self._send(dispatcher, batch, keys, deadline, attempt)
         self.stats["redispatched"] += len(pending)
         self.stats["redispatched_by"][reason] += len(pending)
         return len(pending)
@@ -372,15 +392,22 @@ class Planner(SupervisedThread):
                                         self.settings.job_execution_retry_delay,
                                         self.settings.job_execution_retry_max)
 
-    def _send(self, dispatcher: Pusher, batch: planning.Batch, secrets: dict[int, str],
+    def _signing_keys(self, reader: PlanningReader, project_ids: set[int]) -> SigningKeys:
+        """The projects' secrets, and the previous ones whose grace period has not ended: the
+        batch carries both, so the node delivering it looks nothing up."""
+        ids = sorted(project_ids)
+        return SigningKeys(reader.project_secrets(ids),
+                           reader.previous_secrets(ids, int(self.clock.now())))
+
+    def _send(self, dispatcher: Pusher, batch: planning.Batch, keys: SigningKeys,
               deadline: float, attempts: int) -> None:
         """Push one batch, stamped with this leader's term and the lease of the node it goes
         to, once leadership is proven."""
         assert self.leases is not None
         with self.book.lock:
             stamp = (self.leases.term, self.leases.epoch_of(batch.node_id))
-        message = messages.Batch.of(batch.id, batch.fire_at, batch.jobs, secrets, deadline,
-                                    term=self.raft.term, lease=stamp)
+        message = messages.Batch.of(batch.id, batch.fire_at, batch.jobs, keys.current, deadline,
+                                    term=self.raft.term, lease=stamp, previous=keys.previous)
         self._still_leading()
         if not dispatcher.send(batch.node_id, message):
             log.warning("intake of node %d is full; batch %s waits for re-dispatch",
@@ -388,6 +415,13 @@ class Planner(SupervisedThread):
         self.stats["last_dispatch_at"] = self.clock.now()
         self.in_flight[batch.id] = InFlight(batch.id, batch.node_id, batch.fire_at, deadline,
                                             attempts)
+
+
+class SigningKeys(NamedTuple):
+    """What a batch is signed with, by project id: the current secrets and the previous ones."""
+
+    current: dict[int, str]
+    previous: dict[int, messages.PreviousSecret]
 
 
 class _PlanRefused(Scheduler0Error):

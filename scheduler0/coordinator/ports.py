@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scheduler0.messages import Message
+from scheduler0.messages import Message, PreviousSecret
 from scheduler0.schedule.planning import DueSchedule, PlannedJob
 
 
@@ -48,11 +48,16 @@ class PlanningReader(Protocol):
 
     def project_secrets(self, project_ids: Sequence[int]) -> dict[int, str]: ...
 
+    def previous_secrets(self, project_ids: Sequence[int], now: int
+                         ) -> dict[int, PreviousSecret]: ...
+
     def unfinished_of_batch(self, batch_id: str) -> list[PlannedJob]: ...
 
     def unfinished_batches(self) -> dict[str, list[PlannedJob]]: ...
 
     def batch_fire_at(self, batch_id: str) -> int: ...
+
+    def revoked_leases(self) -> dict[int, tuple[int, int]]: ...
 
 
 class Pusher(Protocol):

@@ -65,7 +65,7 @@ class Coordinator:
         self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader,
                                self.curve, self.reports, book, proof, clock=self.clock)
         self.desk = LeaseDesk(self.settings, self.raft, stopping, self.reports, self.curve,
-                              book, proof, clock=self.clock)
+                              book, proof, self._revoked_leases, clock=self.clock)
         self.pruner = Pruner(self.settings, self.raft, stopping, clock=self.clock)
         self.heartbeat = Heartbeat(self.settings, stopping, self.curve, self.reports, self._load,
                                    holdings, keeper)
@@ -185,6 +185,14 @@ class Coordinator:
 
     def _pipeline_reader(self) -> PipelineReader:
         return PipelineReader(self.settings.db_path)
+
+    def _revoked_leases(self) -> dict[int, tuple[int, int]]:
+        """Read once per term by the lease desk: a reader of its own, closed at once."""
+        reader = self._pipeline_reader()
+        try:
+            return reader.revoked_leases()
+        finally:
+            reader.close()
 
 
 def work_problem(threads: dict[str, bool], leading: bool, planner_age: float | None) -> str | None:

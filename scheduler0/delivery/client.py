@@ -39,6 +39,8 @@ from scheduler0 import __version__, clock
 from scheduler0.config import Settings
 from scheduler0.delivery import target as callback_target
 from scheduler0.delivery.core import (
+    PREVIOUS_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
     Chunk,
     FairQueue,
     Metrics,
@@ -51,7 +53,7 @@ from scheduler0.delivery.core import (
     split_chunks,
 )
 from scheduler0.delivery.target import CallbackGuard, NetworkPolicy
-from scheduler0.messages import Batch, Outcome
+from scheduler0.messages import Batch, Outcome, PreviousSecret
 
 __all__ = ["Deliverer", "Metrics", "backoff", "chunk_key", "group_by_destination",
            "plan_chunks", "sign", "split_chunks"]
@@ -156,11 +158,13 @@ class _Delivery:
 class _Send:
     """A chunk on its way: where it goes, for which delivery, and its attempts so far."""
 
-    __slots__ = ("attempts", "chunk", "delivery", "secret", "started_ms")
+    __slots__ = ("attempts", "chunk", "delivery", "previous", "secret", "started_ms")
 
-    def __init__(self, chunk: Chunk, secret: str | None, delivery: _Delivery):
+    def __init__(self, chunk: Chunk, secret: str | None, delivery: _Delivery,
+                 previous: PreviousSecret | None = None):
         self.chunk = chunk
         self.secret = secret
+        self.previous = previous  # the project's secret before its rotation, in its grace
         self.delivery = delivery
         self.attempts = 0
         self.started_ms = 0
@@ -270,7 +274,8 @@ class Deliverer:
         """Queue every chunk of one batch and wait until the last one settled."""
         for chunk in chunks:
             secret = self._secret(batch.signing_secrets, chunk.project_id)
-            self._queue.put(_host_port(chunk.url), _Send(chunk, secret, delivery))
+            previous = batch.previous_secrets.get(str(chunk.project_id))
+            self._queue.put(_host_port(chunk.url), _Send(chunk, secret, delivery, previous))
         self._deliveries.add(delivery)
         self._start_sends()
         try:
@@ -381,7 +386,7 @@ class Deliverer:
             send.started_ms = int(sent_at * 1000)
             for scheduled_at, count in send.chunk.ticks:
                 self.metrics.observe_lateness(sent_at - scheduled_at, count)
-        return await self._attempt(send.chunk, send.secret, int(sent_at))
+        return await self._attempt(send.chunk, send.secret, int(sent_at), send.previous)
 
     def _outcomes(self, send: _Send, status: int | None,
                   error: str | None) -> list[Outcome]:
@@ -396,15 +401,18 @@ class Deliverer:
                         error=error, started_at_ms=send.started_ms, finished_at_ms=finished_ms)
                 for eid in chunk.execution_ids]
 
-    async def _attempt(self, chunk: Chunk, secret: str | None,
-                       timestamp: int) -> tuple[int | None, str | None]:
+    async def _attempt(self, chunk: Chunk, secret: str | None, timestamp: int,
+                       previous: PreviousSecret | None = None) -> tuple[int | None, str | None]:
         """One POST: (status, None) on 2xx, else (status or None, reason)."""
         assert self._session is not None, "Deliverer.start() was not awaited"
         headers = {"Content-Type": "application/json", "Idempotency-Key": chunk.key,
                    "X-Payload-Chunk-Id": chunk.key, "X-Scheduler0-Node": self._node,
                    "X-Scheduler0-Timestamp": str(timestamp)}
         if secret is not None:
-            headers["X-Scheduler0-Signature"] = sign(secret, timestamp, chunk.body)
+            headers[SIGNATURE_HEADER] = sign(secret, timestamp, chunk.body)
+            # During a rotation's grace period a receiver may still hold only the old secret.
+            if previous is not None and timestamp < previous.expires_at:
+                headers[PREVIOUS_SIGNATURE_HEADER] = sign(previous.secret, timestamp, chunk.body)
         try:
             async with self._session.post(chunk.url, data=chunk.body, headers=headers,
                                           allow_redirects=False) as response:

@@ -12,6 +12,9 @@ The callback contract (the README's Callbacks section):
     X-Scheduler0-Node     the delivering node's NodeId
     X-Scheduler0-Timestamp  epoch seconds when this attempt was sent
     X-Scheduler0-Signature  sign(project secret, timestamp, body) = "sha256=<hex>"
+    X-Scheduler0-Signature-Previous  sign(the secret before the last rotation, timestamp, body),
+                            only while that rotation's grace period lasts: a receiver that
+                            still holds the old secret verifies this one, then switches
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from scheduler0.schedule.timefmt import format_rfc3339_utc
 ELEMENT_FIELDS = ("id", "execution_id", "scheduled_at", "project_id", "spec", "timezone", "data",
                   "callback_url")
 SIGNATURE_PREFIX = "sha256="
+SIGNATURE_HEADER = "X-Scheduler0-Signature"
+PREVIOUS_SIGNATURE_HEADER = "X-Scheduler0-Signature-Previous"
 BACKOFF_CAP = 300.0  # seconds; a retry never waits longer than this (unless the first delay does)
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _EMPTY_ARRAY = 2  # len(b"[]")

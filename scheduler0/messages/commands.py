@@ -23,7 +23,8 @@ Bodies by type (all times epoch seconds unless named *_ms), and what apply retur
     credential.update  CredentialUpdate  -> credential row
     credential.delete  CredentialDelete  -> {"id": int}
     project.create     ProjectCreate     -> project row (with signing_secret)
-    project.update     ProjectUpdate     -> project row (signing_secret only when it was rotated)
+    project.update     ProjectUpdate     -> project row (signing_secret only when it was rotated;
+                                            the secret replaced signs too for grace_seconds)
     project.delete     ProjectDelete     -> {"id": int, "jobs_deleted": int}
     job.create         JobCreate         -> [job row, ...] (ids included); for a body in columns,
                                             {"count": n, "columns": {field: column}}, the
@@ -34,6 +35,8 @@ Bodies by type (all times epoch seconds unless named *_ms), and what apply retur
                                              "settled_before": [batch_id, ...] when any}
     result             Result            -> {"settled": int}
     prune              Prune             -> {"deleted": int, "more": bool}
+    lease.revoke       LeaseRevoke       -> {"node_id": int, "term": int, "epoch": int} (the
+                                            newest lease revoked for that node)
 """
 
 from __future__ import annotations
@@ -47,7 +50,13 @@ import msgspec
 from scheduler0 import clock
 from scheduler0.errors import ApiError, ValidationError
 from scheduler0.messages import fields
-from scheduler0.vocabulary import FINAL_STATES, ExecutionState, execution_id
+from scheduler0.vocabulary import (
+    CREDENTIAL_ROLES,
+    DEFAULT_CREDENTIAL_ROLE,
+    FINAL_STATES,
+    ExecutionState,
+    execution_id,
+)
 
 COMMAND_VERSION = 1
 
@@ -63,12 +72,13 @@ JOB_DELETE = "job.delete"
 PLAN = "plan"
 RESULT = "result"
 PRUNE = "prune"
+LEASE_REVOKE = "lease.revoke"
 
 TYPES = (
     CREDENTIAL_CREATE, CREDENTIAL_UPDATE, CREDENTIAL_DELETE,
     PROJECT_CREATE, PROJECT_UPDATE, PROJECT_DELETE,
     JOB_CREATE, JOB_UPDATE, JOB_DELETE,
-    PLAN, RESULT, PRUNE,
+    PLAN, RESULT, PRUNE, LEASE_REVOKE,
 )
 
 
@@ -174,16 +184,30 @@ class Body(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CredentialCreate(Body, frozen=True, kw_only=True):
+    """`role` and `projects` (None: every project) bound what the credential may do. A body
+    written before they existed has neither, and means what every credential could do then:
+    admin, every project."""
+
     TYPE = CREDENTIAL_CREATE
     api_key: str
     secret_hash: str
     archived: bool = False
+    role: str = DEFAULT_CREDENTIAL_ROLE
+    projects: list[int] | None = None
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
+        role = fields.opt_str(data, "role", DEFAULT_CREDENTIAL_ROLE)
+        if role not in CREDENTIAL_ROLES:
+            raise ValidationError(f"role must be one of {', '.join(CREDENTIAL_ROLES)}, "
+                                  f"got {role!r}")
+        projects = fields.opt_int_list(data, "projects")
+        if projects is not None and not projects:
+            raise ValidationError("projects must not be empty; null means every project")
         return cls(api_key=fields.req_str(data, "api_key"),
                    secret_hash=fields.req_str(data, "secret_hash"),
-                   archived=fields.opt_bool(data, "archived", False))
+                   archived=fields.opt_bool(data, "archived", False), role=str(role),
+                   projects=projects)
 
 
 class CredentialUpdate(Body, frozen=True, kw_only=True):
@@ -220,19 +244,29 @@ class ProjectCreate(Body, frozen=True, kw_only=True):
 
 
 class ProjectUpdate(Body, frozen=True, kw_only=True, omit_defaults=True):
-    """Only the fields given change; None (or absent) leaves a field as it is."""
+    """Only the fields given change; None (or absent) leaves a field as it is.
+
+    With `signing_secret` (a rotation), the secret it replaces keeps signing callbacks too for
+    `grace_seconds` from the command's time. A rotation written before grace periods existed
+    has no `grace_seconds`: 0, the old secret stops at once, as it did then.
+    """
 
     TYPE = PROJECT_UPDATE
     id: int
     name: str | None = None
     description: str | None = None
     signing_secret: str | None = None
+    grace_seconds: int = 0
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
+        grace = fields.opt_int(data, "grace_seconds") or 0
+        if grace < 0:
+            raise ValidationError(f"grace_seconds must not be negative, got {grace}")
         return cls(id=fields.req_int(data, "id"), name=fields.opt_str(data, "name", None),
                    description=fields.opt_str(data, "description", None),
-                   signing_secret=fields.opt_str(data, "signing_secret", None))
+                   signing_secret=fields.opt_str(data, "signing_secret", None),
+                   grace_seconds=grace)
 
     def changes(self) -> dict[str, str]:
         """The fields to change, in a fixed order."""
@@ -490,8 +524,24 @@ class Result(Body, frozen=True, kw_only=True):
         return result
 
 
+class LeaseRevoke(Body, frozen=True, kw_only=True):
+    """A leader took back the batches of node `node_id` held under lease (term, epoch), or an
+    earlier one, to send them to other nodes: no later leader may let the node carry on under
+    it (leases.LeaseTable.revoked)."""
+
+    TYPE = LEASE_REVOKE
+    node_id: int
+    term: int
+    epoch: int
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(node_id=fields.req_int(data, "node_id"), term=fields.req_int(data, "term"),
+                   epoch=fields.req_int(data, "epoch"))
+
+
 BODIES: dict[str, type[Body]] = {body.TYPE: body for body in (
     CredentialCreate, CredentialUpdate, CredentialDelete,
     ProjectCreate, ProjectUpdate, ProjectDelete,
     JobCreate, JobUpdate, JobDelete,
-    Plan, Result, Prune)}
+    Plan, Result, Prune, LeaseRevoke)}

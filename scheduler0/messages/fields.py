@@ -52,6 +52,16 @@ def opt_bool(body: Mapping[str, Any], key: str, default: bool, where: str = "") 
     return as_bool(value, where + key)
 
 
+def opt_int_list(body: Mapping[str, Any], key: str, where: str = "") -> list[int] | None:
+    """A list of integers, or None when the key is absent or null."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValidationError(f"{where}{key} must be a list of integers, got {_kind(value)}")
+    return [_int(item, f"{where}{key}[{i}]") for i, item in enumerate(value)]
+
+
 def as_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValidationError(f"{name} must be true or false, got {_kind(value)}")

@@ -84,12 +84,22 @@ class Job(Protocol):
     def callback_url(self) -> str: ...
 
 
+class PreviousSecret(msgspec.Struct, frozen=True, kw_only=True):
+    """A project's signing secret before its last rotation: callbacks sent before `expires_at`
+    (epoch s, by the sending executor's clock) carry its signature too."""
+
+    secret: str
+    expires_at: int
+
+
 class Batch(Message, frozen=True, kw_only=True, tag="batch"):
     """Executions of one tick for one node, delivered no earlier than `fire_at` (epoch s).
 
     `term` is the sending leader's (a node drops a batch of an older term), `lease` the lease
     it was placed under (scheduler0.leases), `deadline` when its results are overdue (epoch s).
     `unreadable` lists executions a decoder could not read (reported failed, not delivered).
+    `previous_secrets` holds the projects whose secret was rotated within its grace period (a
+    node of the previous release ignores it and sends the current signature alone).
     """
 
     batch_id: str
@@ -100,11 +110,14 @@ class Batch(Message, frozen=True, kw_only=True, tag="batch"):
     term: int | None = None
     lease: LeaseId | None = None
     unreadable: list[Unreadable] = []
+    previous_secrets: dict[str, PreviousSecret] = {}  # project id (as text) -> its previous
 
     @classmethod
     def of(cls, batch_id: str, fire_at: int, jobs: Sequence[Job], secrets: Mapping[int, str],
-           deadline: float, term: int | None = None, lease: LeaseId | None = None) -> Batch:
-        """The batch of `jobs` firing at `fire_at`, with their projects' signing secrets."""
+           deadline: float, term: int | None = None, lease: LeaseId | None = None,
+           previous: Mapping[int, PreviousSecret] | None = None) -> Batch:
+        """The batch of `jobs` firing at `fire_at`, with their projects' signing secrets (and
+        the previous ones still in their grace period)."""
         from scheduler0.vocabulary import execution_id
 
         executions = [Execution(execution_id=execution_id(job.id, fire_at), id=job.id,
@@ -112,9 +125,11 @@ class Batch(Message, frozen=True, kw_only=True, tag="batch"):
                                 timezone=job.timezone, data=job.data,
                                 callback_url=job.callback_url) for job in jobs]
         projects = {job.project_id for job in jobs}
+        previous = previous or {}
         return cls(batch_id=batch_id, fire_at=fire_at, deadline=int(deadline),
                    executions=executions, term=term, lease=lease,
-                   signing_secrets={str(p): secrets[p] for p in projects if p in secrets})
+                   signing_secrets={str(p): secrets[p] for p in projects if p in secrets},
+                   previous_secrets={str(p): previous[p] for p in projects if p in previous})
 
 
 # -- results and load: executors -> their coordinator --------------------------------------------

@@ -8,6 +8,9 @@ are integer epoch seconds (UTC) throughout.
     zones.py     IANA zone validation; each zone's offset as constant-offset segments
     cron.py      the wall-clock walk and the DST rule (fixed-time vs wildcard specs)
     schedule.py  Schedule, parse, next_fire, preview
+    at.py        @at <instant>, the one-off schedule
+    hashed.py    H: per-job values derived from the job id (Jenkins's notation)
+    resolve.py   a job's spec for that job: H and @at now resolved from its id and `now`
     misfire.py   decide_misfires and the three policies
     grouping.py  ScheduleCache and group_next_fires (evaluate once per distinct schedule)
     timefmt.py   RFC 3339 output, instant parsing
@@ -22,8 +25,17 @@ spec fires whenever the clock reads a matching time: twice in a repeated hour, n
 skipped one. @every is elapsed time: anchor + k * interval.
 """
 
+from scheduler0.schedule.at import at_spec, is_at
 from scheduler0.schedule.grouping import ScheduleCache, group_next_fires
+from scheduler0.schedule.hashed import has_hash, job_hash
 from scheduler0.schedule.misfire import MisfireDecision, decide_misfires
+from scheduler0.schedule.resolve import (
+    ResolvedSpec,
+    depends_on_job,
+    job_spec_text,
+    resolve_job_spec,
+    spec_variants,
+)
 from scheduler0.schedule.schedule import PREVIEW_MAX, Schedule, next_fire, parse, preview
 from scheduler0.schedule.timefmt import (
     format_local,
@@ -40,16 +52,25 @@ __all__ = [
     "MISFIRE_POLICIES",
     "PREVIEW_MAX",
     "MisfireDecision",
+    "ResolvedSpec",
     "Schedule",
     "ScheduleCache",
+    "at_spec",
     "decide_misfires",
+    "depends_on_job",
     "format_local",
     "format_rfc3339_utc",
     "format_rfc3339_utc_ms",
     "group_next_fires",
+    "has_hash",
+    "is_at",
+    "job_hash",
+    "job_spec_text",
     "next_fire",
     "parse",
     "parse_instant",
     "preview",
+    "resolve_job_spec",
+    "spec_variants",
     "validate_timezone",
 ]

@@ -32,8 +32,13 @@ def parse_every(spec: str) -> int:
     words = spec.split()
     if len(words) == 1:
         raise ScheduleError(f'{FIELD}: missing in "{spec}"; {_HINT}')
+    if len(words) == 3 and words[2] == "H":
+        # The engine sees concrete specs only: a job's phase is resolved from its id (hashed.py).
+        raise ScheduleError(f'{FIELD}: "H" after the duration is a per-job phase; only a '
+                            "job's spec may hold it (it is resolved when the job is created)")
     if len(words) > 2:
-        raise ScheduleError(f'{FIELD}: "{spec}" must be "@every" and one duration; {_HINT}')
+        raise ScheduleError(f'{FIELD}: "{spec}" must be "@every" and one duration, optionally '
+                            f"followed by H (a per-job phase); {_HINT}")
     return parse_duration(words[1])
 
 

@@ -9,7 +9,9 @@ We parse ourselves instead of calling `croniter.expand` because the dialect must
 croniter also accepts `L`, `W`, `#` and `H`, its errors do not name the field, and its
 expansion loses what Vixie cron needs to know: whether a field *starts with* `*` (that
 decides the day-of-month / day-of-week AND/OR rule and the DST class of a job).
-croniter remains the oracle the tests compare the expansion against.
+croniter remains the oracle the tests compare the expansion against. A job's `H` (Jenkins's
+per-job value) is resolved to numbers and ranges from the job id before a spec reaches this
+parser (hashed.py), so here `H` is refused.
 
 Every error is a `ScheduleError` whose message starts with the field's name.
 """
@@ -132,6 +134,11 @@ def expand(text: str, field: FieldSpec) -> tuple[int, ...]:
 
 
 def _expand_item(item: str, field: FieldSpec) -> range:
+    if item[:1] == "H":
+        # The engine sees concrete specs only: a job's H is resolved from its id (hashed.py).
+        raise ScheduleError(
+            f'{field.name}: "{item}" uses H, a value derived from a job\'s id; only a job\'s '
+            "spec may hold it (it is resolved when the job is created)")
     base, slash, step_text = item.partition("/")
     # `*` for weekdays is 0-6: 7 would repeat Sunday, and `*/2` must mean 0,2,4,6 as in Vixie cron.
     high = 6 if field is DAY_OF_WEEK else field.high
@@ -155,6 +162,17 @@ def _expand_item(item: str, field: FieldSpec) -> range:
             low = 0  # `7/2` is `0/2`: Sunday is 0 as well as 7
     step = _step(step_text, item, field) if slash else 1
     return range(low, high + 1, step)
+
+
+def field_value(text: str, field: FieldSpec) -> int:
+    """One value of `field` (a number or, in the month and weekday fields, a name); raises
+    ScheduleError naming the field."""
+    return _value(text, field)
+
+
+def field_step(text: str, item: str, field: FieldSpec) -> int:
+    """The step `n` of `item` (`.../n`), within the field's span; raises ScheduleError."""
+    return _step(text, item, field)
 
 
 def _value(text: str, field: FieldSpec) -> int:

@@ -83,8 +83,8 @@ def schedule_ticks(schedule: Schedule, first: int, now: int, horizon: int) -> li
         ticks += past
     last = ticks[-1]
     while True:
-        nxt = schedule.next_after(last)
-        if nxt > horizon:
+        nxt = schedule.next_or_none(last)  # None: no tick left (a one-off's is behind it)
+        if nxt is None or nxt > horizon:
             break
         ticks.append(nxt)
         last = nxt
@@ -103,7 +103,7 @@ def plan_schedule(schedule: Schedule, due: DueSchedule, jobs: Sequence[PlannedJo
             _add(plan.fires, tick, [j for j in members if j.active_at(tick)])
         for tick in decision.missed:
             _add(plan.missed, tick, [j for j in members if j.active_at(tick)])
-    plan.advances.append((due.id, schedule.next_after(ticks[-1]), ticks[-1]))
+    plan.advances.append((due.id, schedule.next_or_none(ticks[-1]), ticks[-1]))
 
 
 def plan_due(cache: ScheduleCache, due: Iterable[tuple[DueSchedule, Sequence[PlannedJob]]],

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from scheduler0.errors import ScheduleError
+from scheduler0.schedule.at import AtRule, at_spec, is_at, parse_at
 from scheduler0.schedule.cron import CronRule
 from scheduler0.schedule.every import EveryRule, is_every, parse_every
 from scheduler0.schedule.fields import parse_cron
@@ -19,8 +20,10 @@ class Schedule:
     """A parsed, validated schedule. Immutable; equal and hashable by (spec, timezone, anchor).
 
     `spec` is the text with runs of whitespace collapsed; `timezone` the canonical IANA key;
-    `anchor` the @every anchor (None -> 0), and always None for cron specs: they do not depend
-    on it, and dropping it lets jobs created at different instants share one schedule.
+    `anchor` the @every anchor (None -> 0), and always None for cron and @at specs: they do not
+    depend on it, and dropping it lets jobs created at different instants share one schedule.
+    An @at spec's text is its canonical form (`@at <RFC 3339 UTC>`), so equal instants are
+    one schedule however they were written.
     Raises ScheduleError (message names the field, the value and the fix) on any bad input.
     """
 
@@ -29,10 +32,10 @@ class Schedule:
     spec: str
     timezone: str
     anchor: int | None
-    kind: str  # "cron" or "every"
+    kind: str  # "cron", "every" or "at" (a one-off)
     interval: int | None  # seconds between fires, @every only
     fixed_time: bool  # the DST class (cron.py); False for @every
-    _rule: CronRule | EveryRule
+    _rule: CronRule | EveryRule | AtRule
     _hash: int
 
     def __init__(self, spec: str, timezone: str = "UTC", anchor: int | None = None) -> None:
@@ -40,11 +43,14 @@ class Schedule:
             raise ScheduleError(f'spec: expected text such as "*/5 * * * *", got {type(spec).__name__}')
         text = " ".join(spec.split())
         zone_key = validate_timezone(timezone)
-        rule: CronRule | EveryRule
+        rule: CronRule | EveryRule | AtRule
         if is_every(text):
             anchor = 0 if anchor is None else _check_anchor(anchor)
             rule = EveryRule(parse_every(text), anchor)
             kind, interval, fixed = "every", rule.interval, False
+        elif is_at(text):
+            rule = AtRule(parse_at(text))
+            text, anchor, kind, interval, fixed = at_spec(rule.instant), None, "at", None, False
         else:
             fields = parse_cron(text)
             rule = CronRule(fields, timeline(zone_key))

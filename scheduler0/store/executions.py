@@ -31,6 +31,7 @@ class Query:
     since: int | None
     until: int | None
     below: Key | None  # rows strictly older than this key (the keyset cursor)
+    scope: tuple[int, ...] | None = None  # only these projects' rows (None: every project)
 
     def tables(self) -> list[tuple[str, int | None]]:
         """(table, state code to filter on or None) to read."""
@@ -42,6 +43,7 @@ class Query:
 
     def matches(self, tick: int, job_id: int, project_id: int) -> bool:
         return ((self.project_id is None or project_id == self.project_id)
+                and (self.scope is None or project_id in self.scope)
                 and (self.job_id is None or job_id == self.job_id)
                 and (self.since is None or tick >= self.since)
                 and (self.until is None or tick < self.until)
@@ -123,7 +125,7 @@ def total(conn: sqlite3.Connection, query: Query, cap: int) -> tuple[int, bool]:
     """(rows matching the filters, exact): from the counters when only the state filters,
     else counted up to `cap`."""
     if query.job_id is None and query.project_id is None and query.since is None and (
-            query.until is None):
+            query.until is None) and query.scope is None:
         kept = counters.read(conn)
         states = ([query.state] if query.state else
                   [ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value,
@@ -143,10 +145,27 @@ def total(conn: sqlite3.Connection, query: Query, cap: int) -> tuple[int, bool]:
 
 
 def _projects(conn: sqlite3.Connection, query: Query) -> list[int | None]:
-    """The projects to read one by one: all of them unless a job or project is given."""
+    """The projects to read one by one: all of them (those of the scope) unless a job or
+    project is given; none when the one given is outside the scope."""
     if query.job_id is not None or query.project_id is not None:
-        return [query.project_id]
-    return [pid for (pid,) in conn.execute("SELECT id FROM projects ORDER BY id")]
+        return [query.project_id] if _in_scope(conn, query) else []
+    if query.scope is None:
+        return [pid for (pid,) in conn.execute("SELECT id FROM projects ORDER BY id")]
+    marks = ", ".join("?" * len(query.scope))
+    return [pid for (pid,) in conn.execute(
+        f"SELECT id FROM projects WHERE id IN ({marks}) ORDER BY id", query.scope)]
+
+
+def _in_scope(conn: sqlite3.Connection, query: Query) -> bool:
+    """Whether the project or job the query names belongs to its scope."""
+    if query.scope is None:
+        return True
+    if query.project_id is not None and query.project_id not in query.scope:
+        return False
+    if query.job_id is None:
+        return True
+    row = conn.execute("SELECT project_id FROM jobs WHERE id = ?", (query.job_id,)).fetchone()
+    return row is not None and row[0] in query.scope
 
 
 def pending_page(conn: sqlite3.Connection, query: Query, offset: int,
@@ -174,14 +193,20 @@ def _scheduled(tick: int, job_id: int, project_id: int, batch: pending.OpenBatch
 
 
 def rollups(conn: sqlite3.Connection, period: str, project_id: int | None, since: int | None,
-            until: int | None, limit: int) -> list[dict[str, Any]]:
+            until: int | None, limit: int, scope: tuple[int, ...] | None = None
+            ) -> list[dict[str, Any]]:
+    """Counts per period, summed over the projects (of `scope`, when given)."""
     table, _ = PERIODS[period]
-    terms, params = ["1"], []
+    terms: list[str] = ["1"]
+    params: list[Any] = []
     for term, value in (("project_id = ?", project_id), ("period >= ?", since),
                         ("period < ?", until)):
         if value is not None:
             terms.append(term)
             params.append(value)
+    if scope is not None:
+        terms.append(f"project_id IN ({', '.join('?' * len(scope))})")
+        params.extend(scope)
     sums = ", ".join(f"sum({c})" for c in history.ROLLUP_COLUMNS)
     found = conn.execute(
         f"SELECT period, {sums} FROM {table} WHERE {' AND '.join(terms)} GROUP BY period "

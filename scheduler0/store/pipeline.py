@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from scheduler0.messages import PreviousSecret
 from scheduler0.schedule.planning import DueSchedule, PlannedJob
 from scheduler0.store import pending
 from scheduler0.store.reads import Reader
@@ -62,6 +63,20 @@ class PipelineReader(Reader):
                     f"SELECT id, signing_secret FROM projects WHERE id IN ({marks})", part))
         return secrets
 
+    def previous_secrets(self, project_ids: Sequence[int], now: int) -> dict[int, PreviousSecret]:
+        """The projects' signing secrets before their last rotation, for those whose grace
+        period lasts beyond `now` (epoch s)."""
+        found: dict[int, PreviousSecret] = {}
+        with self._read() as conn:
+            for part in _chunks(list(project_ids)):
+                marks = ",".join("?" * len(part))
+                for project_id, secret, expires_at in conn.execute(
+                        "SELECT id, previous_signing_secret, previous_signing_secret_expires_at "
+                        f"FROM projects WHERE id IN ({marks}) AND "
+                        "previous_signing_secret_expires_at > ?", (*part, now)):
+                    found[project_id] = PreviousSecret(secret=secret, expires_at=expires_at)
+        return found
+
     def unfinished_of_batch(self, batch_id: str) -> list[PlannedJob]:
         """The batch's ticks not settled yet, of jobs that still exist, by job id."""
         with self._read() as conn:
@@ -73,6 +88,12 @@ class PipelineReader(Reader):
         with self._read() as conn:
             return {batch.batch_id: self._jobs(conn, [j for j, _ in batch.unsettled()])
                     for batch in pending.all_open(conn)}
+
+    def revoked_leases(self) -> dict[int, tuple[int, int]]:
+        """Node id -> the newest lease a leader took back from it (term, epoch)."""
+        with self._read() as conn:
+            return {node: (term, epoch) for node, term, epoch in conn.execute(
+                "SELECT node_id, term, epoch FROM leases_revoked")}
 
     def batch_fire_at(self, batch_id: str) -> int:
         with self._read() as conn:

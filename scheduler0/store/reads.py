@@ -15,6 +15,7 @@ fails.
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from scheduler0.errors import ForbiddenError
 from scheduler0.schedule import ScheduleCache
 from scheduler0.store import counters, db, dedup, executions, rows
 from scheduler0.vocabulary import FINAL_STATES, ExecutionState
@@ -62,19 +64,44 @@ class _Where:
             self.terms.append(term)
             self.params.append(value)
 
+    def add_in(self, column: str, values: Sequence[int] | None) -> None:
+        """`column IN (values)`; nothing when `values` is None (no restriction)."""
+        if values is not None:
+            self.terms.append(f"{column} IN ({', '.join('?' * len(values)) or 'NULL'})")
+            self.params.extend(values)
+
     @property
     def sql(self) -> str:
         return (" WHERE " + " AND ".join(self.terms)) if self.terms else ""
 
 
+def out_of_scope(projects: Sequence[int], what: str) -> ForbiddenError:
+    """The refusal of a credential limited to `projects` that names an object outside them."""
+    return ForbiddenError(f"this credential is limited to projects {sorted(projects)}; {what}; "
+                          "use a credential for that project")
+
+
 class Reader:
-    """Read-only view of the node's SQLite file for the calling thread."""
+    """Read-only view of the node's SQLite file for the calling thread.
+
+    `scoped(projects)` is the same view limited to some projects, for a credential limited to
+    them: its lists hold only those projects' rows (filtered in the queries), and reading one
+    project or job of another project raises ForbiddenError (403, not None: see
+    scheduler0.api.access for why).
+    """
 
     def __init__(self, db_path: str) -> None:
         """Raises StoreError when the file does not exist or is not initialised yet."""
         self._path = db_path
         self._conn = db.open_reader(db_path)
         self._schedules = ScheduleCache()
+        self._scope: tuple[int, ...] | None = None  # None: every project
+
+    def scoped(self, projects: Sequence[int] | None) -> Reader:
+        """This view (same connection, same thread) limited to `projects`; None: every one."""
+        view = copy.copy(self)
+        view._scope = None if projects is None else tuple(sorted(set(projects)))
+        return view
 
     @classmethod
     def for_thread(cls, local: threading.local, db_path: str) -> Reader:
@@ -125,7 +152,7 @@ class Reader:
     def credential_by_api_key(self, api_key: str) -> dict[str, Any] | None:
         """The credential with `secret_hash` (for auth), or None."""
         def convert(row: Any) -> dict[str, Any]:
-            return {**rows.credential(row[:5]), "secret_hash": row[5]}
+            return {**rows.credential(row[:-1]), "secret_hash": row[-1]}
         return self._one(f"SELECT {rows.CREDENTIAL_COLUMNS}, secret_hash FROM credentials "
                          "WHERE api_key = ?", (api_key,), convert)
 
@@ -143,6 +170,8 @@ class Reader:
     # -- projects -----------------------------------------------------------------------------
 
     def get_project(self, project_id: int) -> dict[str, Any] | None:
+        if self._scope is not None and project_id not in self._scope:
+            raise out_of_scope(self._scope, f"project {project_id} is not one of them")
         return self._one(f"SELECT {rows.PROJECT_COLUMNS} FROM projects WHERE id = ?",
                          (project_id,), rows.project)
 
@@ -152,9 +181,15 @@ class Reader:
 
     def list_projects(self, limit: int = 50, offset: int = 0, after: int | None = None) -> Page:
         """By id."""
-        return self._id_page(f"SELECT {rows.PROJECT_COLUMNS} FROM projects", _Where(), False,
-                             limit, offset, after, rows.project,
-                             lambda conn: (self._counter(conn, counters.PROJECTS), True))
+        where = _Where()
+        where.add_in("id", self._scope)
+
+        def total(conn: sqlite3.Connection) -> tuple[int, bool]:
+            if self._scope is None:
+                return self._counter(conn, counters.PROJECTS), True
+            return _capped(conn, "SELECT 1 FROM projects" + where.sql, where.params)
+        return self._id_page(f"SELECT {rows.PROJECT_COLUMNS} FROM projects", where, False,
+                             limit, offset, after, rows.project, total)
 
     def project_job_count(self, project_id: int) -> int:
         return self._count("SELECT count(*) FROM jobs WHERE project_id = ?", (project_id,))
@@ -166,7 +201,16 @@ class Reader:
     # -- jobs ---------------------------------------------------------------------------------
 
     def get_job(self, job_id: int) -> dict[str, Any] | None:
-        return self._one(rows.JOB_SELECT + " WHERE j.id = ?", (job_id,), self._job)
+        job = self._one(rows.JOB_SELECT + " WHERE j.id = ?", (job_id,), self._job)
+        if job is not None and self._scope is not None and job["project_id"] not in self._scope:
+            raise out_of_scope(self._scope,
+                               f"job {job_id} belongs to project {job['project_id']}")
+        return job
+
+    def job_project(self, job_id: int) -> int | None:
+        """The project of job `job_id`, or None when there is no such job."""
+        return self._one("SELECT project_id FROM jobs WHERE id = ?", (job_id,),
+                         lambda row: int(row[0]))
 
     def list_jobs(self, project_id: int | None = None, paused: bool | None = None,
                   limit: int = 50, offset: int = 0, after: int | None = None,
@@ -175,6 +219,7 @@ class Reader:
         failed or missed (True) or not (False)."""
         where = _Where()
         where.add("j.project_id = ?", project_id)
+        where.add_in("j.project_id", self._scope)
         if paused is not None:  # a literal, not a parameter: SQLite then uses jobs_paused
             where.terms.append(f"j.paused = {int(paused)}")
         select, id_column = rows.JOB_SELECT, "j.id"
@@ -191,6 +236,14 @@ class Reader:
                            + where.sql, where.params)
         return self._id_page(select, where, False, limit, offset, after, self._job, total,
                              id_column=id_column)
+
+    def next_job_id(self) -> int:
+        """The id the next job created gets, unless another is created first (job.create
+        counts the same way: AUTOINCREMENT never reuses an id)."""
+        with self._read() as conn:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+            (top,) = conn.execute("SELECT max(id) FROM jobs").fetchone()
+        return max(row[0] if row else 0, top or 0) + 1
 
     def count_jobs(self) -> int:
         with self._read() as conn:
@@ -211,7 +264,7 @@ class Reader:
         Recorded executions (succeeded, failed, missed); `state="scheduled"` lists the ticks
         planned and not settled yet instead."""
         query = executions.Query(project_id, job_id, state, since, until,
-                                 executions.cursor(after))
+                                 executions.cursor(after), self._scope)
         with self._read() as conn:
             if state == ExecutionState.SCHEDULED.value:
                 found, total = executions.pending_page(conn, query, offset, limit + 1)
@@ -240,7 +293,8 @@ class Reader:
         """Counts per minute or hour (`period`), oldest first, summed over projects unless
         one is given."""
         with self._read() as conn:
-            return executions.rollups(conn, period, project_id, since, until, limit)
+            return executions.rollups(conn, period, project_id, since, until, limit,
+                                      self._scope)
 
     # -- raft ---------------------------------------------------------------------------------
 

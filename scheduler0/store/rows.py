@@ -2,13 +2,16 @@
 
 One place defines each shape, so the StateMachine's results and the Reader's answers match:
 
-    credential  {id, api_key, archived, created_at_ms, updated_at_ms}
-                (+ secret_hash only from Reader.credential_by_api_key)
-    project     {id, name, description, created_at_ms, updated_at_ms}
+    credential  {id, api_key, archived, created_at_ms, updated_at_ms, role, projects}
+                (projects: a sorted list of ids, or None for every project;
+                 + secret_hash only from Reader.credential_by_api_key)
+    project     {id, name, description, created_at_ms, updated_at_ms,
+                 previous_signing_secret_expires_at}
                 (+ signing_secret only in project.create and a rotating project.update)
     job         {id, project_id, spec, timezone, callback_url, data, execution_type,
                  start_date, end_date, paused, misfire_policy, created_at_ms, updated_at_ms,
-                 next_execution_at, last_execution_at, last_state, last_http_status}
+                 resolved_spec, next_execution_at, completed, last_execution_at, last_state,
+                 last_http_status}
                 (the columns and their order: scheduler0.vocabulary.JOB_FIELDS)
     execution   {execution_id, job_id, project_id, scheduled_at, state, attempts,
                  http_status, node_id, batch_id, error, planned_at_ms, started_at_ms,
@@ -17,6 +20,7 @@ One place defines each shape, so the StateMachine's results and the Reader's ans
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,23 +30,27 @@ from scheduler0.schedule import ScheduleCache
 from scheduler0.store import history, schedules
 from scheduler0.vocabulary import JOB_COLUMNS, JOB_FIELDS
 
-CREDENTIAL_COLUMNS = "id, api_key, archived, created_at_ms, updated_at_ms"
-PROJECT_COLUMNS = "id, name, description, created_at_ms, updated_at_ms"
+CREDENTIAL_COLUMNS = "id, api_key, archived, created_at_ms, updated_at_ms, role, project_ids"
+PROJECT_COLUMNS = ("id, name, description, created_at_ms, updated_at_ms, "
+                   "previous_signing_secret_expires_at")
 
 # `j` is jobs (every column, in vocabulary.JOB_COLUMNS order), `s` its schedule, `l` its last
-# result. The last four columns feed next_execution_at and the last result.
-JOB_SELECT = (f"SELECT {', '.join('j.' + column for column in JOB_COLUMNS)}, s.next_fire_at, "
+# result. The last seven columns feed next_execution_at, resolved_spec, completed and the last
+# result: the schedule row holds the job's resolved spec (store/schedules.py).
+_SCHEDULE_SELECT = "s.next_fire_at, s.spec, s.timezone, s.anchor"
+JOB_SELECT = (f"SELECT {', '.join('j.' + column for column in JOB_COLUMNS)}, {_SCHEDULE_SELECT}, "
               "l.scheduled_at, l.state, l.http_status "
               "FROM jobs j JOIN schedules s ON s.id = j.schedule_id "
               "LEFT JOIN job_last l ON l.job_id = j.id")
 # The jobs whose last result failed, driven from the failing index (few rows) rather than
 # from every job; CROSS JOIN makes SQLite keep that order of the loops.
 FAILING_JOB_SELECT = (
-    f"SELECT {', '.join('j.' + column for column in JOB_COLUMNS)}, s.next_fire_at, "
+    f"SELECT {', '.join('j.' + column for column in JOB_COLUMNS)}, {_SCHEDULE_SELECT}, "
     "l.scheduled_at, l.state, l.http_status "
     "FROM job_last l CROSS JOIN jobs j ON j.id = l.job_id "
     "JOIN schedules s ON s.id = j.schedule_id")
 _LAST_COLUMNS = 3
+_SCHEDULE_COLUMNS = 4
 # The columns of `jobs` a job row does not show (the store's own).
 _HIDDEN_COLUMNS = tuple(f.column for f in JOB_FIELDS if f.column and not f.api)
 
@@ -53,35 +61,51 @@ EXECUTION_FIELDS = ("execution_id", "job_id", "project_id", "scheduled_at", "sta
 
 def credential(row: Sequence[Any]) -> dict[str, Any]:
     return {"id": row[0], "api_key": row[1], "archived": bool(row[2]),
-            "created_at_ms": row[3], "updated_at_ms": row[4]}
+            "created_at_ms": row[3], "updated_at_ms": row[4], "role": row[5],
+            "projects": credential_projects(row[6])}
+
+
+def credential_projects(stored: str | None) -> list[int] | None:
+    """The `project_ids` column read back: None (every project) or the ids."""
+    return None if stored is None else [int(p) for p in json.loads(stored)]
+
+
+def stored_projects(projects: Sequence[int] | None) -> str | None:
+    """What the `project_ids` column keeps for a credential limited to `projects`."""
+    return None if projects is None else json.dumps(sorted(set(projects)))
 
 
 def project(row: Sequence[Any]) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "description": row[2],
-            "created_at_ms": row[3], "updated_at_ms": row[4]}
+            "created_at_ms": row[3], "updated_at_ms": row[4],
+            "previous_signing_secret_expires_at": row[5]}
 
 
 def job(row: Sequence[Any], cache: ScheduleCache) -> dict[str, Any]:
     """A JOB_SELECT row as the API shows it."""
     last_at, last_code, last_status = row[-_LAST_COLUMNS:]
+    schedule_next, *key = row[-_LAST_COLUMNS - _SCHEDULE_COLUMNS:-_LAST_COLUMNS]
     columns = dict(zip(JOB_COLUMNS, row, strict=False))
-    return job_of(columns, row[-_LAST_COLUMNS - 1], cache, last_at,
+    return job_of(columns, schedules.ScheduleKey(*key), schedule_next, cache, last_at,
                   None if last_code is None else history.CODE_STATES[last_code], last_status)
 
 
-def job_of(columns: dict[str, Any], schedule_next: int | None, cache: ScheduleCache,
-           last_execution_at: int | None = None, last_state: str | None = None,
-           last_http_status: int | None = None) -> dict[str, Any]:
-    """The job whose `jobs` columns are `columns`, as the API shows it: without the store's
-    own columns, with its schedule's next fire time restricted to the job's window and its
-    last result. `columns` becomes the answer (job.create hands over 10,000 at a time)."""
-    key = schedules.key_of(columns["spec"], columns["timezone"], columns["anchor"])
+def job_of(columns: dict[str, Any], key: schedules.ScheduleKey, schedule_next: int | None,
+           cache: ScheduleCache, last_execution_at: int | None = None,
+           last_state: str | None = None, last_http_status: int | None = None
+           ) -> dict[str, Any]:
+    """The job whose `jobs` columns are `columns` and whose schedule row is `key` (its
+    resolved spec), as the API shows it: without the store's own columns, with its schedule's
+    next fire time restricted to the job's window, whether any is left, and its last result.
+    `columns` becomes the answer (job.create hands over 10,000 at a time)."""
     for hidden in _HIDDEN_COLUMNS:
         del columns[hidden]
     paused = columns["paused"] = bool(columns["paused"])
+    columns["resolved_spec"] = key.spec
     columns["next_execution_at"] = schedules.job_next_fire(
         cache, key, schedule_next, created_s=columns["created_at_ms"] // 1000,
         start_date=columns["start_date"], end_date=columns["end_date"], paused=paused)
+    columns["completed"] = schedules.no_tick_left(schedule_next, columns["end_date"])
     columns["last_execution_at"] = last_execution_at
     columns["last_state"] = last_state
     columns["last_http_status"] = last_http_status
@@ -90,40 +114,46 @@ def job_of(columns: dict[str, Any], schedule_next: int | None, cache: ScheduleCa
 
 # The `jobs` columns a job row shows, in job_of's order (the next and last fields follow).
 _SHOWN_COLUMNS = tuple(column for column in JOB_COLUMNS if column not in _HIDDEN_COLUMNS)
-# What a job's next fire time depends on, beyond its schedule's (see job_of).
-_NEXT_INPUTS = ("spec", "timezone", "anchor", "start_date", "end_date", "paused",
-                "created_at_ms")
+# What a job's next fire time depends on, beyond its schedule row's (see job_of).
+_NEXT_INPUTS = ("start_date", "end_date", "paused", "created_at_ms")
+# The schedule row's columns job_columns takes (`rows` there), as JOB_SELECT reads them.
+SCHEDULE_FIELDS = ("next_fire_at", "spec", "timezone", "anchor")
 
 
-def job_columns(columns: Mapping[str, Any], count: int, schedule_next: Any,
+def job_columns(columns: Mapping[str, Any], count: int, schedule_rows: Mapping[str, Any],
                 cache: ScheduleCache) -> dict[str, Any]:
     """`job_of` for `count` jobs just created (no last result yet), in columns: each of
-    `columns` (the jobs' JOB_COLUMNS) and `schedule_next` is a list of `count` values or the one
-    value every job has, as in messages.JobCreate. The same fields, in the same order, with the
-    same values; a next fire time is computed once per distinct combination of what it depends
-    on, where job_of computes it once per job."""
+    `columns` (the jobs' JOB_COLUMNS) and of `schedule_rows` (their schedule rows'
+    SCHEDULE_FIELDS) is a list of `count` values or the one value every job has, as in
+    messages.JobCreate. The same fields, in the same order, with the same values; a next fire
+    time is computed once per distinct combination of what it depends on, where job_of
+    computes it once per job."""
     result = {column: columns[column] for column in _SHOWN_COLUMNS}
     paused = columns["paused"]
     result["paused"] = [bool(p) for p in paused] if isinstance(paused, list) else bool(paused)
+    result["resolved_spec"] = schedule_rows["spec"]
     inputs = [result[name] if name == "paused" else columns[name] for name in _NEXT_INPUTS]
-    inputs.append(schedule_next)
+    inputs += [schedule_rows[name] for name in SCHEDULE_FIELDS]
     if not any(isinstance(column, list) for column in inputs):
-        result["next_execution_at"] = _next_execution(*inputs, cache=cache)
+        result["next_execution_at"], result["completed"] = _next_execution(*inputs, cache=cache)
     else:
         per_job = list(zip(*(unfold_column(column, count) for column in inputs), strict=True))
         known = {combination: _next_execution(*combination, cache=cache)
                  for combination in dict.fromkeys(per_job)}
-        result["next_execution_at"] = fold_column([known[combination] for combination in per_job])
+        result["next_execution_at"] = fold_column([known[c][0] for c in per_job])
+        result["completed"] = fold_column([known[c][1] for c in per_job])
     result["last_execution_at"] = result["last_state"] = result["last_http_status"] = None
     return result
 
 
-def _next_execution(spec: str, timezone: str, anchor: int, start_date: int | None,
-                    end_date: int | None, paused: bool, created_at_ms: int,
-                    schedule_next: int | None, *, cache: ScheduleCache) -> int | None:
-    return schedules.job_next_fire(
-        cache, schedules.key_of(spec, timezone, anchor), schedule_next,
-        created_s=created_at_ms // 1000, start_date=start_date, end_date=end_date, paused=paused)
+def _next_execution(start_date: int | None, end_date: int | None, paused: bool,
+                    created_at_ms: int, schedule_next: int | None, spec: str, timezone: str,
+                    anchor: int, *, cache: ScheduleCache) -> tuple[int | None, bool]:
+    """(next_execution_at, completed) of a job just created."""
+    key = schedules.ScheduleKey(spec, timezone, anchor)
+    return (schedules.job_next_fire(cache, key, schedule_next, created_s=created_at_ms // 1000,
+                                    start_date=start_date, end_date=end_date, paused=paused),
+            schedules.no_tick_left(schedule_next, end_date))
 
 
 def fetch_job(conn: sqlite3.Connection, job_id: int, cache: ScheduleCache) -> dict[str, Any] | None:

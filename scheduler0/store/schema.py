@@ -227,7 +227,27 @@ _V2: Migration = (
     "DROP TABLE executions",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+_V3: Migration = (
+    # The newest lease of each node that a leader took back (its batches re-sent to others):
+    # a later leader must not let the node carry on under it, or that node would deliver what
+    # another node already has.
+    """CREATE TABLE leases_revoked (
+        node_id INTEGER PRIMARY KEY,
+        term INTEGER NOT NULL,
+        epoch INTEGER NOT NULL
+    )""",
+    # What a credential may do: its role, and the projects it is limited to (a JSON array of
+    # ids; NULL: every project). Credentials made before roles existed keep full access.
+    "ALTER TABLE credentials ADD COLUMN role TEXT NOT NULL DEFAULT 'admin' "
+    "CHECK (role IN ('read', 'write', 'admin'))",
+    "ALTER TABLE credentials ADD COLUMN project_ids TEXT",
+    # A rotated signing secret keeps signing callbacks (as a second signature) until
+    # previous_signing_secret_expires_at (epoch s), so receivers can switch without downtime.
+    "ALTER TABLE projects ADD COLUMN previous_signing_secret TEXT",
+    "ALTER TABLE projects ADD COLUMN previous_signing_secret_expires_at INTEGER",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

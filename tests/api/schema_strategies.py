@@ -19,7 +19,10 @@ from hypothesis import strategies as st
 LOOPBACK_URLS = st.builds(lambda port, path: f"http://127.0.0.1:{port}/{path}",
                           st.integers(1, 65535), st.text("abc/-_", max_size=8))
 SPECS = st.sampled_from(["*/5 * * * *", "0 0 * * *", "@every 90s", "@daily", "0 30 9 * * MON-FRI",
-                         "61 * * * *", "* * *", "0 0 30 2 *", "@every 0s", "@never", ""])
+                         "61 * * * *", "* * *", "0 0 30 2 *", "@every 0s", "@never", "",
+                         "H/15 * * * *", "H H(9-17) * * 1-5", "@every 1m H", "H(9-3) * * * *",
+                         "0 0 H(28-31) 2 *", "@at 2030-01-01T00:00:00Z", "@at now",
+                         "@at 2001-01-01T00:00:00Z", "@at 2030-01-01T00:00:00"])
 ZONES = st.sampled_from(["UTC", "Europe/Berlin", "america/new_york", "Nowhere/Land", "", "../etc"])
 INSTANTS = st.one_of(
     st.sampled_from(["2030-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "2031-02-30T00:00:00Z",
@@ -35,6 +38,7 @@ GARBAGE = st.recursive(SCALARS, lambda inner: st.one_of(
 FIELD_HINTS: dict[str, Any] = {
     "spec": SPECS, "timezone": ZONES, "callback_url": LOOPBACK_URLS, "from": INSTANTS,
     "since": INSTANTS, "until": INSTANTS, "start_date": INSTANTS, "end_date": INSTANTS,
+    "run_at": INSTANTS,
 }
 ID_TEXT = st.one_of(st.integers(1, 6).map(str), st.integers(-5, 10**25).map(str),
                     st.text(max_size=12), st.sampled_from(["0", "1.5", "1e3", "%00", "٣"]))

@@ -12,8 +12,10 @@ BASE = "/api/v1/credentials"
 
 def test_create_shows_the_secret_once_and_stores_only_its_hash(api: Api, node: Any) -> None:
     created = data(api.post(BASE), 201)
-    assert set(created) == {"id", "api_key", "archived", "created_at", "updated_at", "api_secret"}
+    assert set(created) == {"id", "api_key", "archived", "role", "projects", "created_at",
+                            "updated_at", "api_secret"}
     assert created["archived"] is False
+    assert (created["role"], created["projects"]) == ("admin", None)  # full access by default
     assert created["created_at"].endswith("Z")
     stored = node.reader().credential_by_api_key(created["api_key"])
     assert stored["secret_hash"] == hashlib.sha256(created["api_secret"].encode()).hexdigest()

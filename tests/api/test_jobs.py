@@ -14,7 +14,8 @@ from tests.api.helpers import LOOPBACK_URL, Api, data, error, job_body
 BASE = "/api/v1/jobs"
 JOB_FIELDS = {"id", "project_id", "spec", "timezone", "callback_url", "data", "execution_type",
               "start_date", "end_date", "paused", "misfire_policy", "created_at", "updated_at",
-              "next_execution_at", "last_execution_at", "last_state", "last_http_status"}
+              "next_execution_at", "last_execution_at", "last_state", "last_http_status",
+              "resolved_spec", "completed"}
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from scheduler0 import messages
+from scheduler0.schedule import parse_instant
+from scheduler0.store.pipeline import PipelineReader
 from tests.api.helpers import Api, data, error, job_body, unique
 
 BASE = "/api/v1/projects"
@@ -99,6 +103,49 @@ def test_rotate_signing_secret(api: Api, node: Any) -> None:
     rotated = data(api.put(f"{BASE}/{project['id']}", json={"rotate_signing_secret": True}))
     assert rotated["signing_secret"] != project["signing_secret"]
     assert node.reader().get_project_signing_secret(project["id"]) == rotated["signing_secret"]
+
+
+def test_a_rotation_keeps_the_old_secret_for_the_grace_period(api: Api, node: Any) -> None:
+    project = api.project()
+    assert project["previous_signing_secret_expires_at"] is None
+    path = f"{BASE}/{project['id']}"
+    before = int(time.time())
+    rotated = data(api.put(path, json={"rotate_signing_secret": True, "grace_seconds": 600}))
+    expires = parse_instant(rotated["previous_signing_secret_expires_at"], "at")
+    assert before + 600 <= expires <= int(time.time()) + 600
+    shown = data(api.get(path))
+    assert shown["previous_signing_secret_expires_at"] == rotated[
+        "previous_signing_secret_expires_at"] and "signing_secret" not in shown
+    pipeline = PipelineReader(node.settings.db_path)
+    try:
+        assert pipeline.previous_secrets([project["id"]], before) == {project["id"]: (
+            messages.PreviousSecret(secret=project["signing_secret"], expires_at=expires))}
+    finally:
+        pipeline.close()
+    stopped = data(api.put(path, json={"rotate_signing_secret": True, "grace_seconds": 0}))
+    assert stopped["previous_signing_secret_expires_at"] is None
+
+
+def test_a_rotation_without_grace_seconds_uses_the_nodes_setting(api: Api, node: Any) -> None:
+    project = api.project()
+    before = int(time.time())
+    rotated = data(api.put(f"{BASE}/{project['id']}", json={"rotate_signing_secret": True}))
+    expires = parse_instant(rotated["previous_signing_secret_expires_at"], "at")
+    grace = node.settings.signing_secret_grace_seconds
+    assert grace == 86400 and before + grace <= expires <= int(time.time()) + grace
+
+
+def test_grace_seconds_errors(api: Api) -> None:
+    path = f"{BASE}/{api.project()['id']}"
+    error(api.put(path, json={"grace_seconds": 60}), 400, "invalid_grace_seconds",
+          "applies only to a rotation")
+    error(api.put(path, json={"rotate_signing_secret": False, "grace_seconds": 60}), 400,
+          "invalid_grace_seconds", "rotate_signing_secret")
+    for bad, words in ((-1, "out of range"), (2_592_001, "out of range"),
+                       ("1h", "expected an integer"), (1.5, "expected an integer"),
+                       (True, "expected an integer"), (None, "expected an integer")):
+        error(api.put(path, json={"rotate_signing_secret": True, "grace_seconds": bad}), 400,
+              "invalid_grace_seconds", words)
 
 
 def test_update_errors(api: Api) -> None:

@@ -264,10 +264,12 @@ def targets(api: Api) -> dict[tuple[str, str], Target]:
     job_fill = {"spec": padded("*/5 * * * *", "\u3000"),  # ideographic spaces: stripped
                 "callback_url": padded(LOOPBACK_URL),
                 "start_date": lambda n: instant(n - 1) + "Z",
-                "end_date": lambda n: instant(n - 1) + "Z"}
+                "end_date": lambda n: instant(n - 1) + "Z",
+                "run_at": lambda n: instant(n - 1) + "Z"}
     job_semantic = {
         ("timezone", "maxLength"): "no IANA zone name is 100 characters long",
         ("end_date", "minimum"): "an end date in 1970 is in the past: the job would never run",
+        ("run_at", "minimum"): "a one-off in 1970 is in the past: it would never run",
     }
     return {
         ("/jobs", "post"): Target(lambda: job_body(project["id"]), lambda: "/api/v1/jobs",
@@ -279,9 +281,10 @@ def targets(api: Api) -> dict[tuple[str, str], Target]:
                       ("project_id", "minimum"): "project_id may only be sent back unchanged"}),
         ("/projects", "post"): Target(lambda: {"name": unique("agree")},
                                       lambda: "/api/v1/projects", fill={"name": unique_padded}),
+        # Rotating in every probe: grace_seconds is accepted only with a rotation.
         ("/projects/{project_id}", "put"): Target(
-            lambda: {"description": "base"}, lambda: f"/api/v1/projects/{renamed['id']}",
-            fill={"name": unique_padded}),
+            lambda: {"description": "base", "rotate_signing_secret": True},
+            lambda: f"/api/v1/projects/{renamed['id']}", fill={"name": unique_padded}),
         ("/credentials", "post"): Target(dict, lambda: "/api/v1/credentials"),
         ("/credentials/{credential_id}", "put"): Target(
             lambda: {"archived": True}, lambda: f"/api/v1/credentials/{spare['id']}"),
@@ -447,6 +450,11 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
                    "post")
     answered(ledger, api.post("/api/v1/jobs", json=[job_body(project["id"])] * 2), "/jobs",
              "post")
+    answered(ledger, api.post("/api/v1/jobs", query_string={"dry_run": "true"},
+                              json=job_body(project["id"])), "/jobs", "post")
+    answered(ledger, api.post("/api/v1/jobs", query_string={"dry_run": "true"},
+                              json=[job_body(project["id"], spec="H/15 * * * *")] * 2),
+             "/jobs", "post")
     job_path = f"/api/v1/jobs/{job['id']}"
     answered(ledger, api.get("/api/v1/jobs", query_string={"project_id": project["id"]}),
              "/jobs", "get")
@@ -495,7 +503,7 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
         if name == "HealthDetail":
             documented -= coordinator_only
         assert seen == documented, f"{name}: documented, never answered: {documented - seen}"
-    assert {"Job", "Project", "NewCredential", "Credential", "Execution", "Health",
+    assert {"Job", "JobDryRun", "Project", "NewCredential", "Credential", "Execution", "Health",
             "HealthDetail", "Cluster", "Preview", "Deleted", "ProjectDeleted", "MemberAdded",
             "MemberRemoved"} <= set(ledger.seen)
 

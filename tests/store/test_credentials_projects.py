@@ -13,7 +13,8 @@ CRED = {"api_key": "key-1", "secret_hash": "hash-1", "archived": False}
 def test_credential_create_returns_the_row_without_the_secret(log: Log, reader: Reader) -> None:
     row = log.ok(messages.CREDENTIAL_CREATE, CRED)
     assert row == {"id": 1, "api_key": "key-1", "archived": False,
-                   "created_at_ms": TS_MS, "updated_at_ms": TS_MS}
+                   "created_at_ms": TS_MS, "updated_at_ms": TS_MS, "role": "admin",
+                   "projects": None}
     assert reader.get_credential(1) == row
     assert reader.credential_by_api_key("key-1") == {**row, "secret_hash": "hash-1"}
 
@@ -50,7 +51,8 @@ def test_credential_delete(log: Log, reader: Reader) -> None:
 def test_project_create_shows_the_signing_secret_once(log: Log, reader: Reader) -> None:
     row = log.project("acme", description="the shop")
     assert row == {"id": 1, "name": "acme", "description": "the shop", "created_at_ms": TS_MS,
-                   "updated_at_ms": TS_MS, "signing_secret": "s3cret"}
+                   "updated_at_ms": TS_MS, "previous_signing_secret_expires_at": None,
+                   "signing_secret": "s3cret"}
     assert "signing_secret" not in reader.get_project(1)
     assert reader.get_project_signing_secret(1) == "s3cret"
 

@@ -33,6 +33,7 @@ def test_create_returns_full_rows_with_ids_and_next_time(log: Log, reader: Reade
         "callback_url": "http://127.0.0.1:9/hook", "data": "payload", "execution_type": "http",
         "start_date": None, "end_date": None, "paused": False, "misfire_policy": "run_once",
         "created_at_ms": TS_MS, "updated_at_ms": TS_MS, "next_execution_at": NEXT_5_MIN,
+        "resolved_spec": "*/5 * * * *", "completed": False,
         "last_execution_at": None, "last_state": None, "last_http_status": None}
     assert rows[1]["id"] == 2 and rows[1]["data"] is None
     assert [reader.get_job(1), reader.get_job(2)] == rows

@@ -21,6 +21,7 @@ from scheduler0.schedule import planning
 from scheduler0.testing import FakeClock, FakePusher, FakeRaft, FakeReader
 
 NODES = (1, 2, 3)  # node 1 is the leader under test
+EARLIER_LEASE = [1, 1]  # what every node holds under when a test begins
 TERM = 2
 # Each result deadline is a tick's time + 1 s (one attempt, no retry) + RESULT_GRACE.
 SETTINGS = {"job_execution_timeout": 1.0, "job_execution_retry_max": 0,
@@ -52,7 +53,8 @@ class LeaderRig:
                                None, self.reports, self.book, self.proof, clock=self.clock,
                                pusher=lambda: self.pusher)
         self.desk = LeaseDesk(self.settings, self.raft, self.lifecycle.stopping, self.reports,
-                              None, self.book, self.proof, clock=self.clock,
+                              None, self.book, self.proof, self.reader.revoked_leases,
+                              clock=self.clock,
                               pusher=lambda: self.pusher)
         self.silent: set[int] = set()  # nodes whose heartbeats stopped
         self.deliver = False  # whether the nodes settle the batches sent to them, at their tick
@@ -110,8 +112,9 @@ class LeaderRig:
     # -- the nodes ---------------------------------------------------------------------------
 
     def heartbeats(self) -> None:
-        """Each node not silent reports the lease of the latest ack it got and what it holds:
-        the batches sent to it whose executions are not settled (or those it was told)."""
+        """Each node not silent reports the lease of the latest ack it got (before any, the
+        lease an earlier leader gave it) and what it holds: the batches sent to it whose
+        executions are not settled (or those it was told)."""
         if self.deliver:
             for node_id, message in self.pusher.of_type("batch"):
                 if node_id not in self.silent and message["fire_at"] <= self.clock.now():
@@ -131,7 +134,7 @@ class LeaderRig:
                 "type": "load_report", "node_id": node_id, "raft_address": r.raft_address,
                 "intake_address": r.intake_address, "memory_pressure": False,
                 "seq": self._seq[node_id], "boot": f"boot-{node_id}",
-                "lease": acked.get(node_id), "held": len(held) + self.load[node_id],
+                "lease": acked.get(node_id, EARLIER_LEASE), "held": len(held) + self.load[node_id],
                 "held_batches": held,
                 "settling": sorted(self.settling[node_id]), "clock_offset": 0.0})
 

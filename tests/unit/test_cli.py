@@ -109,6 +109,30 @@ def test_calls_to_a_stopped_node_explain_themselves(tmp_path):
     assert result.exit_code == 1 and "is `scheduler0 start` running?" in result.output
 
 
+def test_create_job_takes_one_of_spec_and_run_at(tmp_path):
+    for extra in ([], ["--spec", "* * * * *", "--run-at", "now"]):
+        result = run(["create", "job", "--project-id", "1", "--callback-url",
+                      "http://127.0.0.1:9/x", *extra], tmp_path)
+        assert result.exit_code == 2 and "give one of --spec" in result.output, extra
+    assert "--dry-run" in run(["create", "job", "--help"], tmp_path).output
+
+
+def test_schedule_preview_resolves_h_for_a_job_id(tmp_path):
+    from scheduler0.schedule import resolve_job_spec
+
+    resolved = resolve_job_spec("H/15 * * * *", 42, 0).spec
+    start = int(resolved.split("-")[0])
+    result = run(["schedule", "preview", "H/15 * * * *", "--job-id", "42", "--count", "2",
+                  "--from", "2030-01-01T00:00:00Z"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"resolved spec: {resolved}",
+        f"2030-01-01T00:{start:02d}:00Z  2030-01-01T00:{start:02d}:00+00:00",
+        f"2030-01-01T00:{start + 15:02d}:00Z  2030-01-01T00:{start + 15:02d}:00+00:00"]
+    without = run(["schedule", "preview", "H/15 * * * *"], tmp_path)
+    assert without.exit_code == 1 and "pass --job-id" in without.output
+
+
 def _free_port() -> int:
     from scheduler0.testing import free_port
 

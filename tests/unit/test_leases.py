@@ -91,10 +91,41 @@ def test_a_node_placed_on_before_it_was_heard_keeps_that_epoch():
 
 
 def test_holders_are_the_live_nodes_that_hold_or_settle_a_batch():
-    table = LeaseTable(term=1, started=0.0)
-    table.observe({2: beat(1, seen=5.0, held_batches=["a"], settling=["b"]),
-                   3: beat(1, seen=0.0, held_batches=["c"])})
+    table = LeaseTable(term=2, started=0.0)
+    table.observe({2: beat(1, seen=5.0, lease=[1, 1], held_batches=["a"], settling=["b"]),
+                   3: beat(1, seen=0.0, lease=[1, 1], held_batches=["c"])})
     assert table.holder_of(["a", "b", "c", "d"], now=5.0 + LEASE_PERIOD / 2) == {"a": 2, "b": 2}
+
+
+def test_a_node_whose_lease_is_not_continued_holds_nothing_but_what_it_settles():
+    table = LeaseTable(term=2, started=0.0, revoked={2: (1, 1)})
+    table.observe({2: beat(1, seen=5.0, lease=[1, 1], held_batches=["a"], settling=["b"]),
+                   3: beat(1, seen=5.0, held_batches=["c"])})  # no lease: a fresh process
+    assert table.holder_of(["a", "b", "c"], now=5.0) == {"b": 2}
+
+
+def test_a_lease_an_earlier_leader_took_back_is_not_continued():
+    table = LeaseTable(term=39, started=0.0, revoked={2: (1, 1), 3: (1, 1)})
+    table.observe({2: beat(1, seen=0.1, lease=[1, 1]), 3: beat(1, seen=0.1, lease=[1, 2])})
+    continues = {ack.node_id: ack.continues for ack in table.acks(0.0, {})}
+    assert continues[2] is None  # what node 2 holds went to other nodes
+    assert continues[3] == (1, 2)  # a newer lease than the one taken back
+
+
+def test_no_lease_is_continued_before_the_revoked_leases_are_known():
+    table = LeaseTable(term=39, started=0.0, revoked=None)
+    table.observe({2: beat(1, seen=0.1, lease=[1, 1])})
+    assert ack_for(table, 2).continues is None
+
+
+def test_the_lease_taken_back_is_the_lapsed_one_or_the_one_before_a_renewal():
+    table = LeaseTable(term=3, started=0.0)
+    table.observe({2: beat(1, seen=0.0)})
+    assert table.expire(LEASE_PERIOD) == [2]
+    assert table.taken_back(2) == (3, 1)  # lapsed, not back yet
+    table.observe({2: beat(2, seen=LEASE_PERIOD + 1)})
+    assert table.taken_back(2) == (3, 1)  # back under epoch 2: epoch 1 is the one taken back
+    assert table.taken_back(9) is None
 
 
 def test_a_new_leader_waits_until_every_node_was_heard_after_a_moment():

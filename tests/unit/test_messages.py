@@ -32,6 +32,7 @@ BODIES: list[messages.Body] = [
     messages.JobUpdate(id=3, changes={"paused": True}),
     messages.JobDelete(id=3),
     messages.Prune(before=T, limit=100),
+    messages.LeaseRevoke(node_id=2, term=3, epoch=1),
     messages.Plan(
         batches=[messages.PlanBatch(batch_id="b", node_id=2, scheduled_at=T,
                                     rows=[messages.PlanRow(1, 3), messages.PlanRow(2, 3)])],

@@ -4,7 +4,9 @@ whose lease lapsed go to another node at once. Fake time; no processes."""
 
 from __future__ import annotations
 
+from scheduler0 import messages
 from scheduler0.coordinator.planner import REDISPATCH_LIMIT
+from scheduler0.errors import UnavailableError
 from scheduler0.leases import HEARTBEAT_INTERVAL, LEASE_PERIOD
 from scheduler0.schedule import planning
 from scheduler0.vocabulary import ExecutionState, execution_id
@@ -127,3 +129,35 @@ def test_a_lapsed_node_whose_batches_all_settled_costs_no_resend(rig):
     rig.silent.add(node)
     rig.run(2 * LEASE_PERIOD)
     assert rig.desk.lapses == 1 and rig.sent_to(batch_id) == [node]
+
+
+def test_a_lapse_is_committed_before_the_batches_are_resent_and_no_later_leader_continues_it(rig):
+    # A node cut off while holding a batch: the leader takes the batch back, and the node,
+    # once it is heard again by a new leader (the partition healed, an election followed), must
+    # not deliver it too.
+    node, batch_id, _ = one_batch(rig, fire_in=3)
+    rig.silent.add(node)
+    rig.run_until(lambda: len(rig.sent_to(batch_id)) == 2)
+    revoked = rig.raft.bodies(messages.LEASE_REVOKE)
+    assert revoked == [{"node_id": node, "term": rig.term, "epoch": 1}]
+    assert rig.raft.kinds()[-1] == messages.LEASE_REVOKE  # nothing re-sent before it was committed
+    cut_off_lease = [rig.term, 1]
+    rig.raft.elect()
+    rig.silent.discard(node)
+    rig.holding[node].add(batch_id)
+    rig.run_until(lambda: any(n == node and m["term"] == rig.raft.term
+                              for n, m in rig.pusher.of_type("lease")))
+    [first_ack] = [m for n, m in rig.pusher.of_type("lease")
+                   if n == node and m["term"] == rig.raft.term][:1]
+    assert first_ack["continues"] is None, f"continued {cut_off_lease}"
+    others = [m["continues"] for n, m in rig.pusher.of_type("lease")
+              if n != node and m["term"] == rig.raft.term]
+    assert others and all(c is not None for c in others)  # theirs are carried on
+
+
+def test_a_lease_that_cannot_be_taken_back_in_the_log_is_not_taken_back_at_all(rig):
+    node, batch_id, _ = one_batch(rig, fire_in=3)
+    rig.silent.add(node)
+    rig.raft.unreachable = UnavailableError("no majority")
+    rig.run(2 * LEASE_PERIOD)
+    assert rig.sent_to(batch_id) == [node]  # not re-sent without the committed lapse

@@ -185,7 +185,8 @@ SPEC_ERRORS = [
     ("@every", '@every duration: missing in "@every"; use e.g. 90s, 5m, 1h30m or 72h'),
     (
         "@every 5m 3s",
-        '@every duration: "@every 5m 3s" must be "@every" and one duration; use e.g. 90s, 5m, 1h30m or 72h',
+        '@every duration: "@every 5m 3s" must be "@every" and one duration, optionally followed '
+        "by H (a per-job phase); use e.g. 90s, 5m, 1h30m or 72h",
     ),
     ("@every 5x", '@every duration: "5x" is not a duration; use e.g. 90s, 5m, 1h30m or 72h'),
     ("@every 5", '@every duration: "5" is not a duration; use e.g. 90s, 5m, 1h30m or 72h'),

@@ -1,4 +1,7 @@
-"""/credentials: API keys. The secret is generated here, shown once, and stored only hashed."""
+"""/credentials: API keys. The secret is generated here, shown once, and stored only hashed.
+
+A credential may be limited to a role and to some projects (scheduler0.api.access); both are
+fixed at creation."""
 
 from __future__ import annotations
 
@@ -21,11 +24,14 @@ bp = Blueprint("credentials", __name__)
 def create() -> Response:
     fields = validation.credential_create(validation.parse_json(request.get_data(),
                                                                 required=False))
+    _require_projects(fields["projects"])
     api_key = secrets.token_hex(16)
     api_secret = secrets.token_urlsafe(32)
     row = submit(messages.CREDENTIAL_CREATE, {"api_key": api_key,
                                               "secret_hash": hash_secret(api_secret),
-                                              "archived": fields["archived"]})
+                                              "archived": fields["archived"],
+                                              "role": fields["role"],
+                                              "projects": fields["projects"]})
     if row["api_key"] != api_key:
         # A retry with the same Idempotency-Key: the first request's secret is known only
         # as a hash, so it cannot be shown again.
@@ -33,6 +39,14 @@ def create() -> Response:
                             "secret was shown once and cannot be shown again: create another "
                             "credential (with a new key) if it was lost")
     return ok({**serialize.credential(row), "api_secret": api_secret}, 201)
+
+
+def _require_projects(project_ids: list[int] | None) -> None:
+    store = reader()
+    for index, project_id in enumerate(project_ids or ()):
+        if store.get_project(project_id) is None:
+            raise NotFoundError(f"projects[{index}]: project {project_id} does not exist; "
+                                "limit the credential to existing projects (GET /projects)")
 
 
 @bp.get("/credentials")

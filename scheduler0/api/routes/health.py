@@ -1,9 +1,9 @@
 """/healthcheck: this node's view of the cluster.
 
 Anyone gets the short answer a load balancer or a peer needs (who leads, is it healthy, is it
-under memory pressure). A caller with credentials (a credential or the node's Basic auth) gets
-the detail as well: peers, Raft indexes, planner, executor and intake counters, which tell how
-busy the node is and so stay behind auth like /metrics.
+under memory pressure). A caller with credentials (a credential for every project or the node's
+Basic auth) gets the detail as well: peers, Raft indexes, planner, executor and intake counters,
+which tell how busy the node is and so stay behind auth like /metrics.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g
 
+from scheduler0.api.access import sees_every_project
 from scheduler0.api.auth import optional_auth
 from scheduler0.api.context import api, ok
 from scheduler0.errors import RaftError, TransportError, UnavailableError
@@ -26,7 +27,8 @@ def healthcheck() -> Response:
         status = api().services.status()
     except (RaftError, TransportError) as exc:
         raise UnavailableError(f"the coordinator did not answer ({exc}); retry shortly") from exc
-    return ok(detail(status) if g.get("principal") else public(status))
+    # The detail is the whole node's: not for a credential limited to some projects.
+    return ok(detail(status) if g.get("principal") and sees_every_project() else public(status))
 
 
 def public(status: dict[str, Any]) -> dict[str, Any]:

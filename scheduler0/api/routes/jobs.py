@@ -1,4 +1,5 @@
-"""/jobs: create one or up to 10,000 in one command, list, read, update (pause), delete."""
+"""/jobs: create one or up to 10,000 in one command (or only check them: ?dry_run=true), list,
+read, update (pause), delete."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from scheduler0 import clock, messages
-from scheduler0.api import serialize, validation
+from scheduler0.api import dry_run, serialize, validation
 from scheduler0.api.context import api, ok, ok_json, reader
 from scheduler0.api.writes import submit
 from scheduler0.errors import NotFoundError
+from scheduler0.schedule import ScheduleCache
 
 bp = Blueprint("jobs", __name__)
 
@@ -24,10 +26,17 @@ def job_rules() -> validation.JobRules:
 
 @bp.post("/jobs")
 def create() -> Response:
-    """One job object -> 201 with the job; an array -> 201 with the array, in order."""
+    """One job object -> 201 with the job; an array -> 201 with the array, in order. With
+    ?dry_run=true: 200 with each job as it would be and its next fire times, nothing created."""
+    checking = validation.query_bool(request.args, "dry_run")
     body = validation.parse_json(request.get_data())
-    count, columns, many = validation.jobs_create_columns(body, job_rules())
+    rules = job_rules()
+    count, columns, many = validation.jobs_create_columns(body, rules)
     _check_projects(columns["project_id"], many)
+    if checking:
+        jobs = dry_run.would_create(count, columns, reader().next_job_id(), rules.now * 1000,
+                                    ScheduleCache())
+        return ok(jobs if many else jobs[0], 200)
     created = submit(messages.JOB_CREATE, {"count": count, "columns": columns})
     if isinstance(created, list):  # a retry answered with a result stored as row dicts
         jobs = [serialize.job(row) for row in created]

@@ -1,4 +1,7 @@
-"""/projects: a name, a description, and the signing secret callbacks are signed with."""
+"""/projects: a name, a description, and the signing secret callbacks are signed with.
+
+Rotating the secret keeps the old one signing too (a second signature header) for a grace
+period, so receivers can switch to the new secret without refusing a callback."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from flask import Blueprint, Response, request
 
 from scheduler0 import messages
 from scheduler0.api import serialize, validation
-from scheduler0.api.context import ok, reader
+from scheduler0.api.context import api, ok, reader
 from scheduler0.api.writes import submit
 from scheduler0.errors import NotFoundError
 
@@ -49,9 +52,12 @@ def update(project_id: str) -> Response:
     ident = validation.path_id(project_id)
     changes = validation.project_update(validation.parse_json(request.get_data()))
     body: dict[str, Any] = {"id": ident}
-    body.update({k: v for k, v in changes.items() if k != "rotate_signing_secret"})
+    body.update({k: v for k, v in changes.items()
+                 if k not in ("rotate_signing_secret", "grace_seconds")})
     if changes.get("rotate_signing_secret"):
         body["signing_secret"] = new_signing_secret()
+        body["grace_seconds"] = changes.get("grace_seconds",
+                                            api().settings.signing_secret_grace_seconds)
     return ok(serialize.project(submit(messages.PROJECT_UPDATE, body)))
 
 

@@ -16,6 +16,10 @@ bp = Blueprint("schedules", __name__)
 def preview() -> Response:
     query = validation.preview_query(request.args, int(clock.now()),
                                      api().settings.default_timezone)
+    if schedule.has_hash(query["spec"]):
+        raise ValidationError("spec: H stands for a value derived from a job's id, which a "
+                              "preview has not; POST /jobs?dry_run=true shows the fire times a "
+                              "job with this spec would get", code="invalid_spec")
     try:
         times = schedule.preview(query["spec"], query["timezone"], query["from"], query["count"],
                                  anchor=query["from"])

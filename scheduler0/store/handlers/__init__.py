@@ -6,7 +6,7 @@ is refused with 400 inside the transaction, like any other refusal)."""
 from __future__ import annotations
 
 from scheduler0 import messages
-from scheduler0.store.handlers import credentials, jobs, pipeline, projects, retention
+from scheduler0.store.handlers import credentials, jobs, leases, pipeline, projects, retention
 from scheduler0.store.tx import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -22,4 +22,5 @@ HANDLERS: dict[str, Handler] = {
     messages.PLAN: pipeline.plan,
     messages.RESULT: pipeline.result,
     messages.PRUNE: retention.prune,
+    messages.LEASE_REVOKE: leases.revoke,
 }

@@ -1,4 +1,5 @@
-"""credential.create / update / delete."""
+"""credential.create / update / delete. A credential's role and projects are set when it is
+created and never change (create another credential for another scope)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,23 @@ def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     if tx.conn.execute("SELECT 1 FROM credentials WHERE api_key = ?",
                        (body.api_key,)).fetchone():
         raise ConflictError("a credential with this api_key already exists; generate another key")
+    if body.projects is not None:
+        _require_projects(tx, body.projects)
     cursor = tx.conn.execute(
-        "INSERT INTO credentials (api_key, secret_hash, archived, created_at_ms, updated_at_ms) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (body.api_key, body.secret_hash, int(body.archived), tx.ts_ms, tx.ts_ms))
+        "INSERT INTO credentials (api_key, secret_hash, archived, created_at_ms, updated_at_ms, "
+        "role, project_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (body.api_key, body.secret_hash, int(body.archived), tx.ts_ms, tx.ts_ms, body.role,
+         rows.stored_projects(body.projects)))
     return _fetch(tx, int(cursor.lastrowid or 0))
+
+
+def _require_projects(tx: Tx, project_ids: list[int]) -> None:
+    """A credential may only be limited to projects that exist (the API checked first; this
+    holds for whatever proposed the command)."""
+    for index, project_id in enumerate(project_ids):
+        if tx.conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
+            raise NotFoundError(f"projects[{index}]: project {project_id} does not exist; "
+                                "limit the credential to existing projects (GET /projects)")
 
 
 def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:

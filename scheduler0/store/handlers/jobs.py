@@ -1,8 +1,10 @@
 """job.create / update / delete.
 
-A job points at the shared schedule row of its (spec, timezone, anchor); see
-scheduler0.store.schedules. Creating or changing a job creates the row if it is new and
-deletes a row no job uses any more.
+A job points at the shared schedule row of its resolved (spec, timezone, anchor); see
+scheduler0.store.schedules. Its `H` values and its `@at now` are resolved here, where its id
+and the command's second are known (scheduler0.schedule.resolve); the job keeps its spec as
+written. Creating or changing a job creates the row if it is new and deletes a row no job uses
+any more.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from scheduler0.messages import (
     map_column,
     unfold_column,
 )
-from scheduler0.schedule import MISFIRE_POLICIES
+from scheduler0.schedule import MISFIRE_POLICIES, depends_on_job, validate_timezone
 from scheduler0.store import counters, history, rows, schedules
 from scheduler0.store.schedules import ScheduleKey
 from scheduler0.store.tx import Tx
@@ -194,10 +196,10 @@ def _create(tx: Tx, columns: dict[str, Any], count: int) -> dict[str, Any]:
     if count == 0:
         return {"count": 0, "columns": {}}
     _require_projects(tx.conn, columns["project_id"], count)
-    schedule_id, schedule_next = _place(tx, columns, count)
     first_id = _next_id(tx.conn, "jobs")
+    rows_of_jobs = _place(tx, columns, count, first_id)
     paused = columns["paused"]
-    stored = {**columns, "schedule_id": schedule_id, "created_at_ms": tx.ts_ms,
+    stored = {**columns, "schedule_id": rows_of_jobs.pop("id"), "created_at_ms": tx.ts_ms,
               "updated_at_ms": tx.ts_ms,
               "paused": [int(p) for p in paused] if isinstance(paused, list) else int(paused)}
     _insert(tx.conn, first_id, stored, count)
@@ -205,7 +207,7 @@ def _create(tx: Tx, columns: dict[str, Any], count: int) -> dict[str, Any]:
     stored["id"] = list(range(first_id, first_id + count))
     # Results and reads are built by the same rules (rows.job_columns is rows.job_of's).
     return {"count": count,
-            "columns": rows.job_columns(stored, count, schedule_next, tx.schedules)}
+            "columns": rows.job_columns(stored, count, rows_of_jobs, tx.schedules)}
 
 
 def _insert(conn: sqlite3.Connection, first_id: int, stored: Mapping[str, Any],
@@ -273,38 +275,56 @@ def _require_projects(conn: sqlite3.Connection, project_ids: Any, count: int) ->
                                 "create it first or fix project_id")
 
 
-def _place(tx: Tx, columns: dict[str, Any], count: int) -> tuple[Any, Any]:
-    """The (schedule id, next_fire_at) columns of the jobs, creating schedule rows for new
-    keys in the order of the jobs that first have them.
+_Row = tuple[int, int | None]  # a schedule row's (id, next_fire_at)
 
-    Normalises the spec and zone columns in place (as the schedule row stores them), so equal
-    schedules written differently share a row. The engine parses once per distinct input.
+
+def _place(tx: Tx, columns: dict[str, Any], count: int, first_id: int) -> dict[str, Any]:
+    """The columns of the jobs' schedule rows (`id` and rows.SCHEDULE_FIELDS), creating rows
+    for new keys in the order of the jobs that first have them; the jobs get ids from
+    `first_id` on.
+
+    Normalises the spec and zone columns in place (the spec as the job keeps it, the zone as
+    the schedule row stores it), so equal schedules written differently share a row. A spec
+    with H is resolved once per job (its id decides), any other once per distinct input.
     """
     spec, zone, anchor = columns["spec"], columns["timezone"], columns["anchor"]
-    shared = not any(isinstance(c, list) for c in (spec, zone, anchor))
-    written = [(spec, zone, anchor)] if shared else list(zip(
-        unfold_column(spec, count), unfold_column(zone, count), unfold_column(anchor, count),
-        strict=True))
-    rows_by_key: dict[ScheduleKey, tuple[int, int | None]] = {}
-    placed: dict[tuple[str, str, int], tuple[ScheduleKey, tuple[int, int | None]]] = {}
+    per_job_specs = {s for s in (spec if isinstance(spec, list) else [spec])
+                     if depends_on_job(s)}
+    shared = not per_job_specs and not any(isinstance(c, list) for c in (spec, zone, anchor))
+    # (spec, zone, anchor, job id): the id only where the spec depends on it, 0 elsewhere.
+    written = [(spec, zone, anchor, 0)] if shared else [
+        (s, z, a, first_id + i if s in per_job_specs else 0)
+        for i, (s, z, a) in enumerate(zip(unfold_column(spec, count), unfold_column(zone, count),
+                                          unfold_column(anchor, count), strict=True))]
+    rows_by_key: dict[ScheduleKey, _Row] = {}
+    placed: dict[tuple[str, str, int, int], tuple[schedules.Placement, _Row]] = {}
     for key_written in dict.fromkeys(written):
         try:
-            key, schedule = schedules.resolve(tx.schedules, *key_written)
+            placement = _placement(tx, *key_written)
         except ScheduleError as exc:
             prefix = f"jobs[{written.index(key_written)}]: " if count > 1 else ""
             raise ScheduleError(prefix + exc.message) from None
+        key = placement.key
         if key not in rows_by_key:
-            rows_by_key[key] = schedules.ensure(tx, key, schedule)
-        placed[key_written] = key, rows_by_key[key]
-    if shared:
-        key, (schedule_id, schedule_next) = placed[written[0]]
-        columns["spec"], columns["timezone"] = key.spec, key.timezone
-        return schedule_id, schedule_next
+            rows_by_key[key] = schedules.ensure(tx, key, placement.schedule)
+        placed[key_written] = placement, rows_by_key[key]
     per_job = [placed[w] for w in written]
-    columns["spec"] = fold_column([key.spec for key, _ in per_job])
-    columns["timezone"] = fold_column([key.timezone for key, _ in per_job])
-    return (fold_column([row[0] for _, row in per_job]),
-            fold_column([row[1] for _, row in per_job]))
+    columns["spec"] = fold_column([p.job_spec for p, _ in per_job])
+    columns["timezone"] = fold_column([p.key.timezone for p, _ in per_job])
+    return {"id": fold_column([row[0] for _, row in per_job]),
+            "next_fire_at": fold_column([row[1] for _, row in per_job]),
+            "spec": fold_column([p.key.spec for p, _ in per_job]),
+            "timezone": columns["timezone"],
+            "anchor": fold_column([p.key.anchor for p, _ in per_job])}
+
+
+def _placement(tx: Tx, spec: str, timezone: str, anchor: int,
+               job_id: int) -> schedules.Placement:
+    """Where a job created by this command goes; refuses a one-off that could never fire."""
+    placement = schedules.place(tx.schedules, spec, timezone, anchor, job_id=job_id,
+                                ts_s=tx.ts_s, index=tx.index)
+    schedules.check_can_fire(placement.schedule, tx.ts_s)
+    return placement
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
@@ -328,17 +348,15 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     # null clears a nullable field (data, start_date, end_date); the others refuse it.
     values = {field: FIELD_CHECKS[field](value, field) for field, value in changes.items()}
     current = tx.conn.execute(
-        "SELECT spec, timezone, anchor, schedule_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        "SELECT j.spec, j.timezone, j.anchor, j.schedule_id, s.spec, s.timezone, s.anchor "
+        "FROM jobs j JOIN schedules s ON s.id = j.schedule_id WHERE j.id = ?",
+        (job_id,)).fetchone()
     if current is None:
         raise NotFoundError(f"job {job_id} does not exist")
-    spec, timezone, anchor, old_schedule = current
-    merged = {"spec": spec, "timezone": timezone, "anchor": anchor, **values}
+    spec, timezone, anchor, old_schedule = current[:4]
     if {"spec", "timezone", "anchor"} & set(values):
-        new_key, schedule = schedules.resolve(tx.schedules, merged["spec"], merged["timezone"],
-                                              merged["anchor"])
-        values.update(spec=new_key.spec, timezone=new_key.timezone)
-        if new_key != schedules.key_of(spec, timezone, anchor):
-            values["schedule_id"] = schedules.ensure(tx, new_key, schedule)[0]
+        values.update(_moved(tx, job_id, (spec, timezone, anchor), ScheduleKey(*current[4:]),
+                             values))
     if "paused" in values:
         values["paused"] = int(values["paused"])
     assignments = "".join(f"{field} = ?, " for field in values)  # names from UPDATABLE only
@@ -349,6 +367,40 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     job = rows.fetch_job(tx.conn, job_id, tx.schedules)
     assert job is not None  # updated in this transaction
     return job
+
+
+def _moved(tx: Tx, job_id: int, written: tuple[str, str, int], old_key: ScheduleKey,
+           values: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec, zone and (when it changes) schedule_id of a job whose spec, zone or anchor
+    is being updated; the stored spec and zone when they come back as they are (a job read
+    and sent back), which changes nothing.
+
+    A changed spec is resolved again (its H for this job, a new `@at now`). A one-off whose
+    instant stays the same keeps its row: its tick may be planned already, and a new row would
+    fire it a second time.
+    """
+    spec, timezone, anchor = written
+    merged = {"spec": spec, "timezone": timezone, "anchor": anchor, **values}
+    if (" ".join(merged["spec"].split()), _zone_or_text(merged["timezone"]),
+            merged["anchor"]) == written:
+        return {"spec": spec, "timezone": timezone}
+    placement = schedules.place(tx.schedules, merged["spec"], merged["timezone"],
+                                merged["anchor"], job_id=job_id, ts_s=tx.ts_s, index=tx.index)
+    key = placement.key
+    moved: dict[str, Any] = {"spec": placement.job_spec, "timezone": key.timezone}
+    same_one_off = placement.schedule.kind == "at" and key.spec == old_key.spec
+    if key != old_key and not same_one_off:
+        schedules.check_can_fire(placement.schedule, tx.ts_s)
+        moved["schedule_id"] = schedules.ensure(tx, key, placement.schedule)[0]
+    return moved
+
+
+def _zone_or_text(name: str) -> str:
+    """The canonical name of a zone, or the text itself when it is none (place() refuses it)."""
+    try:
+        return validate_timezone(name)
+    except (ScheduleError, ValueError, OSError, KeyError):
+        return name
 
 
 def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,13 +23,20 @@ def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Changes the given fields; the result shows signing_secret only when it was rotated."""
+    """Changes the given fields; the result shows signing_secret only when it was rotated.
+
+    A rotation keeps the secret it replaces as the previous one until `grace_seconds` after the
+    command's time (none when 0); a second rotation within the grace period drops the oldest
+    secret, so there are never more than two.
+    """
     body = ProjectUpdate.decode(data)
     project_id = body.id
     _fetch(tx, project_id)
-    changes = body.changes()
+    changes: dict[str, Any] = dict(body.changes())
     if "name" in changes:
         _require_free_name(tx, changes["name"], project_id)
+    if "signing_secret" in changes:
+        changes.update(_previous_secret(tx, project_id, body.grace_seconds))
     if changes:
         assignments = ", ".join(f"{field} = ?" for field in changes)  # fixed names, not input
         tx.conn.execute(f"UPDATE projects SET {assignments}, updated_at_ms = ? WHERE id = ?",
@@ -38,6 +45,16 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     if "signing_secret" in changes:
         project["signing_secret"] = changes["signing_secret"]
     return project
+
+
+def _previous_secret(tx: Tx, project_id: int, grace_seconds: int) -> dict[str, Any]:
+    """The columns that keep the current secret signing for `grace_seconds` once replaced."""
+    if grace_seconds <= 0:
+        return {"previous_signing_secret": None, "previous_signing_secret_expires_at": None}
+    (current,) = tx.conn.execute("SELECT signing_secret FROM projects WHERE id = ?",
+                                 (project_id,)).fetchone()
+    return {"previous_signing_secret": current,
+            "previous_signing_secret_expires_at": tx.ts_s + grace_seconds}
 
 
 def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
