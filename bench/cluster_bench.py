@@ -263,6 +263,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             node.stop()
         receiver.send_signal(signal.SIGTERM)
         receiver.wait(15)
+        if args.keep_logs:
+            os.makedirs(args.keep_logs, exist_ok=True)
+            for node in nodes:
+                log = node.workdir / "node.log"
+                if log.exists():
+                    shutil.copyfile(log, Path(args.keep_logs, f"node{node.node_id}.log"))
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -276,6 +282,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--max-memory", type=int, default=4096)
     parser.add_argument("--settle", type=int, default=20)
+    parser.add_argument("--keep-logs", help="copy each node's log into this folder at the end")
     parser.add_argument("--state", help="an SQLite state file every node starts from (copied)")
     parser.add_argument("--snapshot-interval", type=int, default=0,
                         help="RaftSnapshotInterval, seconds (60 or more); 0 keeps the default")
