@@ -18,6 +18,8 @@ the `with`) wakes delayed answers and closes the socket.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -41,6 +43,16 @@ class Recorded:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def signed_by(self, secret: str, header: str = "X-Scheduler0-Signature") -> bool:
+        """What a receiver does: HMAC-SHA256 of timestamp "." raw body, in `header`, compared
+        in constant time."""
+        given = self.header(header)
+        if given is None:
+            return False
+        mac = hmac.new(secret.encode(), (self.header("X-Scheduler0-Timestamp") or "").encode()
+                       + b"." + self.body, hashlib.sha256)
+        return hmac.compare_digest("sha256=" + mac.hexdigest(), given)
 
 
 @dataclass

@@ -5,8 +5,6 @@ new one alone. The Deliverer's clock is a fake moved by the test (no sleeps)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from typing import Any
 
 import pytest
@@ -24,15 +22,6 @@ pytestmark = pytest.mark.timeout(60)
 NEW, OLD, OTHER = "the-new-secret", "the-old-secret", "project-2-secret"
 EXPIRES = 1_900_000_000  # when the old secret's grace period ends (epoch s)
 
-
-def verifies(secret: str, request: Any, header: str) -> bool:
-    """What a receiver does: HMAC-SHA256 of timestamp "." raw body, compared in constant time."""
-    given = request.header(header)
-    if given is None:
-        return False
-    mac = hmac.new(secret.encode(), request.header("X-Scheduler0-Timestamp").encode() + b"."
-                   + request.body, hashlib.sha256)
-    return hmac.compare_digest("sha256=" + mac.hexdigest(), given)
 
 
 def rotated_batch(url: str) -> messages.Batch:
@@ -86,18 +75,18 @@ def test_during_the_grace_period_both_signatures_arrive(receiver: Receiver) -> N
     assert {r.state for r in results} == {"succeeded"}
     by_path = {r.path: r for r in receiver.requests}
     rotated, untouched = by_path["/hook/1"], by_path["/hook/2"]
-    assert verifies(NEW, rotated, "X-Scheduler0-Signature")
-    assert verifies(OLD, rotated, "X-Scheduler0-Signature-Previous")
-    assert not verifies(OLD, rotated, "X-Scheduler0-Signature")
+    assert rotated.signed_by(NEW, "X-Scheduler0-Signature")
+    assert rotated.signed_by(OLD, "X-Scheduler0-Signature-Previous")
+    assert not rotated.signed_by(OLD, "X-Scheduler0-Signature")
     # A project that was not rotated has one signature, as before.
-    assert verifies(OTHER, untouched, "X-Scheduler0-Signature")
+    assert untouched.signed_by(OTHER, "X-Scheduler0-Signature")
     assert untouched.header("X-Scheduler0-Signature-Previous") is None
 
 
 def test_after_the_grace_period_only_the_new_signature_arrives(receiver: Receiver) -> None:
     deliver(rotated_batch(receiver.url("/hook")), FakeTime(EXPIRES))
     [rotated] = [r for r in receiver.requests if r.path == "/hook/1"]
-    assert verifies(NEW, rotated, "X-Scheduler0-Signature")
+    assert rotated.signed_by(NEW, "X-Scheduler0-Signature")
     assert rotated.header("X-Scheduler0-Signature-Previous") is None
 
 
@@ -108,10 +97,10 @@ def test_a_retry_after_the_grace_period_ends_drops_the_old_signature(
     results = deliver(rotated_batch(receiver.url("/hook")), FakeTime(EXPIRES - 0.5),
                       job_execution_retry_max=1)
     first, retry = [r for r in receiver.requests if r.path == "/hook/1"]
-    assert verifies(OLD, first, "X-Scheduler0-Signature-Previous")
+    assert first.signed_by(OLD, "X-Scheduler0-Signature-Previous")
     assert int(retry.header("X-Scheduler0-Timestamp")) >= EXPIRES
     assert retry.header("X-Scheduler0-Signature-Previous") is None
-    assert verifies(NEW, retry, "X-Scheduler0-Signature")
+    assert retry.signed_by(NEW, "X-Scheduler0-Signature")
     assert {r.attempts for r in results if r.execution_id == f"1-{EXPIRES}"} == {2}
 
 
@@ -127,5 +116,5 @@ def test_a_batch_from_a_node_without_rotation_support_has_one_signature(
     assert batch is not None
     deliver(batch, FakeTime(EXPIRES - 100))
     [request] = receiver.requests
-    assert verifies(NEW, request, "X-Scheduler0-Signature")
+    assert request.signed_by(NEW, "X-Scheduler0-Signature")
     assert request.header("X-Scheduler0-Signature-Previous") is None
