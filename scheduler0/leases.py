@@ -229,6 +229,13 @@ class LeaseTable:
                 found.setdefault(batch_id, node_id)
         return found
 
+    def still_held(self, sent_to: Mapping[str, int], now: float) -> set[str]:
+        """Of the batches (id -> the node it was last sent to), those that node, live, still
+        lists as held: late, but on their way."""
+        live = self.live(now)
+        return {batch_id for batch_id, node_id in sent_to.items()
+                if node_id in live and batch_id in self.nodes[node_id].held}
+
     def heard_since(self, node_ids: Iterable[int], moment: float) -> bool:
         """Every one of `node_ids` sent a heartbeat that arrived after `moment`."""
         return all((lease := self.nodes.get(n)) is not None and lease.seen > moment

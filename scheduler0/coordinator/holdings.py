@@ -3,8 +3,15 @@ and the ones whose results are being committed. Shared by the intake thread (rel
 changes), the results thread (a batch's final results) and the heartbeat thread (reports it).
 
 The heartbeat tells the leader what is held, so that a new leader re-sends only what no live
-node holds; the intake drops a copy of a batch held or settled here (a re-dispatch that reached
-this node again), so one node never delivers a tick twice.
+node holds and an overdue batch still held here is waited for rather than sent elsewhere; the
+intake drops a copy of a batch held or settled here (a re-dispatch that reached this node
+again), so one node never delivers a tick twice.
+
+A held batch stays listed however late it runs (an overloaded node delivers late, never twice)
+until it settles, its lease is revoked, or it is orphaned: relayed to the executors before one
+of them was lost (restarted, or silent), and not in the batch ids any live executor reported
+since. Only then does the leader's deadline re-send it. A batch still waiting in this node's
+intake is never orphaned: it is in this process.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from scheduler0.messages import LeaseId
 
 SETTLING_KEPT = 10.0  # seconds a settled batch stays reported, until its results committed
 RECENT_KEPT = 50_000  # settled batch ids remembered to drop late copies
-HELD_GRACE = 30.0  # seconds past its result deadline a batch no result came for stays listed
+EXECUTOR_SILENT = 5.0  # seconds without a load report after which an executor counts as lost
+# After a loss, the live executors' next reports (about one a second) say what they still hold.
+VOUCH_WAIT = 3.0
 
 
 @dataclass
@@ -25,6 +34,14 @@ class Held:
     stamp: LeaseId | None
     fire_at: float
     deadline: float  # wall clock, the batch's result deadline
+    relayed: float | None = None  # monotonic, when it went on to the executors
+    vouched: float = float("-inf")  # monotonic, the last report of an executor holding it
+
+
+@dataclass
+class ExecutorSeen:
+    pid: int
+    seen: float  # monotonic
 
 
 class Holdings:
@@ -33,8 +50,11 @@ class Holdings:
         self._held: dict[str, Held] = {}
         self._settling: OrderedDict[str, float] = OrderedDict()  # batch id -> settled at (mono)
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self._executors: dict[int, ExecutorSeen] = {}
+        self._last_loss = float("-inf")  # monotonic, when an executor was last found lost
         self.duplicates_dropped = 0
         self.revoked = 0
+        self.orphaned = 0
         self.results_pending = False  # set by the results thread while rows wait for Raft
 
     def take(self, batch_id: str, stamp: LeaseId | None, fire_at: float,
@@ -46,6 +66,24 @@ class Holdings:
                 return False
             self._held[batch_id] = Held(stamp, fire_at, deadline)
             return True
+
+    def relayed(self, batch_id: str, now: float) -> None:
+        """The batch left the intake for the executors' queue."""
+        with self._lock:
+            if (held := self._held.get(batch_id)) is not None:
+                held.relayed = now
+
+    def vouch(self, executor: int, pid: int, batch_ids: list[str], now: float) -> None:
+        """An executor's load report: it is alive and holds `batch_ids`. A new pid for the
+        same executor means the old process is gone, with whatever it held."""
+        with self._lock:
+            seen = self._executors.get(executor)
+            if seen is not None and seen.pid != pid:
+                self._last_loss = now
+            self._executors[executor] = ExecutorSeen(pid, now)
+            for batch_id in batch_ids:
+                if (held := self._held.get(batch_id)) is not None:
+                    held.vouched = now
 
     def settled(self, batch_id: str, now: float) -> None:
         """Every execution of the batch has a result (committed soon by the results thread)."""
@@ -71,13 +109,27 @@ class Holdings:
     def report(self, now: float, now_wall: float) -> tuple[list[str], list[str]]:
         """(held, settling) batch ids for a heartbeat, after forgetting what is long over."""
         with self._lock:
-            for batch_id in [b for b, h in self._held.items()
-                             if now_wall > h.deadline + HELD_GRACE]:
-                del self._held[batch_id]  # its executor died with it: the deadline re-sends it
+            self._forget_orphans(now)
             if not self.results_pending:
                 while self._settling and now - next(iter(self._settling.values())) > SETTLING_KEPT:
                     self._settling.popitem(last=False)
             return list(self._held), list(self._settling)
+
+    def _forget_orphans(self, now: float) -> None:
+        """Stop listing batches a lost executor took with it (the leader re-sends them once
+        their deadline passed). Under the lock."""
+        for executor in [e for e, seen in self._executors.items()
+                         if now - seen.seen > EXECUTOR_SILENT]:
+            del self._executors[executor]
+            self._last_loss = now
+        if now - self._last_loss < VOUCH_WAIT:
+            return  # the live executors have not all reported since the loss yet
+        orphans = [b for b, h in self._held.items()
+                   if h.relayed is not None and h.relayed <= self._last_loss
+                   and h.vouched <= self._last_loss]
+        for batch_id in orphans:
+            del self._held[batch_id]
+        self.orphaned += len(orphans)
 
     def count(self) -> int:
         with self._lock:

@@ -81,7 +81,7 @@ class IntakeRelay(SupervisedThread):
                     lease_out.send(self.keeper.snapshot().state(), block=False)
                     next_publish = clock.monotonic() + leases.HEARTBEAT_INTERVAL / 2
                 while waiting and to_executors.send(waiting[0], block=False):
-                    waiting.popleft()
+                    self.holdings.relayed(waiting.popleft().batch_id, clock.monotonic())
                     self.relayed += 1
                 message = intake.recv(timeout=0.01 if waiting else 0.05)
                 if message is None:  # nothing yet, or unreadable (logged by the channel)

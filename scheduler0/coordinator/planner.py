@@ -94,7 +94,8 @@ class Planner(SupervisedThread):
         self._taking_back: set[int] = set()  # nodes whose lease lapsed, batches not all re-sent
         self.stats: dict[str, Any] = {
             "rounds": 0, "planned": 0, "missed": 0, "redispatched": 0, "undelivered": 0,
-            "overdue_settling": 0, "batches": 0, "last_round_ms": 0.0, "leading_since": None,
+            "overdue_settling": 0, "overdue_held": 0, "batches": 0, "last_round_ms": 0.0,
+            "leading_since": None,
             "last_dispatch_at": None, "redispatched_by": dict.fromkeys(REASONS, 0), "last_round_at": None}
 
     # -- loop ---------------------------------------------------------------------------------
@@ -293,7 +294,7 @@ class Planner(SupervisedThread):
         batch was re-sent REDISPATCH_LIMIT times; returns the number re-sent."""
         overdue = [f for f in self.in_flight.values() if f.deadline <= now]
         count = 0
-        settling = self._settling([f.batch_id for f in overdue])
+        settling, held = self._holders(overdue)
         for flight in overdue:
             pending = reader.unfinished_of_batch(flight.batch_id)
             if not pending:
@@ -303,6 +304,12 @@ class Planner(SupervisedThread):
                 # thread makes that slow). Re-sending would deliver each tick again.
                 flight.deadline = now + SETTLING_RECHECK
                 self.stats["overdue_settling"] += 1
+            elif flight.batch_id in held:
+                # Late, not lost: a live node still holds it (an overloaded node's executors
+                # have not reached it yet). Its node stops listing it only if an executor
+                # took it down with it; then it is re-sent.
+                flight.deadline = now + SETTLING_RECHECK
+                self.stats["overdue_held"] += 1
             elif flight.attempts > REDISPATCH_LIMIT:
                 self._record_undelivered(flight, pending)
             else:
@@ -311,11 +318,15 @@ class Planner(SupervisedThread):
                                       reason="deadline")
         return count
 
-    def _settling(self, batch_ids: list[str]) -> dict[str, int]:
-        if not batch_ids or self.leases is None:
-            return {}
+    def _holders(self, flights: list[InFlight]) -> tuple[dict[str, int], set[str]]:
+        """(settling, held): batch id -> the live node committing its results, and the batches
+        the node they were sent to still holds."""
+        if not flights or self.leases is None:
+            return {}, set()
+        now = self.clock.monotonic()
         with self.book.lock:
-            return self.leases.settling_on(batch_ids, self.clock.monotonic())
+            return (self.leases.settling_on([f.batch_id for f in flights], now),
+                    self.leases.still_held({f.batch_id: f.node_id for f in flights}, now))
 
     def _record_undelivered(self, flight: InFlight, pending: list[planning.PlannedJob]) -> None:
         """The batch's last dispatch is overdue: record what is unsettled as failed. Only

@@ -81,6 +81,8 @@ class ResultCollector(SupervisedThread):
             self.holdings.results_pending = bool(self._pending)
         else:
             self.loads[message.executor] = (message, clock.monotonic())
+            self.holdings.vouch(message.executor, message.pid, message.batches,
+                                clock.monotonic())
 
     def _flush(self) -> None:
         while self._pending:

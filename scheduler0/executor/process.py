@@ -304,10 +304,16 @@ class Executor:
 
     def _load_message(self) -> messages.ExecutorLoad:
         return messages.ExecutorLoad(node_id=self.settings.node_id, executor=self.index,
-                                     held=self.held, pid=os.getpid(),
+                                     held=self.held, batches=self._held_batch_ids(),
+                                     pid=os.getpid(),
                                      pressure=self.lifecycle.memory_pressure,
                                      stopping=self.lifecycle.stopping.is_set(),
                                      metrics=self.metrics.snapshot())
+
+    def _held_batch_ids(self) -> list[str]:
+        # Read from the publish thread while the loop thread changes the set: set.copy() runs
+        # without releasing the GIL, so it sees the set whole.
+        return list(self._batch_ids.copy())
 
     def _send(self, pub: transport.Socket, message: messages.Message) -> None:
         try:

@@ -158,11 +158,14 @@ class Results(Message, frozen=True, kw_only=True, tag="results"):
 
 
 class ExecutorLoad(Message, frozen=True, kw_only=True, tag="load"):
-    """An executor's load, about every second; `metrics` is its Metrics.snapshot()."""
+    """An executor's load, about every second; `metrics` is its Metrics.snapshot(), and
+    `batches` the ids of the batches it holds (its node stops listing a batch a lost executor
+    took with it, and only then may the leader send it elsewhere)."""
 
     node_id: int
     executor: int
     held: int = 0
+    batches: list[str] = []
     pid: int = 0
     pressure: bool = False
     stopping: bool = False

@@ -59,6 +59,7 @@ class LeaderRig:
         self.silent: set[int] = set()  # nodes whose heartbeats stopped
         self.deliver = False  # whether the nodes settle the batches sent to them, at their tick
         self.holding: dict[int, set[str]] = {n: set() for n in NODES}  # batches a node holds
+        self.losing: set[int] = set()  # nodes whose executors lose the batches sent to them
         # Batches a node has every result of and is committing (its heartbeat says so).
         self.settling: dict[int, set[str]] = {n: set() for n in NODES}
         self.load = dict.fromkeys(NODES, 0)  # batches a node reports besides those
@@ -122,7 +123,7 @@ class LeaderRig:
         acked = {n: [m["term"], m["epoch"]] for n, m in self.pusher.of_type("lease")}
         unfinished = self.reader.unfinished_batches()
         for node_id, batch_id in self.batches():
-            if batch_id in unfinished:
+            if batch_id in unfinished and node_id not in self.losing:
                 self.holding[node_id].add(batch_id)
         for node_id in NODES:
             if node_id in self.silent:

@@ -1,9 +1,15 @@
 """What a node holds: copies dropped at the door, revoked batches forgotten, settled batches
-reported until their results are committed."""
+reported until their results are committed, late batches listed however late, and only what a
+lost executor took with it forgotten."""
 
 from __future__ import annotations
 
-from scheduler0.coordinator.holdings import HELD_GRACE, SETTLING_KEPT, Holdings
+from scheduler0.coordinator.holdings import (
+    EXECUTOR_SILENT,
+    SETTLING_KEPT,
+    VOUCH_WAIT,
+    Holdings,
+)
 
 
 def test_a_copy_of_a_batch_held_or_settled_here_is_refused():
@@ -38,8 +44,47 @@ def test_settled_batches_are_reported_while_results_wait_then_for_a_while():
     assert holdings.report(100.0 + SETTLING_KEPT + 1, 0.0) == ([], [])
 
 
-def test_a_batch_no_result_came_for_is_dropped_long_after_its_deadline():
+def held(holdings: Holdings, now: float) -> list[str]:
+    return sorted(holdings.report(now, now_wall=10_000.0)[0])
+
+
+def test_a_late_batch_stays_listed_while_the_executors_live_whether_they_report_it_or_not():
     holdings = Holdings()
-    holdings.take("lost", None, fire_at=0, deadline=50)
-    assert holdings.report(0.0, now_wall=50 + HELD_GRACE - 1)[0] == ["lost"]
-    assert holdings.report(0.0, now_wall=50 + HELD_GRACE + 1)[0] == []
+    for batch_id in ("pulled", "queued"):
+        holdings.take(batch_id, None, fire_at=0, deadline=50)  # long past its deadline
+        holdings.relayed(batch_id, now=1.0)
+    for now in range(2, 600, 1):  # ten minutes of load reports from two live executors
+        holdings.vouch(0, pid=100, batch_ids=["pulled"], now=float(now))
+        holdings.vouch(1, pid=101, batch_ids=[], now=float(now))  # "queued" waits in its pipe
+        assert held(holdings, float(now)) == ["pulled", "queued"]
+    assert holdings.orphaned == 0
+
+
+def test_a_restarted_executor_orphans_what_no_live_executor_reports_holding():
+    holdings = Holdings()
+    holdings.vouch(0, pid=100, batch_ids=[], now=0.0)
+    holdings.vouch(1, pid=101, batch_ids=[], now=0.0)
+    for batch_id in ("with-dead", "with-live"):
+        holdings.take(batch_id, None, fire_at=0, deadline=50)
+        holdings.relayed(batch_id, now=1.0)
+    holdings.take("waiting-in-intake", None, fire_at=0, deadline=50)  # never relayed
+    holdings.vouch(0, pid=200, batch_ids=[], now=5.0)  # executor 0 came back: a new process
+    holdings.vouch(1, pid=101, batch_ids=["with-live"], now=5.5)
+    assert held(holdings, 5.0 + VOUCH_WAIT - 0.1) == ["waiting-in-intake", "with-dead",
+                                                      "with-live"]  # reports still due
+    assert held(holdings, 5.0 + VOUCH_WAIT) == ["waiting-in-intake", "with-live"]
+    assert holdings.orphaned == 1
+    holdings.take("after", None, fire_at=0, deadline=50)  # relayed after the loss: kept
+    holdings.relayed("after", now=10.0)
+    assert held(holdings, 60.0 - EXECUTOR_SILENT) == ["after", "waiting-in-intake", "with-live"]
+
+
+def test_an_executor_gone_silent_counts_as_lost():
+    holdings = Holdings()
+    holdings.vouch(0, pid=100, batch_ids=["b"], now=0.0)
+    holdings.take("b", None, fire_at=0, deadline=50)
+    holdings.relayed("b", now=0.5)
+    holdings.vouch(0, pid=100, batch_ids=["b"], now=1.0)
+    assert held(holdings, 1.0 + EXECUTOR_SILENT) == ["b"]
+    assert held(holdings, 1.1 + EXECUTOR_SILENT) == ["b"]  # lost now: the others report first
+    assert held(holdings, 1.1 + EXECUTOR_SILENT + VOUCH_WAIT) == []

@@ -1,6 +1,7 @@
-"""Re-dispatch on fakes: a batch whose results are overdue goes to another node, at most
-REDISPATCH_LIMIT times, then what is unsettled is recorded failed once; the batches of a node
-whose lease lapsed go to another node at once. Fake time; no processes."""
+"""Re-dispatch on fakes: a batch whose results are overdue and that its node no longer holds
+goes to another node, at most REDISPATCH_LIMIT times, then what is unsettled is recorded
+failed once; one its node still holds is waited for; the batches of a node whose lease lapsed
+go to another node at once. Fake time; no processes."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def one_batch(rig, fire_in: int = 2, jobs: tuple[int, ...] = (1, 2)) -> tuple[in
 
 def test_an_overdue_batch_goes_to_another_node_up_to_the_limit_then_is_recorded_failed(rig):
     rig.load[3] = 100  # node 2 would get everything, were the last node not excluded
+    rig.losing.update((2, 3))  # their executors lose what they get: never listed as held
     node, batch_id, fire_at = one_batch(rig)
     assert node == 2
     rig.run_until(lambda: batch_id not in rig.planner.in_flight)
@@ -72,6 +74,7 @@ def test_an_overdue_batch_whose_node_is_committing_its_results_is_not_resent(rig
 def test_an_overdue_batch_no_longer_reported_settling_is_resent(rig):
     node, batch_id, fire_at = one_batch(rig)
     rig.deliver = False
+    rig.losing.add(node)
     rig.holding[node].discard(batch_id)
     rig.settling[node].add(batch_id)
     deadline = result_deadline(rig, fire_at)
@@ -79,6 +82,20 @@ def test_an_overdue_batch_no_longer_reported_settling_is_resent(rig):
     assert rig.sent_to(batch_id) == [node]
     rig.settling[node].clear()  # the node lost the results (it restarted): they never come
     rig.run_until(lambda: len(rig.sent_to(batch_id)) > 1)
+    assert rig.sent_to(batch_id)[1] != node
+
+
+def test_an_overdue_batch_its_node_still_holds_waits_for_it_however_late(rig):
+    node, batch_id, fire_at = one_batch(rig)  # held by its node, never settled (overloaded)
+    deadline = result_deadline(rig, fire_at)
+    rig.run_until(lambda: rig.clock.now() > deadline + 10 * result_deadline(rig, 0))
+    assert rig.sent_to(batch_id) == [node]  # late, not delivered twice
+    assert rig.planner.stats["overdue_held"] > 0 and batch_id in rig.planner.in_flight
+    assert rig.results() == []  # nor recorded failed while it is still on its way
+    # Its node stops listing it (an executor was lost with it): re-sent elsewhere at once.
+    rig.losing.add(node)
+    rig.holding[node].discard(batch_id)
+    rig.run_until(lambda: len(rig.sent_to(batch_id)) > 1, most=2.0)
     assert rig.sent_to(batch_id)[1] != node
 
 
