@@ -12,15 +12,23 @@ until it settles, its lease is revoked, or it is orphaned: relayed to the execut
 of them was lost (restarted, or silent), and not in the batch ids any live executor reported
 since. Only then does the leader's deadline re-send it. A batch still waiting in this node's
 intake is never orphaned: it is in this process.
+
+Executor reports are read by the results thread, which falls behind while it commits a
+backlog of results. Silence and "reported since" are therefore judged against the last time it
+had read everything the executors sent (`drained`), never against the clock alone: a busy
+results thread must not make live executors look lost.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from scheduler0.messages import LeaseId
+
+log = logging.getLogger(__name__)
 
 SETTLING_KEPT = 10.0  # seconds a settled batch stays reported, until its results committed
 RECENT_KEPT = 50_000  # settled batch ids remembered to drop late copies
@@ -52,6 +60,7 @@ class Holdings:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._executors: dict[int, ExecutorSeen] = {}
         self._last_loss = float("-inf")  # monotonic, when an executor was last found lost
+        self._drained = float("-inf")  # monotonic, when every executor report sent was read
         self.duplicates_dropped = 0
         self.revoked = 0
         self.orphaned = 0
@@ -85,6 +94,12 @@ class Holdings:
                 if (held := self._held.get(batch_id)) is not None:
                     held.vouched = now
 
+    def drained(self, now: float) -> None:
+        """The results thread found nothing more to read: every report sent before `now` has
+        been taken."""
+        with self._lock:
+            self._drained = now
+
     def settled(self, batch_id: str, now: float) -> None:
         """Every execution of the batch has a result (committed soon by the results thread)."""
         with self._lock:
@@ -109,27 +124,32 @@ class Holdings:
     def report(self, now: float, now_wall: float) -> tuple[list[str], list[str]]:
         """(held, settling) batch ids for a heartbeat, after forgetting what is long over."""
         with self._lock:
-            self._forget_orphans(now)
+            self._forget_orphans()
             if not self.results_pending:
                 while self._settling and now - next(iter(self._settling.values())) > SETTLING_KEPT:
                     self._settling.popitem(last=False)
             return list(self._held), list(self._settling)
 
-    def _forget_orphans(self, now: float) -> None:
+    def _forget_orphans(self) -> None:
         """Stop listing batches a lost executor took with it (the leader re-sends them once
         their deadline passed). Under the lock."""
         for executor in [e for e, seen in self._executors.items()
-                         if now - seen.seen > EXECUTOR_SILENT]:
+                         if self._drained - seen.seen > EXECUTOR_SILENT]:
             del self._executors[executor]
-            self._last_loss = now
-        if now - self._last_loss < VOUCH_WAIT:
-            return  # the live executors have not all reported since the loss yet
+            self._last_loss = self._drained
+            log.warning("executor %d sent no report for %.0f s: counted as lost", executor,
+                        EXECUTOR_SILENT)
+        if self._drained - self._last_loss < VOUCH_WAIT:
+            return  # the live executors' reports since the loss have not all been read
         orphans = [b for b, h in self._held.items()
                    if h.relayed is not None and h.relayed <= self._last_loss
                    and h.vouched <= self._last_loss]
         for batch_id in orphans:
             del self._held[batch_id]
-        self.orphaned += len(orphans)
+        if orphans:
+            self.orphaned += len(orphans)
+            log.warning("%d batches relayed before an executor was lost and held by no live "
+                        "executor: left to the leader to re-send", len(orphans))
 
     def count(self) -> int:
         with self._lock:

@@ -152,7 +152,8 @@ class Coordinator:
         status["intake"] = {"relayed": self.intake.relayed,
                             "stale_dropped": self.intake.stale_dropped,
                             "duplicates_dropped": holdings.duplicates_dropped,
-                            "revoked": holdings.revoked, "held": holdings.count()}
+                            "revoked": holdings.revoked, "orphaned": holdings.orphaned,
+                            "held": holdings.count()}
         status["lease"] = self._own_lease()
         status["leases"] = self.planner.book.view()
         status["threads"] = {t.name: t.alive() for t in self.threads}

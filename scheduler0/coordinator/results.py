@@ -58,10 +58,13 @@ class ResultCollector(SupervisedThread):
             while not self.stopping.is_set():
                 self.beat()
                 message = sub.recv(timeout=RESULT_FLUSH_INTERVAL)
+                more = message
                 if message is not None:
                     self._take(message)
                     while (more := sub.recv_nowait()) is not None and len(self._pending) < 50_000:
                         self._take(more)
+                if more is None:
+                    self.holdings.drained(clock.monotonic())
                 if self._pending and clock.monotonic() - last_flush >= RESULT_FLUSH_INTERVAL:
                     self._flush()
                     last_flush = clock.monotonic()

@@ -44,7 +44,11 @@ def test_settled_batches_are_reported_while_results_wait_then_for_a_while():
     assert holdings.report(100.0 + SETTLING_KEPT + 1, 0.0) == ([], [])
 
 
-def held(holdings: Holdings, now: float) -> list[str]:
+def held(holdings: Holdings, now: float, drained: bool = True) -> list[str]:
+    """What a heartbeat at `now` lists held, the results thread having read every executor
+    report sent until then (or, with `drained=False`, still reading an older backlog)."""
+    if drained:
+        holdings.drained(now)
     return sorted(holdings.report(now, now_wall=10_000.0)[0])
 
 
@@ -88,3 +92,16 @@ def test_an_executor_gone_silent_counts_as_lost():
     assert held(holdings, 1.0 + EXECUTOR_SILENT) == ["b"]
     assert held(holdings, 1.1 + EXECUTOR_SILENT) == ["b"]  # lost now: the others report first
     assert held(holdings, 1.1 + EXECUTOR_SILENT + VOUCH_WAIT) == []
+
+
+def test_executors_are_not_lost_while_the_results_thread_is_behind_on_their_reports():
+    holdings = Holdings()
+    holdings.vouch(0, pid=100, batch_ids=[], now=0.0)
+    holdings.take("b", None, fire_at=0, deadline=50)
+    holdings.relayed("b", now=0.5)
+    holdings.drained(1.0)
+    # Committing a backlog for a minute: no report read, so no silence can be judged.
+    for now in range(2, 60):
+        assert held(holdings, float(now), drained=False) == ["b"]
+    holdings.vouch(0, pid=100, batch_ids=[], now=60.0)  # the backlog read: still alive
+    assert held(holdings, 61.0) == ["b"] and holdings.orphaned == 0
