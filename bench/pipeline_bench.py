@@ -251,7 +251,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "posts": stats["posts"], "node_cpu_s": round(cpu, 1),
             "node_cpu_pct_of_one_core": round(100 * cpu / (args.minutes * 60), 1),
             "peak_rss_mb": round(peak / 2**20), "failed_executions": history,
-            "planner": health.get("planner"), "deliveries_per_tick": stats.get("deliveries_per_tick"),
+            "planner": health.get("planner"), "intake": health.get("intake"),
+            "deliveries_per_tick": stats.get("deliveries_per_tick"),
             "samples": stats.get("samples"), "ticks": stats.get("ticks"),
         }
     finally:
