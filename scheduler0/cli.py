@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +22,12 @@ import click
 
 from scheduler0 import __version__, config, secrets_file
 from scheduler0.errors import ConfigError
-from scheduler0.vocabulary import CREDENTIAL_ROLES
+from scheduler0.vocabulary import (
+    BULK_ACTIONS,
+    CREDENTIAL_ROLES,
+    NOTIFICATION_FORMATS,
+    OPERATION_STATES,
+)
 
 
 def load_settings(config_path: str | None) -> config.Settings:
@@ -244,12 +250,14 @@ class NodeClient:
         self.headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
 
     def call(self, method: str, path: str, body: Any = None,
-             query: dict[str, Any] | None = None) -> Any:
+             query: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
         url = self.base + path
-        if query:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        given = {k: v for k, v in (query or {}).items() if v is not None}
+        if given:
+            url += "?" + urllib.parse.urlencode(given)
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers=self.headers)
+        request = urllib.request.Request(url, data=data, method=method,
+                                         headers={**self.headers, **(headers or {})})
         try:
             with node_opener().open(request, timeout=30) as response:
                 payload = json.loads(response.read() or b"null")
@@ -302,6 +310,91 @@ def create_credential(config_path: str | None, role: str | None,
     click.echo(json.dumps(data))
 
 
+notification_url_option = click.option(
+    "--notification-url", default=None, metavar="URL",
+    help="Where failure notifications go: a signed POST when a job starts failing or "
+         "missing, and when it recovers (checked as callback URLs are).")
+notification_format_option = click.option(
+    "--notification-format", type=click.Choice(NOTIFICATION_FORMATS), default=None,
+    help="json (default): a JSON object per event; slack: a Slack incoming-webhook message.")
+
+
+@create_group.command("project")
+@config_option
+@click.option("--name", required=True, help="A name no other project has.")
+@click.option("--description", default=None, help="Free text about the project.")
+@notification_url_option
+@notification_format_option
+def create_project(config_path: str | None, name: str, description: str | None,
+                   notification_url: str | None, notification_format: str | None) -> None:
+    """Create a project; prints it as JSON, with its signing_secret (shown only now)."""
+    given = {"name": name, "description": description, "notification_url": notification_url,
+             "notification_format": notification_format}
+    body = {key: value for key, value in given.items() if value is not None}
+    _print_json(NodeClient(load_settings(config_path)).call("POST", "/projects", body))
+
+
+DELIVERY_SETTINGS = ("method", "headers", "timeout", "retries", "retry_delay", "success_codes")
+
+
+_DELIVERY_OPTIONS = (
+    click.option("--method", type=click.Choice(["POST", "PUT", "GET"]), default=None,
+                 help="How each callback is sent (default: POST; GET sends no body)."),
+    click.option("--header", "header_lines", multiple=True, metavar='"NAME: VALUE"',
+                 help="An extra request header; repeat for several (never one the server "
+                      "sets, such as X-Scheduler0-*)."),
+    click.option("--timeout", type=float, default=None,
+                 help="Seconds per attempt (default: the node's JobExecutionTimeout)."),
+    click.option("--retries", type=int, default=None,
+                 help="Retries after the first attempt (default: the node's "
+                      "JobExecutionRetryMax)."),
+    click.option("--retry-delay", type=float, default=None,
+                 help="Seconds before the first retry, doubling (default: the node's "
+                      "JobExecutionRetryDelay)."),
+    click.option("--success-code", "success_codes", type=int, multiple=True, metavar="STATUS",
+                 help="An HTTP status that counts as success; repeat for several (default: "
+                      "any 2xx)."),
+)
+
+
+def delivery_options(command: Any) -> Any:
+    """A job's own delivery settings as options (each left out: the node's setting)."""
+    for option in reversed(_DELIVERY_OPTIONS):
+        command = option(command)
+    return command
+
+
+def delivery_body(method: str | None, header_lines: tuple[str, ...], timeout: float | None,
+                  retries: int | None, retry_delay: float | None,
+                  success_codes: tuple[int, ...], node_default: tuple[str, ...] = ()
+                  ) -> dict[str, Any]:
+    """The delivery settings given as options, as a job body's fields (the node checks them);
+    each of `node_default` as null: back to the node's setting."""
+    given: dict[str, Any] = {
+        "method": method, "headers": parse_header_options(header_lines) or None,
+        "timeout": timeout, "retries": retries, "retry_delay": retry_delay,
+        "success_codes": list(success_codes) or None}
+    body = {name: value for name, value in given.items() if value is not None}
+    for name in node_default:
+        if name in body:
+            raise click.UsageError(f"--node-default {name}: the same command sets it; give one "
+                                   "of the two")
+        body[name] = None
+    return body
+
+
+def parse_header_options(lines: tuple[str, ...]) -> dict[str, str]:
+    """--header "NAME: VALUE" options as headers (the node checks names and values)."""
+    found: dict[str, str] = {}
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            raise click.UsageError(f"--header {line!r}: write it as \"NAME: VALUE\", e.g. "
+                                   '--header "Authorization: Bearer ..."')
+        found[name.strip()] = value.strip()
+    return found
+
+
 @create_group.command("job")
 @config_option
 @click.option("--project-id", type=int, required=True, help="The job's project.")
@@ -318,13 +411,20 @@ def create_credential(config_path: str | None, role: str | None,
 @click.option("--misfire-policy", type=click.Choice(["run_once", "run_all", "skip"]),
               default=None)
 @click.option("--paused", is_flag=True, help="Create it paused.")
+@click.option("--name", default=None,
+              help="A name unique in the project, usable instead of the id (a letter first).")
+@click.option("--description", default=None, help="Free text about the job.")
+@click.option("--label", "label_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A label; repeat for several (e.g. --label team=billing --label env=prod).")
+@delivery_options
 @click.option("--dry-run", is_flag=True,
               help="Only check it: print the job as it would be, with its next fire times, "
                    "and create nothing.")
 def create_job(config_path: str | None, project_id: int, spec: str | None,
                run_at: str | None, callback_url: str, timezone: str | None, data: str | None,
                start_date: str | None, end_date: str | None, misfire_policy: str | None,
-               paused: bool, dry_run: bool) -> None:
+               paused: bool, name: str | None, description: str | None,
+               label_pairs: tuple[str, ...], dry_run: bool, **delivery: Any) -> None:
     """Create a job (one of --spec and --run-at); prints the job as JSON."""
     if (spec is None) == (run_at is None):
         raise click.UsageError("give one of --spec (a repeating job) and --run-at (a job that "
@@ -332,10 +432,102 @@ def create_job(config_path: str | None, project_id: int, spec: str | None,
     given = {"project_id": project_id, "spec": spec, "run_at": run_at,
              "callback_url": callback_url, "timezone": timezone, "data": data,
              "start_date": start_date, "end_date": end_date, "misfire_policy": misfire_policy,
-             "paused": paused or None}
+             "paused": paused or None, "name": name, "description": description,
+             "labels": parse_label_options(label_pairs) or None}
     body = {name: value for name, value in given.items() if value is not None}
+    body.update(delivery_body(**delivery))
     query = {"dry_run": "true"} if dry_run else None
     _print_json(NodeClient(load_settings(config_path)).call("POST", "/jobs", body, query))
+
+
+def parse_label_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    """--label KEY=VALUE options as labels (the node checks the keys and values)."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise click.UsageError(f"--label {pair!r}: write it as KEY=VALUE, e.g. "
+                                   "--label team=billing")
+        if key in found:
+            raise click.UsageError(f"--label {key}: given twice; give each key once")
+        found[key] = value
+    return found
+
+
+@main.group("update")
+def update_group() -> None:
+    """Change things on the running node."""
+
+
+@update_group.command("job")
+@click.argument("job")
+@config_option
+@click.option("--project-id", type=int, default=None,
+              help="The project whose job JOB names (when JOB is a name several projects use).")
+@click.option("--name", default=None, help="A new name, unique in the project.")
+@click.option("--clear-name", is_flag=True, help="Remove the job's name.")
+@click.option("--description", default=None, help="A new description.")
+@click.option("--label", "label_pairs", multiple=True, metavar="KEY=VALUE",
+              help="The job's labels from now on (replacing all it has); repeat for several.")
+@click.option("--clear-labels", is_flag=True, help="Remove every label of the job.")
+@delivery_options
+@click.option("--node-default", "node_default", multiple=True,
+              type=click.Choice(DELIVERY_SETTINGS), metavar="SETTING",
+              help="Let this delivery setting (" + ", ".join(DELIVERY_SETTINGS) + ") follow the "
+                   "node's again; repeat for several.")
+def update_job(job: str, config_path: str | None, project_id: int | None, name: str | None,
+               clear_name: bool, description: str | None, label_pairs: tuple[str, ...],
+               clear_labels: bool, **delivery: Any) -> None:
+    """Change the name, description, labels or delivery settings of JOB (its id or its name);
+    prints the job. --header replaces every extra header the job has."""
+    if name is not None and clear_name:
+        raise click.UsageError("give --name or --clear-name, not both")
+    if label_pairs and clear_labels:
+        raise click.UsageError("give --label or --clear-labels, not both")
+    body: dict[str, Any] = {}
+    if name is not None or clear_name:
+        body["name"] = name
+    if description is not None:
+        body["description"] = description
+    if label_pairs or clear_labels:
+        body["labels"] = parse_label_options(label_pairs)
+    body.update(delivery_body(**delivery))
+    if not body:
+        raise click.UsageError("nothing to change: give --name, --clear-name, --description, "
+                               "--label, --clear-labels, or a delivery setting (--method, "
+                               "--header, --timeout, --retries, --retry-delay, --success-code, "
+                               "--node-default)")
+    query = None if project_id is None else {"project_id": project_id}
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "PUT", f"/jobs/{urllib.parse.quote(job, safe='')}", body, query))
+
+
+@update_group.command("project")
+@click.argument("project_id", type=int)
+@config_option
+@click.option("--name", default=None, help="A new name, unique among projects.")
+@click.option("--description", default=None, help="A new description.")
+@notification_url_option
+@click.option("--no-notifications", is_flag=True,
+              help="Remove the notification URL (notifications not sent yet are given up).")
+@notification_format_option
+def update_project(project_id: int, config_path: str | None, name: str | None,
+                   description: str | None, notification_url: str | None,
+                   no_notifications: bool, notification_format: str | None) -> None:
+    """Change PROJECT_ID's name, description or failure notifications; prints the project."""
+    if notification_url is not None and no_notifications:
+        raise click.UsageError("give --notification-url or --no-notifications, not both")
+    given = {"name": name, "description": description, "notification_url": notification_url,
+             "notification_format": notification_format}
+    body: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if no_notifications:
+        body["notification_url"] = None
+    if not body:
+        raise click.UsageError("nothing to change: give --name, --description, "
+                               "--notification-url, --no-notifications or "
+                               "--notification-format")
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "PUT", f"/projects/{project_id}", body))
 
 
 @main.command("list")
@@ -344,12 +536,19 @@ def create_job(config_path: str | None, project_id: int, spec: str | None,
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
 @click.option("--project-id", type=int, default=None, help="Only jobs of this project.")
+@click.option("--labels", "selector", default=None, metavar="SELECTOR",
+              help="Only jobs whose labels meet it, e.g. 'team=billing,env!=dev' or "
+                   "'tier in (a,b)'.")
+@click.option("--name", "name_prefix", default=None, metavar="PREFIX",
+              help="Only jobs whose names start with PREFIX.")
 def list_things(kind: str, config_path: str | None, limit: int, offset: int,
-                project_id: int | None) -> None:
+                project_id: int | None, selector: str | None, name_prefix: str | None) -> None:
     """List credentials, projects or jobs of the running node as JSON."""
-    query = {"limit": limit, "offset": offset}
-    if kind == "jobs" and project_id is not None:
-        query["project_id"] = project_id
+    query: dict[str, Any] = {"limit": limit, "offset": offset}
+    if kind != "jobs" and (selector or name_prefix):
+        raise click.UsageError("--labels and --name filter jobs only")
+    if kind == "jobs":
+        query.update(project_id=project_id, labels=selector or None, name=name_prefix or None)
     _print_json(NodeClient(load_settings(config_path)).call("GET", f"/{kind}", query=query))
 
 
@@ -418,6 +617,192 @@ def cluster_remove(raft_address: str, config_path: str | None) -> None:
     """Remove the node whose Raft address is RAFT_ADDRESS (host:port)."""
     _print_json(NodeClient(load_settings(config_path)).call(
         "DELETE", f"/cluster/members/{urllib.parse.quote(raft_address, safe='')}"))
+
+
+@cluster_group.command("pause")
+@config_option
+@click.option("--reason", default=None, help="Why, shown with the pause (at most 200 characters).")
+def cluster_pause(config_path: str | None, reason: str | None) -> None:
+    """Stop all planning in the cluster: no tick is planned until `cluster resume`.
+
+    Deliveries already dispatched finish; on resume the ticks that fell in the pause follow
+    each job's misfire policy, as after an outage.
+    """
+    body = {} if reason is None else {"reason": reason}
+    _print_json(NodeClient(load_settings(config_path)).call("POST", "/pause", body))
+
+
+@cluster_group.command("resume")
+@config_option
+def cluster_resume(config_path: str | None) -> None:
+    """Plan again after `cluster pause`."""
+    _print_json(NodeClient(load_settings(config_path)).call("POST", "/resume", {}))
+
+
+@main.group("job")
+def job_group() -> None:
+    """Run a job now, backfill its past ticks, or work on many jobs at once."""
+
+
+@job_group.command("bulk")
+@click.argument("action", type=click.Choice(BULK_ACTIONS))
+@config_option
+@click.option("--id", "ids", type=int, multiple=True, metavar="ID",
+              help="A job to change; repeat for several. Or select them with the filters.")
+@click.option("--project-id", type=int, default=None, help="Filter: this project's jobs.")
+@click.option("--paused/--active", "paused", default=None,
+              help="Filter: only paused (or only active) jobs.")
+@click.option("--labels", "selector", default=None, metavar="SELECTOR",
+              help='Filter: a label selector, e.g. "team=billing,env!=dev".')
+@click.option("--label", "label_pairs", multiple=True, metavar="KEY=VALUE",
+              help="set_labels: a label to set; repeat for several.")
+@click.option("--remove-label", "removed", multiple=True, metavar="KEY",
+              help="set_labels: a label to remove; repeat for several.")
+@click.option("--wait", is_flag=True, help="Wait until the operation finishes; print it then.")
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="With --wait: seconds to wait at most.")
+def job_bulk(action: str, config_path: str | None, ids: tuple[int, ...],
+             project_id: int | None, paused: bool | None, selector: str | None,
+             label_pairs: tuple[str, ...], removed: tuple[str, ...], wait: bool,
+             timeout: float) -> None:
+    """Pause, resume, delete or relabel many jobs (ACTION), chosen by --id or by the filters;
+    prints the operation as JSON (GET /operations/{id} follows its progress)."""
+    given = {"project_id": project_id, "paused": paused, "labels": selector}
+    chosen = {name: value for name, value in given.items() if value is not None}
+    if bool(ids) == bool(chosen):
+        raise click.UsageError("name the jobs with --id (repeat it) or with filters "
+                               "(--project-id, --paused/--active, --labels), not both")
+    body: dict[str, Any] = {"action": action}
+    body.update({"ids": list(ids)} if ids else {"filter": chosen})
+    changes: dict[str, Any] = {**parse_label_options(label_pairs), **dict.fromkeys(removed)}
+    if changes:
+        body["labels"] = changes
+    client = NodeClient(load_settings(config_path))
+    operation = client.call("POST", "/jobs/bulk", body)
+    if wait:
+        operation = _wait_for_operation(client, int(operation["id"]), timeout)
+    _print_json(operation)
+
+
+def _wait_for_operation(client: NodeClient, operation_id: int, timeout: float) -> Any:
+    """The operation once it no longer runs; a ClickException after `timeout` seconds."""
+    from scheduler0 import clock
+
+    deadline = clock.monotonic() + timeout
+    while True:
+        operation = client.call("GET", f"/operations/{operation_id}")
+        if operation["state"] != "running":
+            return operation
+        if clock.monotonic() > deadline:
+            raise click.ClickException(f"operation {operation_id} still runs after {timeout:g} "
+                                       f"s ({operation['done']} of {operation['total']} done); "
+                                       f"follow it with `scheduler0 operation get {operation_id}`")
+        time.sleep(0.5)
+
+
+@main.group("operation")
+def operation_group() -> None:
+    """Follow bulk operations (`job bulk`)."""
+
+
+@operation_group.command("get")
+@click.argument("operation_id", type=int)
+@config_option
+def operation_get(operation_id: int, config_path: str | None) -> None:
+    """Print one operation and its progress as JSON."""
+    _print_json(NodeClient(load_settings(config_path)).call("GET", f"/operations/{operation_id}"))
+
+
+@operation_group.command("list")
+@config_option
+@click.option("--state", type=click.Choice(OPERATION_STATES), default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+def operation_list(config_path: str | None, state: str | None, limit: int) -> None:
+    """List operations, newest first, as JSON."""
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "GET", "/operations", query={"state": state, "limit": limit}))
+
+
+# -- manual runs, redelivery and backfill ---------------------------------------------------
+
+
+def _job_path(job: str, action: str) -> str:
+    return f"/jobs/{urllib.parse.quote(job, safe='')}/{action}"
+
+
+def _idempotency(key: str | None) -> dict[str, str]:
+    return {} if key is None else {"Idempotency-Key": key}
+
+
+idempotency_option = click.option(
+    "--idempotency-key", default=None, metavar="KEY",
+    help="Send this Idempotency-Key: a retry with the same key answers the first result and "
+         "fires nothing more.")
+
+
+@job_group.command("run")
+@click.argument("job")
+@config_option
+@click.option("--project-id", type=int, default=None,
+              help="The project whose job JOB names (when JOB is a name several projects use).")
+@click.option("--data", default=None, help="Send this instead of the job's data, this once.")
+@idempotency_option
+def job_run(job: str, config_path: str | None, project_id: int | None, data: str | None,
+            idempotency_key: str | None) -> None:
+    """Run JOB (its id or its name) once, now, paused or not; prints the execution (its
+    execution_id, state scheduled) as JSON. The schedule is not changed."""
+    body = {} if data is None else {"data": data}
+    query = None if project_id is None else {"project_id": project_id}
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "POST", _job_path(job, "run"), body, query, headers=_idempotency(idempotency_key)))
+
+
+@job_group.command("backfill")
+@click.argument("job")
+@config_option
+@click.option("--from", "start", required=True, help="RFC 3339: the range's first instant.")
+@click.option("--to", "end", required=True, help="RFC 3339: its last (not in the future).")
+@click.option("--project-id", type=int, default=None,
+              help="The project whose job JOB names (when JOB is a name several projects use).")
+@click.option("--dry-run", is_flag=True,
+              help="Only print how many ticks it would fire, and the first ones.")
+@idempotency_option
+def job_backfill(job: str, config_path: str | None, start: str, end: str,
+                 project_id: int | None, dry_run: bool, idempotency_key: str | None) -> None:
+    """Fire every tick of JOB's schedule from --from to --to that never ran (at most 1,000);
+    prints the count, what it skipped and the first ticks as JSON."""
+    query: dict[str, Any] = {"project_id": project_id}
+    if dry_run:
+        query["dry_run"] = "true"
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "POST", _job_path(job, "backfill"), {"from": start, "to": end}, query,
+        headers=_idempotency(idempotency_key)))
+
+
+@main.group("execution")
+def execution_group() -> None:
+    """Read one execution, or send a finished one again."""
+
+
+@execution_group.command("get")
+@click.argument("execution_id")
+@config_option
+def execution_get(execution_id: str, config_path: str | None) -> None:
+    """Print EXECUTION_ID as it is now (scheduled while a delivery of it is in flight)."""
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "GET", f"/executions/{urllib.parse.quote(execution_id, safe='')}"))
+
+
+@execution_group.command("redeliver")
+@click.argument("execution_id")
+@config_option
+@idempotency_option
+def execution_redeliver(execution_id: str, config_path: str | None,
+                        idempotency_key: str | None) -> None:
+    """Send the finished EXECUTION_ID again, with the same id; prints it, scheduled again."""
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "POST", f"/executions/{urllib.parse.quote(execution_id, safe='')}/redeliver", {},
+        headers=_idempotency(idempotency_key)))
 
 
 if __name__ == "__main__":

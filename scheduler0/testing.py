@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scheduler0 import clock, config, messages
+from scheduler0 import clock, config, manual, messages
 from scheduler0.coordinator.raft import RaftNode, raft_password
 from scheduler0.errors import UnavailableError
 from scheduler0.schedule.planning import DueSchedule, PlannedJob
@@ -261,6 +261,7 @@ class FakeReader:
         self.previous: dict[int, messages.PreviousSecret] = {}  # project id -> before rotation
         self.executions: dict[str, FakeExecution] = {}
         self.revoked: dict[int, tuple[int, int]] = {}  # node id -> newest lease taken back
+        self.paused = False  # the cluster pause (POST /pause)
 
     def add(self, schedule: DueSchedule, *jobs: PlannedJob) -> None:
         self.schedules[schedule.id] = schedule
@@ -271,7 +272,7 @@ class FakeReader:
     def planned(self, batch_id: str, fire_at: int, jobs: list[PlannedJob]) -> None:
         """A batch an earlier leader planned: its executions are `scheduled`."""
         for job in jobs:
-            self.executions.setdefault(execution_id(job.id, fire_at),
+            self.executions.setdefault(manual.execution_id_in(batch_id, job.id, fire_at),
                                        FakeExecution(job, fire_at, batch_id, SCHEDULED))
 
     def settle(self, batch_id: str, state: str = ExecutionState.SUCCEEDED.value) -> int:
@@ -346,6 +347,9 @@ class FakeReader:
     def revoked_leases(self) -> dict[int, tuple[int, int]]:
         return dict(self.revoked)
 
+    def planning_paused(self) -> bool:
+        return self.paused
+
     def unfinished_batches(self) -> dict[str, list[PlannedJob]]:
         found: dict[str, list[PlannedJob]] = {}
         for execution in sorted(self.executions.values(), key=lambda e: e.job.id):
@@ -355,6 +359,10 @@ class FakeReader:
 
     def batch_fire_at(self, batch_id: str) -> int:
         return next((e.fire_at for e in self.executions.values() if e.batch_id == batch_id), 0)
+
+    def requested_batches(self) -> list[str]:
+        return sorted((b for b in self.unfinished_batches() if manual.is_requested(b)),
+                      key=lambda b: (not b.startswith(manual.MANUAL), b))
 
 
 class FakePusher:

@@ -153,6 +153,32 @@ app.post('/callback', express.raw({ type: () => true, limit: '50mb' }), (req, re
   res.status(200).json({ ok: true });
 });
 
+// Failure notifications (the project's notification_url): a job that starts failing or
+// missing, and that recovers. Signed exactly as callbacks are, so the same verifiedBy checks
+// them; each carries a notification_id that a resend repeats, so seen ones are skipped.
+const notificationsSeen = new Set();
+app.post('/notifications', express.raw({ type: () => true, limit: '1mb' }), (req, res) => {
+  const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  if (verifiedBy(state.signingSecrets, (name) => req.get(name), rawBody) === null) {
+    res.status(401).json({ error: 'bad or missing signature' });
+    return;
+  }
+  let event;
+  try {
+    event = JSON.parse(rawBody.toString('utf8'));
+  } catch (err) {
+    res.status(400).json({ error: 'body is not JSON' });
+    return;
+  }
+  if (!notificationsSeen.has(event.notification_id)) {
+    notificationsSeen.add(event.notification_id);
+    console.log(`notification ${event.notification_id}: ${event.type} for job ${event.job_id}` +
+                ` at ${event.scheduled_at} (${event.previous_state || 'no result'} -> ` +
+                `${event.state}${event.error ? `: ${event.error}` : ''})`);
+  }
+  res.status(200).json({ ok: true });
+});
+
 function listen() {
   return new Promise((resolve, reject) => {
     const server = app.listen(config.callbackPort, config.callbackHost);
@@ -203,8 +229,10 @@ async function main() {
   const callbackUrl = `http://${config.callbackHost}:${config.callbackPort}/callback`;
   console.log(`receiving callbacks on ${callbackUrl}`);
 
+  const notificationUrl = `http://${config.callbackHost}:${config.callbackPort}/notifications`;
   const project = await call('creating the project', () =>
-    api.post('/projects', { name: `node-client-demo-${Date.now()}` }));
+    api.post('/projects', { name: `node-client-demo-${Date.now()}`,
+                            notification_url: notificationUrl }));
   state.projectId = project.id;
   if (!project.signing_secret) throw new Error('the project reply carries no signing_secret');
   state.signingSecrets = [project.signing_secret];

@@ -3,8 +3,9 @@ needs.
 
 A caller is the node (HTTP Basic auth with the node secrets: the CLI and the other nodes), which
 may do anything, or a credential, which has
-- a role: `read` (GET), `write` (also create, change and delete jobs), `admin` (also projects,
-  credentials and the cluster), each allowing everything the one before it allows;
+- a role: `read` (GET), `write` (also create, change, delete and run jobs, and redeliver
+  their executions), `admin` (also projects, credentials and the cluster), each allowing
+  everything the one before it allows;
 - a scope: every project, or a list of them.
 A credential created without a role or projects, and every credential made before they existed,
 is admin for every project.
@@ -102,18 +103,32 @@ ROUTES: dict[str, Need] = {
     "GET /projects/{project_id}": Need(READ),
     "PUT /projects/{project_id}": Need(ADMIN),
     "DELETE /projects/{project_id}": Need(ADMIN),
+    "GET /projects/{project_id}/notifications": Need(READ),
     "POST /jobs": Need(WRITE),
     "GET /jobs": Need(READ),
     "GET /jobs/{job_id}": Need(READ),
     "PUT /jobs/{job_id}": Need(WRITE),
     "DELETE /jobs/{job_id}": Need(WRITE),
+    # Its body's ids and filter are checked against the credential's projects (403).
+    "POST /jobs/bulk": Need(WRITE),
+    "GET /operations": Need(READ),
+    "GET /operations/{operation_id}": Need(READ),
     "GET /jobs/{job_id}/executions": Need(READ),
     "GET /executions": Need(READ),
+    # Run a job, redeliver an execution, backfill past ticks: writes to the job's history,
+    # within the credential's projects (an execution is its job's).
+    "POST /jobs/{job_id}/run": Need(WRITE),
+    "POST /jobs/{job_id}/backfill": Need(WRITE),
+    "GET /executions/{execution_id}": Need(READ),
+    "POST /executions/{execution_id}/redeliver": Need(WRITE),
     "GET /rollups": Need(READ),
     "GET /schedules/preview": Need(READ),
     "GET /cluster": Need(ADMIN, all_projects=True),
     "POST /cluster/members": Need(ADMIN, all_projects=True, node_only=True),
     "DELETE /cluster/members/{raft_address}": Need(ADMIN, all_projects=True, node_only=True),
+    # Every project's planning stops.
+    "POST /pause": Need(ADMIN, all_projects=True),
+    "POST /resume": Need(ADMIN, all_projects=True),
     # The node's own counters: how many jobs and executions every project has.
     "GET /metrics": Need(READ, all_projects=True),
     "GET /healthcheck": PUBLIC,

@@ -16,6 +16,7 @@ is a 415. There is no static folder and no /static route.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -24,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from scheduler0 import clock
 from scheduler0.api.access import authorize
 from scheduler0.api.auth import require_auth
+from scheduler0.api.bulk_runner import OperationRunner
 from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
 from scheduler0.api.metrics import Metrics
 from scheduler0.api.routes import BLUEPRINTS
@@ -61,12 +63,13 @@ def body_too_large_message(limit_bytes: int) -> str:
 
 
 def create_app(settings: Settings, services: NodeServices,
-               node_auth: tuple[str, str] | None = None) -> Flask:
+               node_auth: tuple[str, str] | None = None,
+               stopping: threading.Event | None = None) -> Flask:
     """The API app for one node.
 
     `services` is what the node gives the API (writes, reads, status, membership); `node_auth` is
     (AuthUsername, AuthPassword) from the node secrets, accepted as HTTP Basic auth (None: no
-    Basic auth).
+    Basic auth); `stopping`, once set, stops the bulk operations this app runs.
     """
     app = Flask("scheduler0.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes(settings)
@@ -77,7 +80,7 @@ def create_app(settings: Settings, services: NodeServices,
         settings=settings, services=services, node_auth=node_auth,
         guard=CallbackGuard(NetworkPolicy.of(settings.callback_allowed_networks,
                                               settings.callback_denied_networks)),
-        metrics=Metrics())
+        metrics=Metrics(), operations=OperationRunner(services, settings.node_id, stopping))
     app.before_request(_start_timer)
     app.before_request(require_auth)
     app.before_request(authorize)

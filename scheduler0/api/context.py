@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, g, jsonify
 
+from scheduler0.api.bulk_runner import OperationRunner
 from scheduler0.api.metrics import Metrics
 from scheduler0.api.services import NodeServices
 from scheduler0.config import Settings
@@ -32,6 +33,7 @@ class ApiContext:
     node_auth: tuple[str, str] | None
     guard: CallbackGuard
     metrics: Metrics
+    operations: OperationRunner
 
 
 def api() -> ApiContext:

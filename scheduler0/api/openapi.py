@@ -10,11 +10,14 @@ tests/api/test_schema_agreement.py fails when this document and the code disagre
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
-from scheduler0 import __version__, schedule, vocabulary
-from scheduler0.api import access, dry_run
+from scheduler0 import __version__, labels, manual, notifications, schedule, vocabulary
+from scheduler0.api import access, bulk, bulk_runner, dry_run
 from scheduler0.api import validation as v
+from scheduler0.store import notifications as store_notifications
+from scheduler0.store.operations import MAX_OPERATIONS_KEPT, MAX_SKIPPED_IDS
 from scheduler0.vocabulary import JOB_INPUT_FIELDS, JobField, Kind
 
 EXECUTION_STATES = vocabulary.EXECUTION_STATES
@@ -59,6 +62,14 @@ ignored so a job read with GET can be sent back with PUT. Instants are RFC 3339 
 (`2030-01-02T15:04:05Z`) or null; on input an instant may also be epoch seconds. Go's zero
 time `0001-01-01T00:00:00Z` means "none".
 
+**Job names and labels.** A job may have a `name` (unique within its project; it starts with a
+letter, so it never reads as an id), a `description` and `labels` (`{{"team": "billing"}}`).
+Wherever a path holds a job's id it may hold its name: `/jobs/nightly-report?project_id=2`;
+without `project_id` the name is looked for in every project the credential sees, and a name
+that several of them use is a 409 (`ambiguous_name`). `GET /jobs?labels=team=billing,env!=dev`
+selects by labels (Kubernetes' selector grammar) and `GET /jobs?name=nightly` by name prefix,
+with the other filters and `after`.
+
 **Lists** take `limit` (1-{v.MAX_LIMIT}, default {v.DEFAULT_LIMIT}) and either `after` (a
 keyset cursor: the previous page's `next_after`; cheap at any depth and stable while rows are
 added) or `offset` (default 0; costs the rows it skips), and answer `{{"total", "total_exact",
@@ -69,11 +80,14 @@ beyond, `total` is 10000 and `total_exact` false.
 `unknown_field`, `invalid_<field>` (e.g. `invalid_spec`, `invalid_callback_url`,
 `invalid_timezone`, `invalid_limit`, `invalid_id`), `unauthorized` (401), `forbidden` (403: the
 credential's role or projects do not cover the request), `not_found` (404),
-`method_not_allowed` (405), `conflict` (409), `payload_too_large` (413: more than
+`method_not_allowed` (405), `conflict` (409: a project or job name that is taken),
+`ambiguous_name` (409: a job name in a path that several projects use: add `project_id`),
+`payload_too_large` (413: more than
 {v.MAX_JOBS_PER_REQUEST} jobs, or a body over the node's ApiMaxBodyMb, 16 MiB by default, refused
 at its headers), `unsupported_media_type` (415: a body that is not `application/json`),
 `headers_too_large` (431), `not_implemented` (501: e.g. an unsupported Transfer-Encoding),
-`unavailable` (503), `internal_error` (500: a bug, please report it). Errors the HTTP server
+`too_many_operations` (429: too many bulk operations running), `unavailable` (503),
+`internal_error` (500: a bug, please report it). Errors the HTTP server
 itself raises before the request reaches the API (400, 413, 431, 501) use the same envelope.
 """
 
@@ -107,7 +121,8 @@ def _ok(description: str, data: dict[str, Any], status: str = "200") -> dict[str
 
 def _errors(*statuses: int) -> dict[str, Any]:
     names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-             409: "Conflict", 413: "PayloadTooLarge", 503: "Unavailable"}
+             409: "Conflict", 413: "PayloadTooLarge", 429: "TooManyRequests",
+             503: "Unavailable"}
     return {str(s): {"$ref": f"#/components/responses/{names[s]}"} for s in statuses}
 
 
@@ -133,9 +148,21 @@ OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": 
 AFTER_ID = _param("after", "query", ID, "keyset cursor: the page starts after this id (the "
                                         "previous page's next_after); stable while rows are "
                                         "added")
-AFTER_EXECUTION = _param("after", "query", {"type": "string", "pattern": r"^\d+-\d+$"},
+AFTER_EXECUTION = _param("after", "query", {"type": "string",
+                                            "pattern": r"^\d+-\d+(-m\d+)?$"},
                          "keyset cursor: the page starts below this execution id (the previous "
                          "page's next_after); stable while executions are added")
+# A job in a path: its id, or its name (labels.NAME_PATTERN: it never reads as an id), looked
+# for in `project_id` when given.
+JOB_REF = [
+    _param("job_id", "path", {"anyOf": [ID, {"type": "string", "pattern": labels.NAME_PATTERN,
+                                             "maxLength": labels.MAX_NAME_LENGTH}]},
+           "the job's id, or its name"),
+    _param("project_id", "query", ID,
+           "the project whose job a name in the path is (projectId accepted); without it, the "
+           "name is looked for in every project the credential sees, and one that several of "
+           "them use is a 409 (ambiguous_name). With an id, the job must be in this project "
+           "(404 otherwise)")]
 IDEMPOTENCY = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                                                    "maxLength": v.MAX_IDEMPOTENCY_KEY},
                      "makes a retried write return the first result instead of applying twice")
@@ -161,6 +188,10 @@ HEALTH: dict[str, Any] = {
                                                   "majority: a write sent here can commit"},
     "memory_pressure": {"type": "boolean",
                         "description": "true: over 70% of MaxMemory, new work paused"},
+    "planning_paused": {"type": ["boolean", "null"],
+                        "description": "true: the cluster is paused (POST /pause), no tick is "
+                                       "planned; healthy stays true. null: unknown (the "
+                                       "node's state file cannot be read now)"},
 }
 HEALTH_DETAIL: dict[str, Any] = {
     "peers": {"type": "array", "items": _ref("Peer")},
@@ -192,6 +223,9 @@ HEALTH_DETAIL: dict[str, Any] = {
     "unhealthy": {"type": "string", "description": "why healthy is false although a leader "
                                                    "and a quorum are known (a dead thread, a "
                                                    "leader whose planner stopped)"},
+    "pause": {"oneOf": [_ref("Pause"), {"type": "null"}],
+              "description": "the cluster pause: since when, by whom, why, and the last "
+                             "resume (null: unknown)"},
 }
 
 # -- the job's schemas, from vocabulary.JOB_FIELDS ---------------------------------------------
@@ -230,9 +264,42 @@ JOB_INPUT_NOTES: dict[str, dict[str, Any]] = {
     "paused": {"description": "true pauses, false resumes"},
     "misfire_policy": {"description": "ticks missed while the cluster was down: run_once (the "
                                       "latest once), run_all, skip"},
+    "name": {"pattern": labels.NAME_PATTERN,
+             "description": "unique within the job's project (409 otherwise); usable instead of "
+                            "the id in /jobs/{job_id}. A letter, then letters, digits, '-', '_' "
+                            "or '.' (so it never reads as an id); null: none",
+             "examples": ["nightly-report"]},
+    "description": {"description": "free text about the job"},
+    "labels": {"description": "string keys to string values, e.g. {\"team\": \"billing\", "
+                              "\"env\": \"prod\"}, that GET /jobs?labels= selects by. Keys "
+                              f"are [prefix/]name ({labels.KEY_RULE}); values {labels.VALUE_RULE}; "
+                              f"at most {labels.MAX_LABELS} labels. A PUT replaces the whole set; "
+                              "{} or null: none",
+               "examples": [{"team": "billing", "env": "prod"}]},
+    **{name: {"description": text} for name, text in (
+        ("method", "how each callback is sent. POST and PUT send the JSON array body; GET "
+                   "sends none: one request per execution, named by Idempotency-Key and "
+                   "X-Scheduler0-Execution-Id, its signature computed over the execution id "
+                   "in place of the body (a job with data cannot use GET); null: POST"),
+        ("headers", "extra request headers, name: value. Names are HTTP tokens, "
+                    "case-insensitive, never one the server sets ("
+                    + ", ".join(vocabulary.SERVER_HEADERS) + ", "
+                    + vocabulary.SERVER_HEADER_PREFIX + "*); values are one line of printable "
+                    f"ASCII; at most {vocabulary.MAX_JOB_HEADERS} headers and "
+                    f"{vocabulary.MAX_HEADERS_BYTES} bytes of names and values in all; {{}} or "
+                    "null: none"),
+        ("timeout", "seconds per attempt; null: the node's JobExecutionTimeout"),
+        ("retries", "retries after the first attempt; null: the node's JobExecutionRetryMax"),
+        ("retry_delay", "seconds before the first retry, doubling at each retry (capped at "
+                        "300 s); null: the node's JobExecutionRetryDelay"),
+        ("success_codes", "the HTTP statuses that count as success (any other is retried, "
+                          "then failed; redirects are not followed); null: any 2xx. Answered "
+                          "sorted"))},
 }
 JOB_OUTPUT_NOTES: dict[str, dict[str, Any]] = {
     "callback_url": {"format": "uri"},
+    "name": {"description": "unique within the project; null: none"},
+    "labels": {"description": "{} when the job has none"},
     "next_execution_at": {"description": "next tick; null when paused or ended"},
     "resolved_spec": {"description": "the spec with this job's H values filled in (for "
                                      "@every <d> H the phase shows in next_execution_at); the "
@@ -243,6 +310,8 @@ JOB_OUTPUT_NOTES: dict[str, dict[str, Any]] = {
     "last_state": {"description": "state of the last result recorded; null before the first"},
     "last_http_status": {"description": "HTTP status the callback answered to the last result "
                                         "(null when none answered)"},
+    **{name: {"description": note["description"].replace("; null:", "; null (the default):")}
+       for name, note in JOB_INPUT_NOTES.items() if name in vocabulary.JOB_DELIVERY_FIELDS},
 }
 
 
@@ -259,8 +328,10 @@ def _job_input_value(f: JobField) -> dict[str, Any]:
     """What a job body may send for `f` (not null)."""
     if f.kind is Kind.ID:
         return dict(ID)
-    if f.kind is Kind.INTEGER:
-        return {"type": "integer"}
+    if f.kind is Kind.LABELS:
+        return _labels_value(f)
+    if f.kind in _NUMBERS_AND_COLLECTIONS:
+        return _NUMBERS_AND_COLLECTIONS[f.kind](f)
     if f.kind is Kind.BOOLEAN:
         return {"type": "boolean"}
     if f.kind is Kind.CHOICE:
@@ -283,6 +354,46 @@ def _job_input_value(f: JobField) -> dict[str, Any]:
     return schema
 
 
+# RFC 9110: a header name is a token, a value (here) one line of printable ASCII.
+HEADER_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+HEADER_VALUE_PATTERN = r"^[\t -~]*$"
+
+
+def _bounds(f: JobField) -> dict[str, Any]:
+    """minimum and maximum of a number field, as integers where the field is one."""
+    whole = int if f.kind in (Kind.INTEGER, Kind.STATUSES) else float
+    return {**({} if f.low is None else {"minimum": whole(f.low)}),
+            **({} if f.high is None else {"maximum": whole(f.high)})}
+
+
+def _headers_value(f: JobField) -> dict[str, Any]:
+    return {"type": "object", "maxProperties": f.max_items,
+            "propertyNames": {"type": "string", "minLength": 1,
+                              "maxLength": vocabulary.MAX_HEADER_NAME_LENGTH,
+                              "pattern": HEADER_NAME_PATTERN},
+            "additionalProperties": {"type": "string", "maxLength": f.max_length,
+                                     "pattern": HEADER_VALUE_PATTERN}}
+
+
+def _statuses_value(f: JobField) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1, "maxItems": f.max_items, "uniqueItems": True,
+            "items": {"type": "integer", **_bounds(f)}}
+
+
+_NUMBERS_AND_COLLECTIONS: dict[Kind, Callable[[JobField], dict[str, Any]]] = {
+    Kind.INTEGER: lambda f: {"type": "integer", **_bounds(f)},
+    Kind.SECONDS: lambda f: {"type": "number", **_bounds(f)},
+    Kind.HEADERS: _headers_value, Kind.STATUSES: _statuses_value}
+
+
+def _labels_value(f: JobField) -> dict[str, Any]:
+    return {"type": "object", "maxProperties": f.max_items,
+            "propertyNames": {"type": "string", "maxLength": labels.MAX_LABEL_KEY,
+                              "pattern": labels.LABEL_KEY_PATTERN},
+            "additionalProperties": {"type": "string", "maxLength": labels.MAX_LABEL_VALUE,
+                                     "pattern": labels.LABEL_VALUE_PATTERN}}
+
+
 def _job_input_property(f: JobField, *, update: bool) -> dict[str, Any]:
     schema = _job_input_value(f)
     if f.instead_of is not None:
@@ -295,7 +406,7 @@ def _job_input_property(f: JobField, *, update: bool) -> dict[str, Any]:
     notes = dict(JOB_INPUT_NOTES.get(f.name, {}))
     if update and not f.updatable:
         notes["description"] = "may be sent back unchanged; changing it is a 400 (create a new job)"
-    elif update and f.clearable:
+    elif update and f.clearable and "null:" not in notes.get("description", ""):
         notes["description"] = (notes.get("description", "") + "; null: back to the default"
                                 ).lstrip("; ")
     if "description" in notes and "description" in schema:
@@ -384,6 +495,17 @@ def job_dry_run_schema() -> dict[str, Any]:
     return schema
 
 
+NOTIFICATION_URL = {
+    "type": ["string", "null"], "format": "uri", "minLength": 1, "maxLength": v.MAX_URL_LENGTH,
+    "description": "where failure notifications go: an http(s) URL checked as a callback_url "
+                   "is (CallbackAllowedNetworks, CallbackDeniedNetworks); null: none"}
+NOTIFICATION_FORMAT = {
+    "type": "string", "enum": list(notifications.FORMATS),
+    "description": "json: a JSON object per event (NotificationEvent); slack: a Slack "
+                   "incoming-webhook message ({\"text\": ..., \"blocks\": [...]})"}
+NULLABLE_FORMAT = {**NOTIFICATION_FORMAT, "type": ["string", "null"],
+                   "enum": [*notifications.FORMATS, None]}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object", "required": ["code", "message"],
@@ -426,10 +548,15 @@ SCHEMAS: dict[str, Any] = {
                                     "description": "true archives the key, false restores it"}},
     },
     "Project": {
-        "type": "object", "required": ["id", "name", "description", "created_at", "updated_at"],
+        "type": "object", "required": ["id", "name", "description", "created_at", "updated_at",
+                                       "notification_url", "notification_format"],
         "properties": {
             "id": ID, "name": {"type": "string"}, "description": {"type": "string"},
             "created_at": STAMP, "updated_at": STAMP,
+            "notification_url": {**NOTIFICATION_URL, "description": (
+                "where failure notifications go (null: none); see GET "
+                "/projects/{project_id}/notifications")},
+            "notification_format": NOTIFICATION_FORMAT,
             "previous_signing_secret_expires_at": {
                 **INSTANT,
                 "description": "after a rotation: until this instant callbacks also carry "
@@ -445,13 +572,19 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": v.MAX_NAME_LENGTH,
                      "description": "unique (409 conflict otherwise)"},
-            "description": {"type": ["string", "null"], "maxLength": v.MAX_DESCRIPTION_LENGTH}},
+            "description": {"type": ["string", "null"], "maxLength": v.MAX_DESCRIPTION_LENGTH},
+            "notification_url": {**NOTIFICATION_URL, "default": None},
+            "notification_format": {**NULLABLE_FORMAT, "default": notifications.DEFAULT_FORMAT}},
     },
     "ProjectUpdate": {
         "type": "object", "additionalProperties": False, "minProperties": 1,
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": v.MAX_NAME_LENGTH},
             "description": {"type": ["string", "null"], "maxLength": v.MAX_DESCRIPTION_LENGTH},
+            "notification_url": {**NOTIFICATION_URL, "description": (
+                "a new URL for failure notifications (pending ones go there); null: no more "
+                "notifications, and those not sent yet are given up")},
+            "notification_format": {**NULLABLE_FORMAT, "description": "json or slack; null: json"},
             "rotate_signing_secret": {
                 "type": "boolean",
                 "description": "true: generate a new signing secret, returned in this reply only"},
@@ -475,18 +608,27 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["execution_id", "job_id", "project_id", "scheduled_at", "state",
                      "attempts", "http_status", "node_id", "batch_id", "error", "planned_at",
-                     "started_at", "finished_at"],
+                     "started_at", "finished_at", "trigger", "redeliveries"],
         "properties": {
-            "execution_id": {"type": "string", "description": "derived from (job_id, "
-                                                              "scheduled_at); the callback's "
-                                                              "idempotency key"},
+            "execution_id": {"type": "string", "pattern": r"^\d+-\d+(-m\d+)?$",
+                             "description": "a tick's is <job_id>-<scheduled_at>, a run-now's "
+                                            "<job_id>-<scheduled_at>-m<run>; the callback's "
+                                            "idempotency key"},
             "job_id": ID, "project_id": ID, "scheduled_at": INSTANT,
             "state": {"type": "string", "enum": list(EXECUTION_STATES)},
             "attempts": {"type": "integer", "minimum": 0},
             "http_status": {"type": ["integer", "null"]},
             "node_id": {"type": ["integer", "null"]}, "batch_id": {"type": ["string", "null"]},
             "error": {"type": ["string", "null"]},
-            "planned_at": INSTANT, "started_at": INSTANT, "finished_at": INSTANT},
+            "planned_at": INSTANT, "started_at": INSTANT, "finished_at": INSTANT,
+            "trigger": {"type": "string", "enum": list(vocabulary.TRIGGERS),
+                        "description": "schedule: a tick of the job's schedule; manual: a "
+                                       "run-now (POST /jobs/{id}/run); backfill: a past tick "
+                                       "fired by POST /jobs/{id}/backfill"},
+            "redeliveries": {"type": "integer", "minimum": 0,
+                             "description": "times it was redelivered (POST /executions/{id}/"
+                                            "redeliver); the state, attempts, status and times "
+                                            "are the last delivery's"}},
     },
     "Peer": {
         "type": "object", "required": ["node_id", "address", "raft_address", "connected"],
@@ -728,7 +870,7 @@ PATHS: dict[str, Any] = {
                 **_ok("dry_run=true: nothing created; each job as it would be (an object for "
                       "an object, an array for an array)", {"oneOf": [
                           _ref("JobDryRun"), {"type": "array", "items": _ref("JobDryRun")}]}),
-                **_errors(400, 401, 404, 413, 503)},
+                **_errors(400, 401, 404, 409, 413, 503)},
         },
         "get": {
             "operationId": "listJobs", "tags": ["jobs"], "summary": "List jobs, oldest first",
@@ -739,36 +881,47 @@ PATHS: dict[str, Any] = {
                 _param("failing", "query", {"type": "boolean"}, "only jobs whose last result "
                                                                 "failed or was missed (true), "
                                                                 "or the others (false)"),
+                _param("labels", "query", {"type": "string", "maxLength": v.MAX_SELECTOR_LENGTH},
+                       "only jobs whose labels meet this selector (Kubernetes' grammar): "
+                       "requirements separated by commas, each met: key=value (or ==), "
+                       "key!=value, key in (v1,v2), key notin (v1,v2), key (has it), !key "
+                       "(has it not); a job without the key meets !=, notin and !key. E.g. "
+                       "team=billing,env!=dev. Served from the label index: a selector with "
+                       "an = requirement pages at the same cost at any depth"),
+                _param("name", "query", {"type": "string", "maxLength": labels.MAX_NAME_LENGTH,
+                                         "pattern": labels.NAME_PATTERN},
+                       "only jobs whose names start with this"),
                 LIMIT, OFFSET, AFTER_ID],
             "responses": {**_ok("a page of jobs", _ref("JobPage")), **_errors(400, 401)},
         },
     },
     "/jobs/{job_id}": {
-        "parameters": [_path_id("job_id", "job")],
+        "parameters": JOB_REF,
         "get": {
             "operationId": "getJob", "tags": ["jobs"], "summary": "Read a job",
-            "responses": {**_ok("the job", _ref("Job")), **_errors(400, 401, 404)},
+            "responses": {**_ok("the job", _ref("Job")), **_errors(400, 401, 404, 409)},
         },
         "put": {
             "operationId": "updateJob", "tags": ["jobs"],
             "summary": "Change a job; {\"paused\": true|false} pauses or resumes it",
             "parameters": [IDEMPOTENCY], "requestBody": _json_body(_ref("JobUpdate")),
-            "responses": {**_ok("the job", _ref("Job")), **_errors(400, 401, 404, 413, 503)},
+            "responses": {**_ok("the job", _ref("Job")),
+                          **_errors(400, 401, 404, 409, 413, 503)},
         },
         "delete": {
             "operationId": "deleteJob", "tags": ["jobs"],
             "summary": "Delete a job and its execution history", "parameters": [IDEMPOTENCY],
-            "responses": {**_ok("deleted", _ref("Deleted")), **_errors(400, 401, 404, 503)},
+            "responses": {**_ok("deleted", _ref("Deleted")), **_errors(400, 401, 404, 409, 503)},
         },
     },
     "/jobs/{job_id}/executions": {
-        "parameters": [_path_id("job_id", "job")],
+        "parameters": JOB_REF,
         "get": {
             "operationId": "listJobExecutions", "tags": ["executions"],
             "summary": "One job's execution history, newest first",
             "parameters": EXECUTION_FILTERS,
             "responses": {**_ok("a page of executions", _ref("ExecutionPage")),
-                          **_errors(400, 401, 404)},
+                          **_errors(400, 401, 404, 409)},
         },
     },
     "/executions": {
@@ -898,6 +1051,373 @@ PATHS: dict[str, Any] = {
     },
 }
 
+# -- bulk operations and the cluster pause ----------------------------------------------------
+
+BULK_FILTER = {
+    "type": "object", "additionalProperties": False, "minProperties": 1,
+    "description": "the jobs matching every field given, read once when the request arrives "
+                   "(a snapshot: jobs created or changed to match while it runs are not "
+                   "touched); a credential limited to projects selects among its own",
+    "properties": {
+        "project_id": {**ID, "description": "only this project's jobs (404 if it does not "
+                                            "exist)"},
+        "paused": {"type": "boolean", "description": "only paused (true) or active (false) "
+                                                     "jobs"},
+        "labels": {"type": "string", "minLength": 1, "maxLength": v.MAX_SELECTOR_LENGTH,
+                   "description": "a label selector: key=value, key!=value, key in (a,b), "
+                                  "key notin (a,b), key, !key, comma-separated (all must "
+                                  "hold)", "examples": ["team=billing,env!=dev"]}},
+}
+OPERATION_STAMP = {**STAMP, "type": ["string", "null"]}
+SCHEMAS.update({
+    "BulkRequest": {
+        "type": "object", "additionalProperties": False, "required": ["action"],
+        "description": "the action and the jobs: ids or a filter (one of them)",
+        "allOf": [{"oneOf": [{"required": ["ids"]}, {"required": ["filter"]}]}],
+        "properties": {
+            "action": {"type": "string", "enum": list(vocabulary.BULK_ACTIONS),
+                       "description": "pause, resume, delete (with its history), or set_labels "
+                                      "(with labels); run is not supported yet (400)"},
+            "ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": bulk.MAX_IDS,
+                    "uniqueItems": True,
+                    "description": "these jobs (each must exist and be of the caller's "
+                                   "projects)"},
+            "filter": BULK_FILTER,
+            "labels": {"type": "object", "minProperties": 1, "maxProperties": vocabulary.MAX_JOB_LABELS,
+                       "additionalProperties": {"type": ["string", "null"]},
+                       "description": "set_labels only: each label given is set, one given as "
+                                      "null removed; a job's other labels stay",
+                       "examples": [{"team": "billing", "legacy": None}]}},
+    },
+    "Operation": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "action", "selection", "labels", "total", "done", "skipped",
+                     "skipped_ids", "state", "errors", "projects", "created_by", "node_id",
+                     "created_at", "updated_at", "finished_at"],
+        "properties": {
+            "id": ID,
+            "action": {"type": "string", "enum": list(vocabulary.BULK_ACTIONS)},
+            "selection": {"type": "object", "description": "the request's ids or filter"},
+            "labels": {"type": ["object", "null"], "description": "set_labels's labels"},
+            "total": {"type": "integer", "minimum": 0,
+                      "description": "jobs selected when the request arrived"},
+            "done": {"type": "integer", "minimum": 0, "description": "jobs changed so far"},
+            "skipped": {"type": "integer", "minimum": 0,
+                        "description": "selected jobs it did not change: deleted before their "
+                                       "chunk ran, or (set_labels) past a job's label limit"},
+            "skipped_ids": {"type": "array", "items": ID, "maxItems": MAX_SKIPPED_IDS,
+                            "description": f"the first {MAX_SKIPPED_IDS} skipped"},
+            "state": {"type": "string", "enum": list(vocabulary.OPERATION_STATES),
+                      "description": "running until done + skipped = total (succeeded) or it "
+                                     "stopped (failed: see errors; what it did stays done)"},
+            "errors": {"type": "array", "items": {"type": "string"},
+                       "description": "what went wrong: why it failed (interrupted, stalled, "
+                                      "the cluster unavailable), which jobs it left as they "
+                                      "were"},
+            "projects": {"type": ["array", "null"], "items": ID,
+                         "description": "the projects it concerns (who may read it)"},
+            "created_by": {"type": "string", "description": "credential:<id> or node"},
+            "node_id": {"type": "integer", "description": "the node whose API process runs it"},
+            "created_at": STAMP, "updated_at": STAMP, "finished_at": OPERATION_STAMP},
+    },
+    "OperationStarted": {
+        "allOf": [_ref("Operation"), {
+            "type": "object", "required": ["operation_id"],
+            "properties": {"operation_id": {**ID, "description": "GET /operations/{id}"}}}],
+    },
+    "OperationPage": _page("operations", "Operation"),
+    "Pause": {
+        "type": "object", "additionalProperties": False,
+        "required": ["paused", "paused_at", "paused_by", "reason", "resumed_at", "resumed_by"],
+        "properties": {
+            "paused": {"type": "boolean", "description": "true: the leader plans no tick"},
+            "paused_at": OPERATION_STAMP, "paused_by": {"type": ["string", "null"]},
+            "reason": {"type": ["string", "null"]},
+            "resumed_at": OPERATION_STAMP, "resumed_by": {"type": ["string", "null"]}},
+    },
+    "PauseRequest": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"reason": {"type": ["string", "null"],
+                                  "maxLength": vocabulary.MAX_PAUSE_REASON,
+                                  "description": "shown with the pause"}},
+    },
+    "ResumeRequest": {"type": "object", "additionalProperties": False, "properties": {}},
+})
+RESPONSES["TooManyRequests"] = _error_response(
+    "too many bulk operations running (too_many_operations): wait for one to finish")
+PATHS.update({
+    "/jobs/bulk": {
+        "post": {
+            "operationId": "bulkJobs", "tags": ["jobs"],
+            "summary": "Pause, resume, delete or relabel many jobs, in the background",
+            "description": "Answers 202 at once with the operation (Location: "
+                           "/operations/{id}); its jobs are changed in chunks of "
+                           f"{bulk_runner.CHUNK} ({bulk_runner.CHUNKS['set_labels']} for "
+                           "set_labels; one Raft command each) by the API process "
+                           "of the node that took the request. A filter is resolved when the "
+                           "request arrives: jobs created while it runs are not touched. If "
+                           "that process stops, the operation is recorded failed (what it did "
+                           "stays done; send the request again for the rest).",
+            "parameters": [IDEMPOTENCY], "requestBody": _json_body(_ref("BulkRequest")),
+            "responses": {**_ok("started", _ref("OperationStarted"), "202"),
+                          **_errors(400, 401, 404, 413, 429, 503)},
+        },
+    },
+    "/operations": {
+        "get": {
+            "operationId": "listOperations", "tags": ["operations"],
+            "summary": f"Bulk operations, newest first (the newest {MAX_OPERATIONS_KEPT} "
+                       "finished ones are kept)",
+            "parameters": [
+                _param("state", "query", {"type": "string",
+                                          "enum": list(vocabulary.OPERATION_STATES)},
+                       "only operations in this state"),
+                LIMIT, OFFSET, AFTER_ID],
+            "responses": {**_ok("a page of operations", _ref("OperationPage")),
+                          **_errors(400, 401)},
+        },
+    },
+    "/operations/{operation_id}": {
+        "parameters": [_path_id("operation_id", "operation")],
+        "get": {
+            "operationId": "getOperation", "tags": ["operations"],
+            "summary": "A bulk operation's progress",
+            "responses": {**_ok("the operation", _ref("Operation")), **_errors(400, 401, 404)},
+        },
+    },
+    "/pause": {
+        "post": {
+            "operationId": "pauseCluster", "tags": ["cluster"],
+            "summary": "Stop all planning in the cluster",
+            "description": "The leader plans no tick until POST /resume; deliveries already "
+                           "dispatched finish (ticks up to PlannerLookAhead seconds ahead may "
+                           "still fire). On resume the ticks that fell in the pause follow "
+                           "each job's misfire_policy, as after an outage. Shown in "
+                           "/healthcheck (planning_paused, pause) and /metrics "
+                           "(scheduler0_planning_paused). Pausing again changes nothing.",
+            "parameters": [IDEMPOTENCY],
+            "requestBody": _json_body(_ref("PauseRequest"), required=False),
+            "responses": {**_ok("paused", _ref("Pause")), **_errors(400, 401, 413, 503)},
+        },
+    },
+    "/resume": {
+        "post": {
+            "operationId": "resumeCluster", "tags": ["cluster"],
+            "summary": "Plan again after POST /pause",
+            "parameters": [IDEMPOTENCY],
+            "requestBody": _json_body(_ref("ResumeRequest"), required=False),
+            "responses": {**_ok("resumed", _ref("Pause")), **_errors(400, 401, 413, 503)},
+        },
+    },
+})
+
+
+# -- failure notifications --------------------------------------------------------------------
+
+NOTIFICATION_EVENT = {
+    "type": {"type": "string", "enum": list(notifications.TYPES),
+             "description": "job.failed / job.missed: the job's execution ended so while its "
+                            "last result was neither (or it had none); job.recovered: it "
+                            "succeeded after failing or missing"},
+    "project_id": ID, "job_id": ID,
+    "job_name": {"type": ["string", "null"], "description": "the job's name when it had one"},
+    "execution_id": {"type": "string", "description": "the execution that changed the state"},
+    "state": {"type": "string", "enum": list(vocabulary.FINAL_STATES)},
+    "previous_state": {"type": ["string", "null"], "enum": [*vocabulary.FINAL_STATES, None],
+                       "description": "the job's last result before it (null: none)"},
+    "scheduled_at": {"type": "string", "format": "date-time"},
+    "http_status": {"type": ["integer", "null"],
+                    "description": "the callback's last HTTP status (null: no answer)"},
+    "error": {"type": ["string", "null"], "description": "why the execution failed"},
+    "attempts": {"type": "integer", "minimum": 0, "description": "the callback's attempts"},
+    "created_at": STAMP,
+}
+
+SCHEMAS.update({
+    "NotificationEvent": {
+        "type": "object", "additionalProperties": False,
+        "description": "the body POSTed to a project's notification_url in the json format, "
+                       "signed as callbacks are",
+        "required": ["notification_id", *NOTIFICATION_EVENT],
+        "properties": {"notification_id": {
+            **ID, "description": "the same at every attempt (Idempotency-Key: "
+                                 "notification-<id>): deduplicate on it"}, **NOTIFICATION_EVENT},
+    },
+    "Notification": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", *NOTIFICATION_EVENT, "delivery", "delivery_attempts",
+                     "delivery_status", "delivery_error", "settled_at"],
+        "properties": {
+            "id": {**ID, "description": "notification_id in its body"}, **NOTIFICATION_EVENT,
+            "delivery": {"type": "string", "enum": list(notifications.DELIVERY_STATES),
+                         "description": "pending: not confirmed sent yet; sent: answered 2xx; "
+                                        "failed: given up after its retries (or its URL was "
+                                        "removed)"},
+            "delivery_attempts": {"type": "integer", "minimum": 0},
+            "delivery_status": {"type": ["integer", "null"],
+                                "description": "the receiver's last HTTP status"},
+            "delivery_error": {"type": ["string", "null"]},
+            "settled_at": {**STAMP, "type": ["string", "null"],
+                           "description": "when it was sent or given up (null: pending)"}},
+    },
+    "NotificationPage": _page("notifications", "Notification"),
+})
+
+PATHS.update({
+    "/projects/{project_id}/notifications": {
+        "parameters": [_path_id("project_id", "project")],
+        "get": {
+            "operationId": "listProjectNotifications", "tags": ["projects"],
+            "summary": "The project's recent failure notifications, newest first",
+            "description": "One per state change of a job (failed, missed, recovered), with "
+                           "how sending it went; the newest "
+                           f"{store_notifications.KEEP_SETTLED_PER_PROJECT} sent or given up "
+                           "are kept, and every pending one.",
+            "parameters": [LIMIT, OFFSET, AFTER_ID, _param(
+                "delivery", "query", {"type": "string",
+                                      "enum": list(notifications.DELIVERY_STATES)},
+                "only those in this delivery state")],
+            "responses": {**_ok("a page of notifications", _ref("NotificationPage")),
+                          **_errors(400, 401, 404)},
+        },
+    },
+})
+
+
+# -- manual runs, redelivery and backfill -----------------------------------------------------
+
+BACKFILL_INSTANT = {
+    "type": ["string", "number"], "maxLength": v.MAX_INSTANT_TEXT, "minimum": 0,
+    "maximum": v.MAX_INSTANT, "examples": ["2026-11-27T00:00:00Z", 1795737600],
+    "description": "RFC 3339 (any offset) or epoch seconds; included"}
+EXECUTION_ID = _param("execution_id", "path", {
+    "type": "string", "pattern": r"^\d+-\d+(-m\d+)?$"},
+    "the execution's id as the history shows it: <job_id>-<scheduled_at> for a tick, "
+    "<job_id>-<scheduled_at>-m<run> for a run-now")
+SCHEMAS.update({
+    "RunRequest": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"data": {
+            "type": ["string", "null"], "x-maxBytes": v.MAX_DATA_BYTES,
+            "description": "sent instead of the job's data, this once (null or absent: the "
+                           "job's data); not for a job delivered with GET, which sends no "
+                           "body"}},
+    },
+    "BackfillRequest": {
+        "type": "object", "additionalProperties": False, "required": ["from", "to"],
+        "properties": {"from": BACKFILL_INSTANT,
+                       "to": {**BACKFILL_INSTANT, "description": "RFC 3339 (any offset) or "
+                              "epoch seconds; included; not in the future"}},
+    },
+    "Backfill": {
+        "type": "object", "additionalProperties": False,
+        "required": ["job_id", "dry_run", "from", "to", "count", "ticks", "skipped",
+                     "first_ticks"],
+        "properties": {
+            "job_id": ID, "dry_run": {"type": "boolean"}, "from": STAMP, "to": STAMP,
+            "count": {"type": "integer", "minimum": 0, "maximum": manual.BACKFILL_CAP,
+                      "description": "ticks fired (dry_run: that would be fired), each with "
+                                     "its own execution id <job_id>-<scheduled_at>"},
+            "ticks": {"type": "integer", "minimum": 0,
+                      "description": "ticks of the job's schedule in the range"},
+            "skipped": {
+                "type": "object", "additionalProperties": False,
+                "required": ["recorded", "in_flight", "not_yet_planned"],
+                "properties": {
+                    "recorded": {"type": "integer", "description": "in the history already "
+                                                                   "(any state; redeliver one "
+                                                                   "to send it again)"},
+                    "in_flight": {"type": "integer", "description": "being delivered now"},
+                    "not_yet_planned": {"type": "integer",
+                                        "description": "the planner has not reached them "
+                                                       "yet (it plans them itself)"}}},
+            "first_ticks": {"type": "array", "maxItems": manual.FIRST_TICKS, "items": STAMP,
+                            "description": f"the first {manual.FIRST_TICKS} ticks fired"}},
+    },
+})
+PATHS.update({
+    "/jobs/{job_id}/run": {
+        "parameters": JOB_REF,
+        "post": {
+            "operationId": "runJob", "tags": ["jobs"], "summary": "Run a job once, now",
+            "description": "Commits one execution of the job at this second through Raft, as "
+                           "a planned tick is, then answers 202 with it (state scheduled): "
+                           "delivered once even if the leader changes after the answer. Its "
+                           "execution_id is <job_id>-<scheduled_at>-m<run> (never a tick's) "
+                           "and its trigger manual. The job's schedule is not changed, and "
+                           "a paused job runs too. Its result shows in the history and the "
+                           "rollups, not in the job's last_state (which follows its "
+                           "schedule). It runs even while the cluster is paused (POST "
+                           "/pause stops the planning of ticks). With the same "
+                           "Idempotency-Key a retry answers the same execution and runs "
+                           "nothing more.",
+            "parameters": [IDEMPOTENCY],
+            "requestBody": _json_body(_ref("RunRequest"), required=False),
+            "responses": {**_ok("committed; delivered within a planning round",
+                                _ref("Execution"), "202"),
+                          **_errors(400, 401, 404, 409, 413, 503)},
+        },
+    },
+    "/jobs/{job_id}/backfill": {
+        "parameters": JOB_REF,
+        "post": {
+            "operationId": "backfillJob", "tags": ["jobs"],
+            "summary": "Fire the past ticks of a job's schedule that never ran",
+            "description": "Every tick of the job's schedule from `from` to `to` (both "
+                           "included; at most "
+                           f"{manual.BACKFILL_CAP} ticks, a larger range is a 400) that is "
+                           "not in the history nor being delivered, and that the planner has "
+                           "passed already, is committed (one Raft command) and delivered "
+                           "once, with its own execution id <job_id>-<scheduled_at> and "
+                           "trigger backfill; the job's start_date, end_date, creation and "
+                           "pause do not restrict it. A recorded tick (even missed) is "
+                           "skipped: redeliver it to send it again. Only ticks still in the "
+                           "history count as recorded: a succeeded tick older than "
+                           "SucceededRetentionMinutes is fired again (receivers deduplicate on "
+                           "execution_id). A range ending in the future is refused.",
+            "parameters": [IDEMPOTENCY, _param(
+                "dry_run", "query", {"type": "boolean", "default": False},
+                "true: answer 200 with what it would fire, by this node's copy of the store, "
+                "and commit nothing")],
+            "requestBody": _json_body(_ref("BackfillRequest")),
+            "responses": {**_ok("committed; delivered over the next planning rounds",
+                                _ref("Backfill"), "202"),
+                          **_ok("dry_run=true: nothing committed", _ref("Backfill")),
+                          **_errors(400, 401, 404, 409, 413, 503)},
+        },
+    },
+    "/executions/{execution_id}": {
+        "parameters": [EXECUTION_ID],
+        "get": {
+            "operationId": "getExecution", "tags": ["executions"],
+            "summary": "One execution as it is now",
+            "description": "scheduled while a delivery of it (a redelivery's too) is in "
+                           "flight, else as recorded",
+            "responses": {**_ok("the execution", _ref("Execution")),
+                          **_errors(400, 401, 404)},
+        },
+    },
+    "/executions/{execution_id}/redeliver": {
+        "parameters": [EXECUTION_ID],
+        "post": {
+            "operationId": "redeliverExecution", "tags": ["executions"],
+            "summary": "Send a finished execution again, with the same execution id",
+            "description": "Commits a new delivery of a recorded execution (any final state) "
+                           "and answers 202 with it, scheduled again. Its result replaces the "
+                           "recorded one (state, attempts, status, node, times, error) and "
+                           "adds 1 to redeliveries; the rollups count the execution once, in "
+                           "its new state, in its tick's minute and hour. The callback is the "
+                           "job's as it is now (a run-now's own data again). 409 while a "
+                           "delivery of it is in flight; 404 when the history does not hold "
+                           "it (never ran, or removed by retention).",
+            "parameters": [IDEMPOTENCY],
+            "responses": {**_ok("committed", _ref("Execution"), "202"),
+                          **_errors(400, 401, 404, 409, 503)},
+        },
+    },
+})
+
+
 def _declare_access(paths: dict[str, Any]) -> None:
     """Each operation's need from scheduler0.api.access.ROUTES (the table the API enforces),
     as x-required-role and x-all-projects, a sentence of its description and its 403."""
@@ -925,8 +1445,9 @@ DOCUMENT: dict[str, Any] = {
     "servers": [{"url": "/api/v1", "description": "this node"},
                 {"url": "/v1", "description": "the same routes (the original README's path)"}],
     "security": [{"apiKey": [], "secretKey": []}, {"nodeBasic": []}],
-    "tags": [{"name": name} for name in ("credentials", "projects", "jobs", "executions",
-                                         "schedules", "cluster", "health", "meta")],
+    "tags": [{"name": name} for name in ("credentials", "projects", "jobs", "operations",
+                                         "executions", "schedules", "cluster", "health",
+                                         "meta")],
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

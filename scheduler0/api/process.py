@@ -93,13 +93,20 @@ class CoordinatorClient:
 
 def run(settings: Settings, lifecycle: Lifecycle) -> int:
     from scheduler0.api.app import create_app
+    from scheduler0.api.bulk_runner import sweep_forever
+    from scheduler0.api.context import EXTENSION
 
     node_secrets = secrets_file.read(settings.secrets_file)
     if node_secrets is None:
         log.error("no node secrets in %s; run `scheduler0 credential init`", settings.secrets_file)
         return 2
     app = create_app(settings, CoordinatorClient(settings),
-                     node_auth=(node_secrets.auth_username, node_secrets.auth_password))
+                     node_auth=(node_secrets.auth_username, node_secrets.auth_password),
+                     stopping=lifecycle.stopping)
+    runner = app.extensions[EXTENSION].operations
+    # Records failed the bulk operations an earlier API process of this node left running.
+    threading.Thread(target=sweep_forever, args=(runner, lifecycle.stopping.wait),
+                     name="operation-sweep", daemon=True).start()
     connection_limit = _raise_fd_limit(settings.api_connection_limit, settings.api_use_poll)
     server = ApiServer(app, **server_adjustments(settings, connection_limit))
     stopper = threading.Thread(target=_close_on_stop, args=(lifecycle, server), daemon=True)
@@ -112,6 +119,7 @@ def run(settings: Settings, lifecycle: Lifecycle) -> int:
         # waitress raises these when close() tears its sockets down under run()
         if not lifecycle.stopping.is_set():
             raise
+    runner.stop_all()  # each running bulk operation records where it stopped
     log.info("api stopped")
     return 0
 

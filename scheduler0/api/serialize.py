@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from scheduler0 import notifications
 from scheduler0.schedule import format_rfc3339_utc, format_rfc3339_utc_ms
 from scheduler0.store.history import ROLLUP_COLUMNS
 from scheduler0.store.reads import Page
-from scheduler0.vocabulary import DEFAULT_CREDENTIAL_ROLE, JOB_API_FIELDS, JobField, Kind
+from scheduler0.vocabulary import DEFAULT_CREDENTIAL_ROLE, JOB_API_FIELDS, JobField, Kind, Trigger
 
 Row = Mapping[str, Any]
 
@@ -53,6 +54,8 @@ def project(row: Row) -> dict[str, Any]:
         "updated_at": instant_ms(row.get("updated_at_ms")),
         "previous_signing_secret_expires_at": instant(
             row.get("previous_signing_secret_expires_at")),
+        "notification_url": row.get("notification_url"),
+        "notification_format": row.get("notification_format") or notifications.DEFAULT_FORMAT,
     }
     if row.get("signing_secret"):
         result["signing_secret"] = row["signing_secret"]
@@ -69,9 +72,34 @@ def _job_value(field: JobField) -> str:
         return f"instant_ms({value})"
     if field.kind is Kind.BOOLEAN:
         return f"bool({value})"
+    if field.kind in _JSON_KINDS:
+        return f"from_json({value})"
+    if field.kind is Kind.LABELS:
+        return f"labels_of({value})"
     if field.default:  # a row without the value (data stored as NULL) shows the default
         return f"({value} or {field.default!r})"
     return value
+
+
+# Fields the store keeps as JSON text (a job's headers, its success codes): answered as the
+# object or list the text holds.
+_JSON_KINDS = frozenset({Kind.HEADERS, Kind.STATUSES})
+
+
+def from_json(text: str | None) -> Any:
+    """The value of a JSON text column (None for NULL)."""
+    return None if text is None else json.loads(text)
+
+
+def labels_of(text: str | None) -> dict[str, str]:
+    """A job's labels from their stored text: {} for none (NULL)."""
+    return {} if text is None else json.loads(text)
+
+
+def labels_json(text: str | None) -> str:
+    """A job's labels as the reply's JSON: the stored text is already that (compact, sorted
+    keys, ASCII: scheduler0.labels.canonical_text), so jobs_json writes it as it is."""
+    return "{}" if text is None else text
 
 
 def _compile_job() -> Callable[[Row], dict[str, Any]]:
@@ -79,7 +107,8 @@ def _compile_job() -> Callable[[Row], dict[str, Any]]:
     once: that runs 1.7 times as fast as a loop over the table (measured), and the reply to a
     10,000-job POST serialises 10,000 jobs."""
     items = ", ".join(f"{f.name!r}: {_job_value(f)}" for f in JOB_API_FIELDS)
-    namespace: dict[str, Any] = {"instant": instant, "instant_ms": instant_ms}
+    namespace: dict[str, Any] = {"instant": instant, "instant_ms": instant_ms,
+                                 "from_json": from_json, "labels_of": labels_of}
     exec(f"def job(row):\n    return {{{items}}}\n", namespace)  # items: the table's literals
     compiled: Callable[[Row], dict[str, Any]] = namespace["job"]
     compiled.__doc__ = "A store job row as the API answers it: vocabulary.JOB_API_FIELDS."
@@ -101,6 +130,10 @@ def _converter(field: JobField) -> Callable[[Any], Any]:
         return instant_ms
     if field.kind is Kind.BOOLEAN:
         return bool
+    if field.kind in _JSON_KINDS:
+        return from_json
+    if field.kind is Kind.LABELS:
+        return labels_json  # written as JSON already: see jobs_json
     if field.default:
         default = field.default
         return lambda value: value or default
@@ -133,7 +166,10 @@ def jobs_json(created: Mapping[str, Any], many: bool) -> list[str]:
         if isinstance(column, list):
             between.append("".join(constant) + key)
             constant = []
-            varying.append(_json_texts(column if convert is _same else list(map(convert, column))))
+            varying.append(list(map(convert, column)) if convert is labels_json else
+                           _json_texts(column if convert is _same else list(map(convert, column))))
+        elif convert is labels_json:
+            constant.append(key + labels_json(column))
         else:
             constant.append(key + _JSON.encode(convert(column)))
     constant.append("}")
@@ -174,7 +210,20 @@ def execution(row: Row) -> dict[str, Any]:
         "planned_at": instant_ms(row.get("planned_at_ms")),
         "started_at": instant_ms(row.get("started_at_ms")),
         "finished_at": instant_ms(row.get("finished_at_ms")),
+        "trigger": row.get("trigger") or Trigger.SCHEDULE.value,
+        "redeliveries": row.get("redeliveries") or 0,
     }
+
+
+def notification(row: Row) -> dict[str, Any]:
+    """A notification of the outbox (store/notifications.listed) and how sending it went:
+    the fields its JSON body has (`notification_id` as `id`), then delivery (pending, sent
+    or failed), the attempts, the receiver's last status and error, and when it settled."""
+    shown = notifications.event(row["notification"])
+    shown = {"id": shown.pop("notification_id"), **shown}
+    return {**shown, "delivery": row["delivery"], "delivery_attempts": row["delivery_attempts"],
+            "delivery_status": row["delivery_status"], "delivery_error": row["delivery_error"],
+            "settled_at": instant_ms(row["settled_at_ms"])}
 
 
 def rollup(row: Row) -> dict[str, Any]:
@@ -192,3 +241,37 @@ def page(name: str, found: Page, limit: int, offset: int,
     return {"total": int(found.total), "total_exact": found.exact, "limit": limit,
             "offset": offset, "next_after": found.next_after,
             name: [convert(row) for row in found.rows]}
+
+
+def operation(row: Row) -> dict[str, Any]:
+    """A bulk operation and its progress (store/operations.py's row)."""
+    return {
+        "id": row["id"],
+        "action": row["action"],
+        "selection": row["selection"],
+        "labels": row.get("labels"),
+        "total": row["total"],
+        "done": row["done"],
+        "skipped": row["skipped"],
+        "skipped_ids": list(row.get("skipped_ids") or ()),
+        "state": row["state"],
+        "errors": list(row.get("errors") or ()),
+        "projects": row.get("projects"),
+        "created_by": row["created_by"],
+        "node_id": row["runner_node"],
+        "created_at": instant_ms(row["created_at_ms"]),
+        "updated_at": instant_ms(row["updated_at_ms"]),
+        "finished_at": instant_ms(row.get("finished_at_ms")),
+    }
+
+
+def pause(row: Row) -> dict[str, Any]:
+    """Whether planning is paused in the cluster, since when and by whom, and the last resume."""
+    return {
+        "paused": bool(row["paused"]),
+        "paused_at": instant_ms(row.get("paused_at_ms")),
+        "paused_by": row.get("paused_by"),
+        "reason": row.get("reason"),
+        "resumed_at": instant_ms(row.get("resumed_at_ms")),
+        "resumed_by": row.get("resumed_by"),
+    }

@@ -13,16 +13,22 @@ A batch is re-dispatched at most REDISPATCH_LIMIT times. When the last dispatch 
 its executions still unsettled are recorded failed ("no result after N dispatches") through a
 RESULT command, so each tick still ends recorded exactly once (a RESULT changes only executions
 still `scheduled`: a late result that wins the race is kept, one that comes after is ignored).
+
+A batch a request committed (a run-now, a redelivery, a backfill: scheduler0.manual) is sent
+in the first round after its commit, then watched, re-sent and reconciled as a planned one,
+except that it is never recorded missed however late it is.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from scheduler0 import leases, messages, transport
+import msgspec
+
+from scheduler0 import leases, manual, messages, transport
 from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
 from scheduler0.coordinator.dispatcher import (
@@ -55,6 +61,9 @@ REDISPATCH_LIMIT = 3
 # heartbeats list everything the old leader sent.
 RECONCILE_SETTLE = DISPATCH_STALENESS + 2 * leases.HEARTBEAT_INTERVAL  # 1.0 s
 REASONS = ("lease", "deadline", "reconcile")  # why a batch was re-dispatched
+# Requested batches (run-now, redelivery, backfill: one tick each) sent per round at most, so a
+# large backfill does not hold up a round; the rest go in the next rounds.
+REQUESTED_PER_ROUND = 500
 SETTLING_RECHECK = 2 * leases.HEARTBEAT_INTERVAL  # an overdue batch being committed waits this
 MISSED_UNCONFIRMED = "misfire: planned before the outage, not confirmed delivered"
 
@@ -95,7 +104,8 @@ class Planner(SupervisedThread):
         self.stats: dict[str, Any] = {
             "rounds": 0, "planned": 0, "missed": 0, "redispatched": 0, "undelivered": 0,
             "overdue_settling": 0, "overdue_held": 0, "batches": 0, "last_round_ms": 0.0,
-            "leading_since": None,
+            "requested": 0,
+            "leading_since": None, "paused": False,
             "last_dispatch_at": None, "redispatched_by": dict.fromkeys(REASONS, 0), "last_round_at": None}
 
     # -- loop ---------------------------------------------------------------------------------
@@ -148,7 +158,15 @@ class Planner(SupervisedThread):
         self.stats["last_round_at"] = self.clock.monotonic()
         if self.lifecycle.memory_pressure:
             return  # no new work under memory pressure; due ticks wait, none is lost
-        self.plan_round(reader, dispatcher, self.clock.now())
+        self.stats["paused"] = reader.planning_paused()
+        if not self.stats["paused"]:
+            # While the cluster is paused (POST /pause) due ticks wait in their schedules; on
+            # resume they follow each job's misfire policy, as after an outage. The batches
+            # already sent are still watched below, so they finish.
+            self.plan_round(reader, dispatcher, self.clock.now())
+        # What a request committed was asked for explicitly and is no tick to plan: it goes
+        # even while the cluster is paused, as a new leader's reconcile would send it.
+        self.dispatch_requested(reader, dispatcher)
         if any(f.deadline <= self.clock.now() for f in self.in_flight.values()):
             self.confirm_leadership()
             self.redispatch_overdue(reader, dispatcher, self.clock.now())
@@ -280,11 +298,32 @@ class Planner(SupervisedThread):
             # A batch sent after its tick (a slow round) gets the whole delivery budget from
             # now, as a re-send does: counted from its tick, it would be overdue, and sent
             # again, while its executor is still delivering it.
-            deadline = max(self._deadline(batch.fire_at), self.clock.now() + self._deadline(0))
+            deadline = self._deadline(max(batch.fire_at, self.clock.now()), batch.jobs)
             self._send(dispatcher, batch, keys, deadline, attempts=1)
             sent += len(batch.jobs)
         self.stats["planned"] += sent
         self.stats["batches"] += len(batches)
+        return sent
+
+    def dispatch_requested(self, reader: PlanningReader, dispatcher: Pusher) -> int:
+        """Send the batches a request committed (a run-now, a redelivery, a backfill:
+        scheduler0.manual) that this leader has not sent; returns the executions sent. They
+        are committed already, as a PLAN's batches are before they go, so each goes within a
+        round of its commit; a new leader's reconcile sends those still unfinished."""
+        waiting = [b for b in reader.requested_batches() if b not in self.in_flight]
+        sent = 0
+        for batch_id in waiting[:REQUESTED_PER_ROUND]:
+            pending = reader.unfinished_of_batch(batch_id)
+            if not pending:
+                continue  # its job was deleted: the pruner settles it
+            fire_at = reader.batch_fire_at(batch_id)
+            batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose())
+            keys = self._signing_keys(reader, {j.project_id for j in pending})
+            # A backfilled tick is in the past: its budget starts now, as a late batch's does.
+            deadline = self._deadline(max(fire_at, self.clock.now()), pending)
+            self._send(dispatcher, batch, keys, deadline, attempts=1)
+            sent += len(pending)
+        self.stats["requested"] += sent
         return sent
 
     # -- overdue and reconcile ---------------------------------------------------------------
@@ -332,9 +371,13 @@ class Planner(SupervisedThread):
         """The batch's last dispatch is overdue: record what is unsettled as failed. Only
         forgotten once committed; if the commit fails, the next round tries again."""
         error = f"no result after {flight.attempts} dispatches"
-        self._record_rows([messages.ResultRow.failed(j.id, flight.fire_at, flight.node_id, error,
-                                                     flight.batch_id)
-                           for j in pending])
+        rows = [messages.ResultRow.failed(j.id, flight.fire_at, flight.node_id, error,
+                                          flight.batch_id) for j in pending]
+        if manual.is_requested(flight.batch_id):  # its executions' own ids (a run-now's)
+            rows = [msgspec.structs.replace(row, execution_id=manual.execution_id_in(
+                flight.batch_id, job.id, flight.fire_at)) for row, job in zip(rows, pending,
+                                                                             strict=True)]
+        self._record_rows(rows)
         del self.in_flight[flight.batch_id]
         self.stats["undelivered"] += len(pending)
         log.warning("batch %s: %s (last to node %d); recorded %d executions failed",
@@ -360,9 +403,11 @@ class Planner(SupervisedThread):
             fire_at = reader.batch_fire_at(batch_id)
             if batch_id in holders:  # a live node has it: adopted, not re-sent
                 self.in_flight[batch_id] = InFlight(batch_id, holders[batch_id], fire_at,
-                                                    self._deadline(fire_at))
+                                                    self._deadline(fire_at, pending))
                 continue
-            if now - fire_at > self.settings.misfire_threshold:
+            # A requested batch was asked for explicitly: sent however late, never missed.
+            if now - fire_at > self.settings.misfire_threshold and not manual.is_requested(
+                    batch_id):
                 replay = [j for j in pending if j.misfire_policy == "run_all"]
                 stale_rows += [messages.ResultRow.missed(j.id, fire_at, MISSED_UNCONFIRMED,
                                                          batch_id)
@@ -392,16 +437,18 @@ class Planner(SupervisedThread):
         batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose(exclude=exclude))
         keys = self._signing_keys(reader, {j.project_id for j in pending})
         # Not before the tick's own deadline: a batch re-sent early still has to wait for it.
-        deadline = max(self._deadline(fire_at), now + self._deadline(0))
+        deadline = self._deadline(max(fire_at, now), pending)
         self._send(dispatcher, batch, keys, deadline, attempt)
         self.stats["redispatched"] += len(pending)
         self.stats["redispatched_by"][reason] += len(pending)
         return len(pending)
 
-    def _deadline(self, fire_at: int) -> float:
+    def _deadline(self, fire_at: float, jobs: Sequence[planning.PlannedJob]) -> float:
+        """When the results of `jobs` firing at `fire_at` are overdue: their own delivery
+        settings count where they have them (planning.result_deadline)."""
         return planning.result_deadline(fire_at, self.settings.job_execution_timeout,
                                         self.settings.job_execution_retry_delay,
-                                        self.settings.job_execution_retry_max)
+                                        self.settings.job_execution_retry_max, jobs)
 
     def _signing_keys(self, reader: PlanningReader, project_ids: set[int]) -> SigningKeys:
         """The projects' secrets, and the previous ones whose grace period has not ended: the
@@ -419,6 +466,8 @@ class Planner(SupervisedThread):
             stamp = (self.leases.term, self.leases.epoch_of(batch.node_id))
         message = messages.Batch.of(batch.id, batch.fire_at, batch.jobs, keys.current, deadline,
                                     term=self.raft.term, lease=stamp, previous=keys.previous)
+        if manual.is_requested(batch.id):
+            message = _with_own_execution_ids(message)
         self._still_leading()
         if not dispatcher.send(batch.node_id, message):
             log.warning("intake of node %d is full; batch %s waits for re-dispatch",
@@ -437,6 +486,14 @@ class SigningKeys(NamedTuple):
 
 class _PlanRefused(Scheduler0Error):
     pass
+
+
+def _with_own_execution_ids(message: messages.Batch) -> messages.Batch:
+    """A requested batch's executions with their own ids (a run-now's <job>-<tick>-m<run>,
+    scheduler0.manual), where Batch.of gives every execution its tick's."""
+    executions = [msgspec.structs.replace(e, execution_id=manual.execution_id_in(
+        message.batch_id, e.id, e.scheduled_at)) for e in message.executions]
+    return msgspec.structs.replace(message, executions=executions)
 
 
 def _pack(batches: list[planning.Batch], missed: list[planning.Missed]) -> list[messages.Plan]:

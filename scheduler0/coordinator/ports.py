@@ -59,6 +59,10 @@ class PlanningReader(Protocol):
 
     def revoked_leases(self) -> dict[int, tuple[int, int]]: ...
 
+    def planning_paused(self) -> bool: ...
+
+    def requested_batches(self) -> list[str]: ...
+
 
 class Pusher(Protocol):
     """Sending to the nodes' intakes (scheduler0.coordinator.dispatcher.Dispatcher)."""

@@ -1,7 +1,8 @@
 """The coordinator process: the node's Raft member and the only writer of its SQLite file.
 
 It answers the API process over the `commands` socket (submit a command, read status), relays
-batches that arrive on the node's intake to its executors, and on the leader runs the planner.
+batches that arrive on the node's intake to its executors, and on the leader runs the planner
+(and the lease desk, the pruner and the failure notifier).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scheduler0.coordinator.heartbeat import Heartbeat
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.intake import IntakeRelay, LeaseKeeper
 from scheduler0.coordinator.lease_desk import LeaseBook, LeaseDesk
+from scheduler0.coordinator.notifier import Notifier
 from scheduler0.coordinator.placement import NodeReports
 from scheduler0.coordinator.planner import Planner
 from scheduler0.coordinator.pruner import Pruner
@@ -28,6 +30,7 @@ from scheduler0.delivery.target import NetworkPolicy
 from scheduler0.errors import ApiError, RaftError, Scheduler0Error
 from scheduler0.lifecycle import Lifecycle
 from scheduler0.store import StateMachine
+from scheduler0.store.notification_reads import NotificationReader
 from scheduler0.store.pipeline import PipelineReader
 
 log = logging.getLogger(__name__)
@@ -67,10 +70,12 @@ class Coordinator:
         self.desk = LeaseDesk(self.settings, self.raft, stopping, self.reports, self.curve,
                               book, proof, self._revoked_leases, clock=self.clock)
         self.pruner = Pruner(self.settings, self.raft, stopping, clock=self.clock)
+        self.notifier = Notifier(self.settings, self.raft, stopping, self._notification_reader,
+                                 clock=self.clock)
         self.heartbeat = Heartbeat(self.settings, stopping, self.curve, self.reports, self._load,
                                    holdings, keeper)
         self.threads = threads = (self.intake, self.results, self.planner, self.desk,
-                                  self.pruner, self.heartbeat)
+                                  self.pruner, self.heartbeat, self.notifier)
         for thread in threads:
             thread.start()
         log.info("coordinator ready: raft %s, commands %s", self.settings.raft_address,
@@ -186,6 +191,9 @@ class Coordinator:
 
     def _pipeline_reader(self) -> PipelineReader:
         return PipelineReader(self.settings.db_path)
+
+    def _notification_reader(self) -> NotificationReader:
+        return NotificationReader(self.settings.db_path)
 
     def _revoked_leases(self) -> dict[int, tuple[int, int]]:
         """Read once per term by the lease desk: a reader of its own, closed at once."""

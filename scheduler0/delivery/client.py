@@ -4,10 +4,14 @@
 (see delivery_core for the body, headers and keys), retries with doubling backoff and settles
 every execution as succeeded or failed:
 
-    2xx                                   succeeded
-    other status, timeout, network error  retried up to JobExecutionRetryMax times, then failed
-    URL refused before sending            failed at once, attempts 0 (not http(s), no host, or
-                                          outside CallbackAllowedNetworks)
+    2xx (or one of the job's success_codes)  succeeded
+    other status, timeout, network error     retried up to JobExecutionRetryMax times (or the
+                                             job's retries), then failed
+    URL refused before sending               failed at once, attempts 0 (not http(s), no host,
+                                             or outside CallbackAllowedNetworks)
+
+A job's own delivery settings (the batch's `deliveries`) replace the node's for its chunks:
+method, extra headers (under the server's own), timeout, retries, retry delay, success codes.
 
 Attempts share the process's slots fairly (delivery_core.FairQueue): at most POOL_LIMIT in
 flight, at most PER_HOST_LIMIT to one host:port, and a chunk is taken only when its host has a
@@ -15,8 +19,9 @@ free slot, round robin over hosts and across every batch the Deliverer is delive
 that hangs holds its own host's slots and no others, so the other hosts of the same tick go on
 being delivered. A chunk waiting out its retry backoff holds no slot.
 
-Timeouts are per attempt (JobExecutionTimeout) and start once a connection slot is free, so a
-long queue behind a slow receiver does not count against the receiver that comes next.
+Timeouts are per attempt (JobExecutionTimeout, or the job's timeout) and start once a
+connection slot is free, so a long queue behind a slow receiver does not count against the
+receiver that comes next.
 Redirects are not followed and cookies are never kept (one session serves every project).
 Logs name a callback by callback_target.redact (no userinfo, no query).
 """
@@ -39,6 +44,7 @@ from scheduler0 import __version__, clock
 from scheduler0.config import Settings
 from scheduler0.delivery import target as callback_target
 from scheduler0.delivery.core import (
+    EXECUTION_ID_HEADER,
     PREVIOUS_SIGNATURE_HEADER,
     SIGNATURE_HEADER,
     Chunk,
@@ -47,13 +53,15 @@ from scheduler0.delivery.core import (
     backoff,
     chunk_key,
     group_by_destination,
+    is_success,
     outcome,
     plan_chunks,
+    request_headers,
     sign,
     split_chunks,
 )
 from scheduler0.delivery.target import CallbackGuard, NetworkPolicy
-from scheduler0.messages import Batch, Outcome, PreviousSecret
+from scheduler0.messages import Batch, Delivery, Outcome, PreviousSecret
 
 __all__ = ["Deliverer", "Metrics", "backoff", "chunk_key", "group_by_destination",
            "plan_chunks", "sign", "split_chunks"]
@@ -110,6 +118,12 @@ def describe_error(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, aiohttp.ClientOSError):
         return f"connection error: {exc.strerror or exc}"
     return f"{type(exc).__name__}: {exc}"[:200]
+
+
+@functools.lru_cache(maxsize=256)
+def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """The timeout of one attempt: JobExecutionTimeout (the session's), or a job's own."""
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -253,7 +267,7 @@ class Deliverer:
         gate = self._gate
         owned = (lambda: gate(batch)) if gate is not None else None
         unusable = self._unreadable(batch)
-        chunks = plan_chunks(batch.executions, self._max_bytes)
+        chunks = plan_chunks(batch.executions, self._max_bytes, batch.deliveries)
         refused, chunks = await self._refuse(chunks)
         early = unusable + refused
         emit.expect(len(chunks) + (1 if early or not chunks else 0))
@@ -298,20 +312,20 @@ class Deliverer:
 
     async def _refuse(self, chunks: list[Chunk]) -> tuple[list[Outcome], list[Chunk]]:
         problems = {url: await self.problem(url) for url in {c.url for c in chunks}}
-        if not any(problems.values()):
+        if not any(problems.values()) and not any(c.problem for c in chunks):
             return [], chunks
         refused, kept = [], []
         now_ms = self._now_ms()
         for chunk in chunks:
-            reason = problems[chunk.url]
+            reason = chunk.problem or problems[chunk.url]
             if reason is None:
                 kept.append(chunk)
                 continue
             refused += [outcome(eid, succeeded=False, attempts=0, http_status=None, error=reason,
                                 started_at_ms=now_ms, finished_at_ms=now_ms)
                         for eid in chunk.execution_ids]
-        log.warning("refused %d executions: %s", len(refused),
-                    "; ".join(sorted({p for p in problems.values() if p})))
+        log.warning("refused %d executions: %s", len(refused), "; ".join(sorted(
+            {p for p in (*problems.values(), *(c.problem for c in chunks)) if p})))
         self.metrics.add(failed=len(refused), refused=len(refused))
         return refused, kept
 
@@ -367,9 +381,10 @@ class Deliverer:
                 self._queue.release(host)
                 self._start_sends()
             self.metrics.add(posts=1)
-            if error is not None and send.attempts <= self.settings.job_execution_retry_max:
+            delivery = send.chunk.delivery
+            if error is not None and send.attempts <= self._retry_max(delivery):
                 self.metrics.add(retries=1)
-                await self._sleep(backoff(send.attempts, self.settings.job_execution_retry_delay))
+                await self._sleep(backoff(send.attempts, self._retry_delay(delivery)))
                 self._queue.put(host, send, first=True)
                 self._start_sends()
                 return
@@ -403,28 +418,65 @@ class Deliverer:
 
     async def _attempt(self, chunk: Chunk, secret: str | None, timestamp: int,
                        previous: PreviousSecret | None = None) -> tuple[int | None, str | None]:
-        """One POST: (status, None) on 2xx, else (status or None, reason)."""
+        """One request: (status, None) on success (2xx, or the job's success codes), else
+        (status or None, reason)."""
         assert self._session is not None, "Deliverer.start() was not awaited"
+        delivery = chunk.delivery
+        if delivery is None:  # the usual chunk: the node's settings, a POST
+            return await self._request("POST", chunk, self._headers(chunk, secret, timestamp,
+                                                                    previous), None, None)
+        headers = {**request_headers(delivery),
+                   **self._headers(chunk, secret, timestamp, previous)}
+        if chunk.method == "GET":  # no body: the execution is named by a header
+            del headers["Content-Type"]
+            headers[EXECUTION_ID_HEADER] = chunk.key
+        return await self._request(chunk.method, chunk, headers, delivery.timeout, delivery)
+
+    def _headers(self, chunk: Chunk, secret: str | None, timestamp: int,
+                 previous: PreviousSecret | None) -> dict[str, str]:
+        """The headers the server sets on every request of `chunk` (they win over a job's)."""
         headers = {"Content-Type": "application/json", "Idempotency-Key": chunk.key,
                    "X-Payload-Chunk-Id": chunk.key, "X-Scheduler0-Node": self._node,
                    "X-Scheduler0-Timestamp": str(timestamp)}
         if secret is not None:
-            headers[SIGNATURE_HEADER] = sign(secret, timestamp, chunk.body)
+            signed = chunk.signed
+            headers[SIGNATURE_HEADER] = sign(secret, timestamp, signed)
             # During a rotation's grace period a receiver may still hold only the old secret.
             if previous is not None and timestamp < previous.expires_at:
-                headers[PREVIOUS_SIGNATURE_HEADER] = sign(previous.secret, timestamp, chunk.body)
+                headers[PREVIOUS_SIGNATURE_HEADER] = sign(previous.secret, timestamp, signed)
+        return headers
+
+    async def _request(self, method: str, chunk: Chunk, headers: dict[str, str],
+                       timeout: float | None, delivery: Delivery | None
+                       ) -> tuple[int | None, str | None]:
+        assert self._session is not None
+        limit = self._timeout if timeout is None else timeout
         try:
-            async with self._session.post(chunk.url, data=chunk.body, headers=headers,
-                                          allow_redirects=False) as response:
+            async with self._session.request(
+                    method, chunk.url, data=chunk.body if method != "GET" else None,
+                    headers=headers, allow_redirects=False,
+                    timeout=_client_timeout(limit)) as response:
                 status = response.status
                 await _discard_body(response)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return None, describe_error(exc, self._timeout)
+            return None, describe_error(exc, limit)
         except (OSError, ValueError) as exc:  # odd URLs and sockets aiohttp does not wrap
-            return None, describe_error(exc, self._timeout)
-        if 200 <= status < 300:
+            return None, describe_error(exc, limit)
+        if is_success(status, delivery):
             return status, None
+        if delivery is not None and delivery.success_codes is not None and 200 <= status < 300:
+            return status, f"HTTP {status} (not one of the job's success_codes)"
         return status, f"HTTP {status}"
+
+    def _retry_max(self, delivery: Delivery | None) -> int:
+        if delivery is None or delivery.retries is None:
+            return self.settings.job_execution_retry_max
+        return delivery.retries
+
+    def _retry_delay(self, delivery: Delivery | None) -> float:
+        if delivery is None or delivery.retry_delay is None:
+            return self.settings.job_execution_retry_delay
+        return delivery.retry_delay
 
     def _now_ms(self) -> int:
         return int(self._now() * 1000)

@@ -15,6 +15,12 @@ The callback contract (the README's Callbacks section):
     X-Scheduler0-Signature-Previous  sign(the secret before the last rotation, timestamp, body),
                             only while that rotation's grace period lasts: a receiver that
                             still holds the old secret verifies this one, then switches
+
+A job's own delivery settings (messages.Delivery) change this per job: its method (PUT sends
+the same body; GET sends none: each execution is its own request, X-Scheduler0-Execution-Id
+names it and the signature covers the execution id where it would cover the body), its extra
+headers (never one the server sets), its timeout, retries, retry delay and success codes.
+Executions are grouped into one request only with executions of the same settings.
 """
 
 from __future__ import annotations
@@ -30,25 +36,29 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _json_string  # json.dumps's own C escaper
 from typing import Any, Generic, TypeVar
 
-from scheduler0.messages import Execution, Outcome
+from scheduler0.messages import Delivery, Execution, Outcome
 from scheduler0.schedule.timefmt import format_rfc3339_utc
+from scheduler0.vocabulary import DEFAULT_HTTP_METHOD, is_server_header
 
 ELEMENT_FIELDS = ("id", "execution_id", "scheduled_at", "project_id", "spec", "timezone", "data",
                   "callback_url")
 SIGNATURE_PREFIX = "sha256="
 SIGNATURE_HEADER = "X-Scheduler0-Signature"
 PREVIOUS_SIGNATURE_HEADER = "X-Scheduler0-Signature-Previous"
+EXECUTION_ID_HEADER = "X-Scheduler0-Execution-Id"  # on a GET, which has no body to name it
 BACKOFF_CAP = 300.0  # seconds; a retry never waits longer than this (unless the first delay does)
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _EMPTY_ARRAY = 2  # len(b"[]")
 
 
-Destination = tuple[str, int]  # (callback_url, project_id)
+# (callback_url, project_id, the index of the executions' delivery settings in their batch)
+Destination = tuple[str, int, int | None]
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """One POST: the executions it carries, its encoded body and its idempotency key."""
+    """One request: the executions it carries, its encoded body and its idempotency key, and
+    the delivery settings of its jobs (None: the node's)."""
 
     url: str
     project_id: int
@@ -56,6 +66,20 @@ class Chunk:
     body: bytes
     key: str
     ticks: tuple[tuple[int, int], ...] = ()  # (scheduled_at, how many executions), for lateness
+    delivery: Delivery | None = None
+    problem: str | None = None  # why it must not be sent (reported failed instead)
+
+    @property
+    def method(self) -> str:
+        if self.delivery is None or self.delivery.method is None:
+            return DEFAULT_HTTP_METHOD
+        return self.delivery.method
+
+    @property
+    def signed(self) -> bytes:
+        """What the signature covers after the timestamp: the body, or for a GET (which has
+        none) the id of its one execution."""
+        return self.key.encode() if self.method == "GET" else self.body
 
 
 def rfc3339(epoch_seconds: int | float) -> str:
@@ -108,13 +132,14 @@ def join_body(parts: Sequence[str]) -> bytes:
 
 
 def group_by_destination(executions: Iterable[Execution]) -> dict[Destination, list[Execution]]:
-    """Executions keyed by (callback_url, project_id), in first-seen order.
+    """Executions keyed by (callback_url, project_id, delivery settings), in first-seen order.
 
-    The project is part of the key because each project signs with its own secret.
+    The project is part of the key because each project signs with its own secret, the
+    settings because one request is sent one way (method, headers, timeout, ...).
     """
     groups: dict[Destination, list[Execution]] = {}
     for execution in executions:
-        key = (execution.callback_url, execution.project_id)
+        key = (execution.callback_url, execution.project_id, execution.delivery)
         group = groups.get(key)
         if group is None:
             groups[key] = [execution]
@@ -156,25 +181,64 @@ def chunk_key(execution_ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
 
 
-def plan_chunks(executions: Iterable[Execution], max_bytes: int) -> list[Chunk]:
-    """Group by destination, encode every element once, split by size: the POSTs of a batch."""
+def plan_chunks(executions: Iterable[Execution], max_bytes: int,
+                deliveries: Sequence[Delivery] = ()) -> list[Chunk]:
+    """Group by destination, encode every element once, split by size: the requests of a
+    batch. `deliveries` are the batch's delivery settings, which executions name by index; a
+    GET carries one execution and no body."""
     chunks: list[Chunk] = []
     scheduled_texts: dict[int, str] = {}  # a batch's executions share few ticks
-    for (url, project_id), group in group_by_destination(executions).items():
-        parts = []
-        url_json = _json_string(url)
-        for execution in group:
-            at = execution.scheduled_at
-            text = scheduled_texts.get(at)
-            if text is None:
-                text = scheduled_texts[at] = rfc3339(at)
-            parts.append(encode_execution(execution, text, url_json))
-        for span in split_sizes([len(p) for p in parts], max_bytes):
-            ids = tuple(group[i].execution_id for i in span)
-            ticks = Counter(group[i].scheduled_at for i in span)
-            chunks.append(Chunk(url, project_id, ids, join_body(parts[span.start:span.stop]),
-                                chunk_key(ids), tuple(ticks.items())))
+    for (url, project_id, index), group in group_by_destination(executions).items():
+        delivery = None
+        if index is not None:
+            if not 0 <= index < len(deliveries):  # a bug of the sender: say so, send nothing
+                ids = tuple(e.execution_id for e in group)
+                chunks.append(Chunk(url, project_id, ids, b"", chunk_key(ids), problem=(
+                    f"malformed batch: no delivery settings {index} (it has "
+                    f"{len(deliveries)})")))
+                continue
+            delivery = deliveries[index]
+            if delivery.method == "GET":
+                chunks += [Chunk(url, project_id, (e.execution_id,), b"", e.execution_id,
+                                 ((e.scheduled_at, 1),), delivery) for e in group]
+                continue
+        chunks += _body_chunks(url, project_id, group, max_bytes, scheduled_texts, delivery)
     return chunks
+
+
+def _body_chunks(url: str, project_id: int, group: list[Execution], max_bytes: int,
+                 scheduled_texts: dict[int, str], delivery: Delivery | None) -> list[Chunk]:
+    """The chunks of one destination's executions, each body at most `max_bytes`."""
+    parts = []
+    url_json = _json_string(url)
+    for execution in group:
+        at = execution.scheduled_at
+        text = scheduled_texts.get(at)
+        if text is None:
+            text = scheduled_texts[at] = rfc3339(at)
+        parts.append(encode_execution(execution, text, url_json))
+    chunks = []
+    for span in split_sizes([len(p) for p in parts], max_bytes):
+        ids = tuple(group[i].execution_id for i in span)
+        ticks = Counter(group[i].scheduled_at for i in span)
+        chunks.append(Chunk(url, project_id, ids, join_body(parts[span.start:span.stop]),
+                            chunk_key(ids), tuple(ticks.items()), delivery))
+    return chunks
+
+
+def request_headers(delivery: Delivery | None) -> dict[str, str]:
+    """A job's own headers as they are sent: any the server sets are left out (the API
+    refuses them; this keeps a batch from an older or faulty sender from forging any)."""
+    if delivery is None or not delivery.headers:
+        return {}
+    return {name: value for name, value in delivery.headers if not is_server_header(name)}
+
+
+def is_success(status: int, delivery: Delivery | None) -> bool:
+    """Whether an answer with `status` is a success: one of the job's success codes, or any
+    2xx for a job without."""
+    codes = None if delivery is None else delivery.success_codes
+    return 200 <= status < 300 if codes is None else status in codes
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

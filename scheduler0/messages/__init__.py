@@ -3,9 +3,10 @@
     commands.py  Raft commands: the journal's dicts (Command), their bodies (CredentialCreate ...
                  Plan, Result, Prune) with named rows (PlanRow, Advance, ResultRow), and the
                  apply results (ok, refused, and the dedup table's pack_result)
-    wire.py      ZeroMQ messages (Batch, Results, ExecutorLoad, Heartbeat, LeaseAck, LeaseState,
-                 Memory, Stop, Submit, Membership, StatusRequest, Reply): `encode`, and one
-                 Channel per kind of socket that decodes what that socket carries
+    wire.py      ZeroMQ messages (Batch with its Execution and Delivery entries, Results,
+                 ExecutorLoad, Heartbeat, LeaseAck, LeaseState, Memory, Stop, Submit,
+                 Membership, StatusRequest, Reply): `encode`, and one Channel per kind of
+                 socket that decodes what that socket carries
     fields.py    the field checks command bodies are decoded with
 
 Pure data: no I/O, no clock (a command's time is stamped by `make` from scheduler0.clock).
@@ -15,14 +16,23 @@ msgpack took with dicts, and every field's type is checked while decoding.
 
 from scheduler0.messages.commands import (
     BODIES,
+    CLUSTER_PAUSE,
+    CLUSTER_RESUME,
     COMMAND_VERSION,
     CREDENTIAL_CREATE,
     CREDENTIAL_DELETE,
     CREDENTIAL_UPDATE,
+    EXECUTION_REDELIVER,
+    JOB_BACKFILL,
     JOB_CREATE,
     JOB_DELETE,
+    JOB_RUN,
     JOB_UPDATE,
     LEASE_REVOKE,
+    NOTIFICATION_SETTLE,
+    OPERATION_CREATE,
+    OPERATION_FINISH,
+    OPERATION_STEP,
     PLAN,
     PROJECT_CREATE,
     PROJECT_DELETE,
@@ -32,14 +42,24 @@ from scheduler0.messages.commands import (
     TYPES,
     Advance,
     Body,
+    ClusterPause,
+    ClusterResume,
     Command,
     CredentialCreate,
     CredentialDelete,
     CredentialUpdate,
+    ExecutionRedeliver,
+    JobBackfill,
     JobCreate,
     JobDelete,
+    JobRun,
     JobUpdate,
     LeaseRevoke,
+    NotificationOutcome,
+    NotificationSettle,
+    OperationCreate,
+    OperationFinish,
+    OperationStep,
     Plan,
     PlanBatch,
     PlanMissed,
@@ -72,6 +92,7 @@ from scheduler0.messages.wire import (
     WIRE_VERSION,
     Batch,
     Channel,
+    Delivery,
     Execution,
     ExecutorLoad,
     Heartbeat,
@@ -101,12 +122,17 @@ __all__ = [
     "CREDENTIAL_UPDATE", "INTAKE", "JOB_CREATE", "JOB_DELETE", "JOB_UPDATE", "LEASES", "LEASE_REVOKE", "PLAN",
     "PROJECT_CREATE", "PROJECT_DELETE", "PROJECT_UPDATE", "PRUNE", "REPLIES", "REQUESTS",
     "RESULT", "RESULTS", "TYPES", "WIRE_VERSION", "Advance", "Batch", "Body", "Channel",
-    "Command", "CredentialCreate", "CredentialDelete", "CredentialUpdate", "Execution",
+    "Command", "CredentialCreate", "CredentialDelete", "CredentialUpdate", "Delivery", "Execution",
     "ExecutorLoad", "Heartbeat", "JobCreate", "JobDelete", "JobUpdate", "LeaseAck", "LeaseId",
     "LeaseRevoke", "LeaseState", "Memory", "Membership", "Message", "Outcome", "Plan", "PlanBatch",
     "PlanMissed", "PlanRow", "PreviousSecret", "ProjectCreate", "ProjectDelete", "ProjectUpdate", "Prune",
     "Reply", "ReplyError", "Request", "Result", "ResultRow", "Results", "StatusRequest", "Stop",
     "Submit", "Unreadable", "Versioned", "as_map", "column_rows", "command", "encode",
+    "CLUSTER_PAUSE", "CLUSTER_RESUME", "OPERATION_CREATE", "OPERATION_FINISH", "OPERATION_STEP",
+    "ClusterPause", "ClusterResume", "OperationCreate", "OperationFinish", "OperationStep",
+    "NOTIFICATION_SETTLE", "NotificationOutcome", "NotificationSettle",
+    "EXECUTION_REDELIVER", "JOB_BACKFILL", "JOB_RUN", "ExecutionRedeliver", "JobBackfill",
+    "JobRun",
     "fold_column", "make", "map_column", "ok", "pack_result", "refused", "unfold_column",
     "unpack_result",
 ]

@@ -24,7 +24,9 @@ Bodies by type (all times epoch seconds unless named *_ms), and what apply retur
     credential.delete  CredentialDelete  -> {"id": int}
     project.create     ProjectCreate     -> project row (with signing_secret)
     project.update     ProjectUpdate     -> project row (signing_secret only when it was rotated;
-                                            the secret replaced signs too for grace_seconds)
+                                            the secret replaced signs too for grace_seconds;
+                                            removing the notification_url gives up on the
+                                            project's pending notifications)
     project.delete     ProjectDelete     -> {"id": int, "jobs_deleted": int}
     job.create         JobCreate         -> [job row, ...] (ids included); for a body in columns,
                                             {"count": n, "columns": {field: column}}, the
@@ -37,6 +39,16 @@ Bodies by type (all times epoch seconds unless named *_ms), and what apply retur
     prune              Prune             -> {"deleted": int, "more": bool}
     lease.revoke       LeaseRevoke       -> {"node_id": int, "term": int, "epoch": int} (the
                                             newest lease revoked for that node)
+    operation.create   OperationCreate   -> operation row (store/operations.py)
+    operation.step     OperationStep     -> operation row, after one chunk of its jobs
+    operation.finish   OperationFinish   -> operation row (failed, unless it had finished)
+    cluster.pause      ClusterPause      -> the pause row {"paused": true, ...}
+    cluster.resume     ClusterResume     -> the pause row {"paused": false, ...}
+    notification.settle NotificationSettle -> {"settled": int}
+    job.run            JobRun            -> the run-now's execution, scheduled
+    execution.redeliver ExecutionRedeliver -> the execution, scheduled again
+    job.backfill       JobBackfill       -> {"job_id", "from", "to", "count", "ticks",
+                                             "skipped": {...}, "first_ticks": [...]}
 """
 
 from __future__ import annotations
@@ -47,10 +59,11 @@ from typing import Any, ClassVar, Protocol, Self
 
 import msgspec
 
-from scheduler0 import clock
+from scheduler0 import clock, notifications
 from scheduler0.errors import ApiError, ValidationError
 from scheduler0.messages import fields
 from scheduler0.vocabulary import (
+    BULK_ACTIONS,
     CREDENTIAL_ROLES,
     DEFAULT_CREDENTIAL_ROLE,
     FINAL_STATES,
@@ -73,12 +86,24 @@ PLAN = "plan"
 RESULT = "result"
 PRUNE = "prune"
 LEASE_REVOKE = "lease.revoke"
+OPERATION_CREATE = "operation.create"
+OPERATION_STEP = "operation.step"
+OPERATION_FINISH = "operation.finish"
+CLUSTER_PAUSE = "cluster.pause"
+CLUSTER_RESUME = "cluster.resume"
+NOTIFICATION_SETTLE = "notification.settle"
+JOB_RUN = "job.run"
+EXECUTION_REDELIVER = "execution.redeliver"
+JOB_BACKFILL = "job.backfill"
 
 TYPES = (
     CREDENTIAL_CREATE, CREDENTIAL_UPDATE, CREDENTIAL_DELETE,
     PROJECT_CREATE, PROJECT_UPDATE, PROJECT_DELETE,
     JOB_CREATE, JOB_UPDATE, JOB_DELETE,
     PLAN, RESULT, PRUNE, LEASE_REVOKE,
+    OPERATION_CREATE, OPERATION_STEP, OPERATION_FINISH, CLUSTER_PAUSE, CLUSTER_RESUME,
+    NOTIFICATION_SETTLE,
+    JOB_RUN, EXECUTION_REDELIVER, JOB_BACKFILL,
 )
 
 
@@ -231,16 +256,41 @@ class CredentialDelete(Body, frozen=True, kw_only=True):
 
 
 class ProjectCreate(Body, frozen=True, kw_only=True):
+    """`notification_url` (None: no failure notifications) and `notification_format`
+    (scheduler0.notifications.FORMATS) are left out of the journal while they have their
+    defaults, so a project without notifications is written as before they existed."""
+
     TYPE = PROJECT_CREATE
     name: str
     signing_secret: str
     description: str = ""
+    notification_url: str | None = None
+    notification_format: str = notifications.DEFAULT_FORMAT
+
+    def encode(self) -> dict[str, Any]:
+        encoded = super().encode()
+        if self.notification_url is None:
+            del encoded["notification_url"]
+        if self.notification_format == notifications.DEFAULT_FORMAT:
+            del encoded["notification_format"]
+        return encoded
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
         return cls(name=fields.req_str(data, "name"),
                    description=fields.opt_str(data, "description", "") or "",
-                   signing_secret=fields.req_str(data, "signing_secret"))
+                   signing_secret=fields.req_str(data, "signing_secret"),
+                   notification_url=fields.opt_str(data, "notification_url", None),
+                   notification_format=_notification_format(data) or (
+                       notifications.DEFAULT_FORMAT))
+
+
+def _notification_format(data: Mapping[str, Any]) -> str | None:
+    fmt = fields.opt_str(data, "notification_format", None)
+    if fmt is not None and fmt not in notifications.FORMATS:
+        raise ValidationError(f"notification_format must be one of "
+                              f"{', '.join(notifications.FORMATS)}, got {fmt!r}")
+    return fmt
 
 
 class ProjectUpdate(Body, frozen=True, kw_only=True, omit_defaults=True):
@@ -257,22 +307,38 @@ class ProjectUpdate(Body, frozen=True, kw_only=True, omit_defaults=True):
     description: str | None = None
     signing_secret: str | None = None
     grace_seconds: int = 0
+    notification_url: str | None = None
+    notification_format: str | None = None
+    remove_notification_url: bool = False  # no more notifications (the URL becomes NULL)
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
         grace = fields.opt_int(data, "grace_seconds") or 0
         if grace < 0:
             raise ValidationError(f"grace_seconds must not be negative, got {grace}")
+        url = fields.opt_str(data, "notification_url", None)
+        remove = fields.opt_bool(data, "remove_notification_url", False)
+        if remove and url is not None:
+            raise ValidationError("notification_url and remove_notification_url contradict "
+                                  "each other; send one")
         return cls(id=fields.req_int(data, "id"), name=fields.opt_str(data, "name", None),
                    description=fields.opt_str(data, "description", None),
                    signing_secret=fields.opt_str(data, "signing_secret", None),
-                   grace_seconds=grace)
+                   grace_seconds=grace, notification_url=url,
+                   notification_format=_notification_format(data),
+                   remove_notification_url=remove)
 
-    def changes(self) -> dict[str, str]:
-        """The fields to change, in a fixed order."""
+    def changes(self) -> dict[str, str | None]:
+        """The fields to change, in a fixed order (notification_url None: removed)."""
         given = {"name": self.name, "description": self.description,
-                 "signing_secret": self.signing_secret}
-        return {name: value for name, value in given.items() if value is not None}
+                 "signing_secret": self.signing_secret,
+                 "notification_url": self.notification_url,
+                 "notification_format": self.notification_format}
+        changed: dict[str, str | None] = {
+            name: value for name, value in given.items() if value is not None}
+        if self.remove_notification_url:
+            changed["notification_url"] = None
+        return changed
 
 
 class ProjectDelete(Body, frozen=True, kw_only=True):
@@ -290,9 +356,11 @@ class ProjectDelete(Body, frozen=True, kw_only=True):
 
 class JobCreate(Body, frozen=True, kw_only=True, omit_defaults=True):
     """Job inputs, each {"project_id", "spec", "timezone", "callback_url", "data",
-    "execution_type", "start_date", "end_date", "paused", "misfire_policy", "anchor"}: the store
-    checks each field and fills in defaults (scheduler0.store.handlers.jobs), since what a
-    valid job is belongs to the schedule rules, not to the message.
+    "execution_type", "start_date", "end_date", "paused", "misfire_policy", "anchor"}, and any
+    of the delivery settings (vocabulary.JOB_DELIVERY_FIELDS; headers and success_codes as JSON
+    text; absent: the node's): the store checks each field and fills in defaults
+    (scheduler0.store.handlers.jobs), since what a valid job is belongs to the schedule rules,
+    not to the message.
 
     Two shapes. `jobs`: a list of job input objects (every journal before the columnar shape).
     `count` jobs in `columns`: per field, a list of `count` values or one value every job has
@@ -540,8 +608,141 @@ class LeaseRevoke(Body, frozen=True, kw_only=True):
                    epoch=fields.req_int(data, "epoch"))
 
 
+# -- bulk operations and the cluster pause ----------------------------------------------------
+
+
+class OperationCreate(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """A bulk operation: `action` on the `total` jobs its proposer selected (`selection`, as the
+    request gave it: {"ids": [...]} or {"filter": {...}}), applied by OperationStep commands
+    that `runner_token` on node `runner_node` sends. `scope`: the projects the creating
+    credential is limited to (None: every one); `projects`: those the operation concerns
+    (None: not known, shown only to credentials for every project); `labels`: set_labels's."""
+
+    TYPE = OPERATION_CREATE
+    action: str
+    selection: dict[str, Any]
+    total: int
+    created_by: str
+    runner_node: int
+    runner_token: str
+    labels: dict[str, Any] | None = None
+    scope: list[int] | None = None
+    projects: list[int] | None = None
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        body = super().decode(data)
+        if body.action not in BULK_ACTIONS:
+            raise ValidationError(f"action must be one of {', '.join(BULK_ACTIONS)}, "
+                                  f"got {body.action!r}")
+        if body.total < 0:
+            raise ValidationError(f"total must not be negative, got {body.total}")
+        return body
+
+
+class OperationStep(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """One chunk of operation `operation_id`: its action on these jobs (those still there);
+    `final` on the last chunk, which finishes it."""
+
+    TYPE = OPERATION_STEP
+    operation_id: int
+    ids: list[int]
+    final: bool = False
+
+
+class OperationFinish(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """Stop a running operation as failed, saying why. Only when it still runs, and, when
+    given, only if `runner_token` still runs it and it has made no progress since
+    `stalled_before_ms` (a sweep must not stop an operation that moved on meanwhile)."""
+
+    TYPE = OPERATION_FINISH
+    operation_id: int
+    error: str
+    runner_token: str | None = None
+    stalled_before_ms: int | None = None
+
+
+class ClusterPause(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """Stop all planning in the cluster (already dispatched deliveries finish)."""
+
+    TYPE = CLUSTER_PAUSE
+    by: str
+    reason: str | None = None
+
+
+class ClusterResume(Body, frozen=True, kw_only=True):
+    """Plan again; ticks that fell in the pause follow their job's misfire policy."""
+
+    TYPE = CLUSTER_RESUME
+    by: str
+
+
+# -- failure notifications --------------------------------------------------------------------
+
+
+class NotificationOutcome(msgspec.Struct, frozen=True, array_like=True):
+    """How sending one notification ended: [id, delivery, attempts, http_status, error] on
+    the journal; delivery is "sent" or "failed" (given up)."""
+
+    id: int
+    delivery: str
+    attempts: int = 0
+    http_status: int | None = None
+    error: str | None = None
+
+
+class NotificationSettle(Body, frozen=True, kw_only=True):
+    """The leader's notifier sent these outbox notifications, or gave up on them; only those
+    still pending change (a second leader's outcome for the same one is ignored)."""
+
+    TYPE = NOTIFICATION_SETTLE
+    rows: list[NotificationOutcome] = []
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        body = super().decode(data)
+        settled = (notifications.SENT, notifications.GIVEN_UP)
+        for row in body.rows:
+            if row.delivery not in settled:
+                raise ValidationError(f"notification {row.id}: delivery must be one of "
+                                      f"{', '.join(settled)}, got {row.delivery!r}")
+        return body
+
+
+# -- manual runs, redelivery and backfill ---------------------------------------------------
+
+
+class JobRun(Body, frozen=True, kw_only=True, omit_defaults=True):
+    """Run job `job_id` once now (scheduler0.manual), delivering `data` instead of the job's
+    own when given; the job's schedule is not touched."""
+
+    TYPE = JOB_RUN
+    job_id: int
+    data: str | None = None
+
+
+class ExecutionRedeliver(Body, frozen=True, kw_only=True):
+    """Send the finished execution `execution_id` again, with the same id."""
+
+    TYPE = EXECUTION_REDELIVER
+    execution_id: str
+
+
+class JobBackfill(Body, frozen=True, kw_only=True):
+    """Fire the past ticks of job `job_id`'s schedule from `start` to `end` (epoch s, both
+    included) that were never recorded and are not in flight (a dry run is no command: the
+    API answers it from its own read)."""
+
+    TYPE = JOB_BACKFILL
+    job_id: int
+    start: int
+    end: int
+
+
 BODIES: dict[str, type[Body]] = {body.TYPE: body for body in (
     CredentialCreate, CredentialUpdate, CredentialDelete,
     ProjectCreate, ProjectUpdate, ProjectDelete,
     JobCreate, JobUpdate, JobDelete,
-    Plan, Result, Prune, LeaseRevoke)}
+    Plan, Result, Prune, LeaseRevoke,
+    OperationCreate, OperationStep, OperationFinish, ClusterPause, ClusterResume,
+    NotificationSettle, JobRun, ExecutionRedeliver, JobBackfill)}

@@ -47,8 +47,10 @@ class Request(Versioned, frozen=True, kw_only=True, tag_field="op"):
 # -- batches: the leader -> a node's intake -> its executors -------------------------------------
 
 
-class Execution(msgspec.Struct, frozen=True, kw_only=True):
-    """One execution of a batch: what the callback's element is built from."""
+class Execution(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One execution of a batch: what the callback's element is built from. `delivery` is
+    the index of its job's delivery settings in the batch's `deliveries`; None (not sent at
+    all) for a job that has none, so such executions cost no byte more than before."""
 
     execution_id: str
     id: int
@@ -58,6 +60,21 @@ class Execution(msgspec.Struct, frozen=True, kw_only=True):
     timezone: str
     data: str | None
     callback_url: str
+    delivery: int | None = None
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A job's own delivery settings (vocabulary.JOB_DELIVERY_FIELDS); each None (or empty)
+    means the delivering node's: POST, no extra headers, JobExecutionTimeout,
+    JobExecutionRetryMax, JobExecutionRetryDelay, any 2xx. Frozen and made of tuples, so it
+    is hashable: jobs with equal settings share one entry of a batch, and one request."""
+
+    method: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # (name, value), in the order the job gave them
+    timeout: float | None = None
+    retries: int | None = None
+    retry_delay: float | None = None
+    success_codes: tuple[int, ...] | None = None
 
 
 class Unreadable(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +99,8 @@ class Job(Protocol):
     def data(self) -> str: ...
     @property
     def callback_url(self) -> str: ...
+    @property
+    def delivery(self) -> Delivery | None: ...
 
 
 class PreviousSecret(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +119,9 @@ class Batch(Message, frozen=True, kw_only=True, tag="batch"):
     `unreadable` lists executions a decoder could not read (reported failed, not delivered).
     `previous_secrets` holds the projects whose secret was rotated within its grace period (a
     node of the previous release ignores it and sends the current signature alone).
+    `deliveries` holds the distinct delivery settings of its jobs that have their own, each
+    once (executions name theirs by index), so the node that delivers looks nothing up; a node
+    of the previous release ignores them and delivers with its own settings.
     """
 
     batch_id: str
@@ -111,25 +133,39 @@ class Batch(Message, frozen=True, kw_only=True, tag="batch"):
     lease: LeaseId | None = None
     unreadable: list[Unreadable] = []
     previous_secrets: dict[str, PreviousSecret] = {}  # project id (as text) -> its previous
+    deliveries: list[Delivery] = []
 
     @classmethod
     def of(cls, batch_id: str, fire_at: int, jobs: Sequence[Job], secrets: Mapping[int, str],
            deadline: float, term: int | None = None, lease: LeaseId | None = None,
            previous: Mapping[int, PreviousSecret] | None = None) -> Batch:
         """The batch of `jobs` firing at `fire_at`, with their projects' signing secrets (and
-        the previous ones still in their grace period)."""
+        the previous ones still in their grace period) and their delivery settings."""
         from scheduler0.vocabulary import execution_id
 
-        executions = [Execution(execution_id=execution_id(job.id, fire_at), id=job.id,
-                                project_id=job.project_id, scheduled_at=fire_at, spec=job.spec,
-                                timezone=job.timezone, data=job.data,
-                                callback_url=job.callback_url) for job in jobs]
+        index: dict[Delivery, int] = {}
+        for job in jobs:
+            if job.delivery is not None:
+                index.setdefault(job.delivery, len(index))
+        if not index:  # the usual batch: no job has settings of its own
+            executions = [Execution(execution_id=execution_id(job.id, fire_at), id=job.id,
+                                    project_id=job.project_id, scheduled_at=fire_at,
+                                    spec=job.spec, timezone=job.timezone, data=job.data,
+                                    callback_url=job.callback_url) for job in jobs]
+        else:
+            executions = [Execution(execution_id=execution_id(job.id, fire_at), id=job.id,
+                                    project_id=job.project_id, scheduled_at=fire_at,
+                                    spec=job.spec, timezone=job.timezone, data=job.data,
+                                    callback_url=job.callback_url,
+                                    delivery=None if job.delivery is None
+                                    else index[job.delivery]) for job in jobs]
         projects = {job.project_id for job in jobs}
         previous = previous or {}
         return cls(batch_id=batch_id, fire_at=fire_at, deadline=int(deadline),
                    executions=executions, term=term, lease=lease,
                    signing_secrets={str(p): secrets[p] for p in projects if p in secrets},
-                   previous_secrets={str(p): previous[p] for p in projects if p in previous})
+                   previous_secrets={str(p): previous[p] for p in projects if p in previous},
+                   deliveries=list(index))
 
 
 # -- results and load: executors -> their coordinator --------------------------------------------

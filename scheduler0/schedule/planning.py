@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from scheduler0.delivery.core import delivery_budget
+from scheduler0.messages import Delivery
 from scheduler0.schedule import Schedule, ScheduleCache, decide_misfires
 
 # Executions per batch (one ZeroMQ message, one PLAN command). A PLAN row is [job_id,
@@ -49,6 +50,7 @@ class PlannedJob:
     spec: str
     timezone: str
     created_at: int = 0  # epoch s; a job never fires at or before the second it was created
+    delivery: Delivery | None = None  # the job's own delivery settings; None: the node's
 
     def active_at(self, tick: int) -> bool:
         return (tick > self.created_at
@@ -170,7 +172,17 @@ def missed_entries(plan: Plan) -> list[Missed]:
             for part in chunk(sorted(plan.missed[tick], key=lambda j: j.id))]
 
 
-def result_deadline(fire_at: float, timeout: float, retry_delay: float, retry_max: int) -> float:
-    """When a batch's results are overdue (epoch s): the executor's longest delivery (every
-    attempt and capped backoff, scheduler0.delivery.core.delivery_budget) plus RESULT_GRACE."""
-    return fire_at + delivery_budget(timeout, retry_delay, retry_max) + RESULT_GRACE
+def result_deadline(fire_at: float, timeout: float, retry_delay: float, retry_max: int,
+                    jobs: Iterable[PlannedJob] = ()) -> float:
+    """When the results of a batch of `jobs` are overdue (epoch s): the executor's longest
+    delivery (every attempt and capped backoff, scheduler0.delivery.core.delivery_budget) plus
+    RESULT_GRACE. The longest is that of the batch's slowest settings: a job's own timeout,
+    retries and retry delay where it has them, the node's (the other arguments) elsewhere, so
+    a job with a long timeout is not sent again while it is still being delivered. Without
+    `jobs`, the node's settings alone."""
+    settings = {job.delivery for job in jobs} or {None}
+    budget = max(delivery_budget(
+        timeout if d is None or d.timeout is None else d.timeout,
+        retry_delay if d is None or d.retry_delay is None else d.retry_delay,
+        retry_max if d is None or d.retries is None else d.retries) for d in settings)
+    return fire_at + budget + RESULT_GRACE

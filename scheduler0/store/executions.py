@@ -1,13 +1,16 @@
 """Reading the execution history without scanning it (the Reader's history queries).
 
-Rows are ordered newest first by (scheduled_at, job_id). A job's rows come from the job
-index of each history table; otherwise each project's rows come from the table's primary key
-(project_id, scheduled_at, job_id), and the per-project streams (and the two tables) are merged
-lazily: a page costs one index seek per project and table plus the rows it shows.
+Rows are ordered newest first by (scheduled_at, job_id, run): `run` is a run-now's number, 0
+for a tick (vocabulary.ExecutionKey), so a job's run-nows of a second come before its tick of
+that second. A job's rows come from the job index of each history table; otherwise each
+project's rows come from the table's primary key (project_id, scheduled_at, job_id), and the
+per-project streams (and the two tables, and the run-nows' one stream) are merged lazily: a
+page costs one index seek per project and table plus the rows it shows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import sqlite3
 from collections.abc import Iterator
@@ -15,11 +18,12 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from scheduler0 import manual as manual_rules
 from scheduler0.errors import ValidationError
-from scheduler0.store import counters, history, pending
-from scheduler0.vocabulary import ExecutionState, execution_id, parse_execution_id
+from scheduler0.store import counters, history, manual, pending
+from scheduler0.vocabulary import ExecutionKey, ExecutionState, parse_execution_key
 
-Key = tuple[int, int]  # (scheduled_at, job_id)
+Key = tuple[int, int, int]  # (scheduled_at, job_id, run)
 PERIODS = {"minute": ("rollup_minute", history.MINUTE), "hour": ("rollup_hour", history.HOUR)}
 
 
@@ -41,13 +45,13 @@ class Query:
             return [(history.OK_TABLE, None)]
         return [(history.BAD_TABLE, history.STATE_CODES[self.state])]
 
-    def matches(self, tick: int, job_id: int, project_id: int) -> bool:
+    def matches(self, tick: int, job_id: int, project_id: int, run: int = 0) -> bool:
         return ((self.project_id is None or project_id == self.project_id)
                 and (self.scope is None or project_id in self.scope)
                 and (self.job_id is None or job_id == self.job_id)
                 and (self.since is None or tick >= self.since)
                 and (self.until is None or tick < self.until)
-                and (self.below is None or (tick, job_id) < self.below))
+                and (self.below is None or (tick, job_id, run) < self.below))
 
 
 def cursor(after: str | None) -> Key | None:
@@ -55,12 +59,12 @@ def cursor(after: str | None) -> Key | None:
     if after is None:
         return None
     try:
-        job_id, tick = parse_execution_id(after)
+        key = parse_execution_key(after)
     except ValueError:
         raise ValidationError(f"after: {after!r} is not an execution id; pass the "
                               "execution_id of the last row of the previous page (the page's "
                               "next_after)", code="invalid_after") from None
-    return tick, job_id
+    return key.scheduled_at, key.job_id, key.run
 
 
 def _conditions(query: Query, table_state: int | None, project_id: int | None,
@@ -87,11 +91,14 @@ def _conditions(query: Query, table_state: int | None, project_id: int | None,
         add("scheduled_at < ?", query.until)
         below = None
     if below is not None:
-        tick, job = below
+        tick, job, run = below
+        # A tick's key is (tick, job, 0): below a run-now's, its own job's tick of that second
+        # is too.
         if query.job_id is not None:  # one job: the key is a plain range on scheduled_at
-            add("scheduled_at <= ?" if query.job_id < job else "scheduled_at < ?", tick)
+            add("scheduled_at <= ?" if (query.job_id, 0) < (job, run) else "scheduled_at < ?",
+                tick)
         else:
-            terms.append("(scheduled_at, job_id) < (?, ?)")
+            terms.append(f"(scheduled_at, job_id) {'<=' if run else '<'} (?, ?)")
             params += [tick, job]
     return terms, params
 
@@ -105,20 +112,48 @@ def _streams(conn: sqlite3.Connection, query: Query) -> list[Iterator[Any]]:
             order = ("scheduled_at DESC" if query.job_id is not None
                      else "scheduled_at DESC, job_id DESC")
             streams.append(conn.execute(
-                f"SELECT {history.RUN_COLUMNS} FROM {table} WHERE {' AND '.join(terms) or '1'} "
-                f"ORDER BY {order}", params))
+                f"SELECT {history.RUN_COLUMNS}, 0 FROM {table} "
+                f"WHERE {' AND '.join(terms) or '1'} ORDER BY {order}", params))
+    for project_id in _projects(conn, query):  # the run-nows, settled ones only
+        terms, params = _manual_conditions(query, project_id, with_cursor=True)
+        order = ("scheduled_at DESC, run DESC" if query.job_id is not None
+                 else "scheduled_at DESC, job_id DESC, run DESC")
+        streams.append(conn.execute(
+            f"SELECT {manual.MANUAL_COLUMNS} FROM {history.MANUAL_TABLE} "
+            f"WHERE {' AND '.join(terms)} ORDER BY {order}", params))
     return streams
+
+
+def _manual_conditions(query: Query, project_id: int | None, with_cursor: bool
+                       ) -> tuple[list[str], list[Any]]:
+    """The ticks' conditions (_conditions) for the run-nows' table, whose key has the run."""
+    code = None if query.state is None else history.STATE_CODES[query.state]
+    terms, params = _conditions(dataclasses.replace(query, state=None, below=None), code,
+                                project_id, with_cursor=False)
+    terms.append("state IS NOT NULL")
+    if with_cursor and query.below is not None:
+        terms.append("(scheduled_at, job_id, run) < (?, ?, ?)")
+        params += query.below
+    return terms, params
+
+
+def _execution(row: Any) -> dict[str, Any]:
+    """A streamed row: a tick's (its run 0) or a run-now's."""
+    return manual.manual_execution(row) if row[manual.RUN] else history.execution_of(
+        row[:manual.RUN])
 
 
 def recorded_page(conn: sqlite3.Connection, query: Query, offset: int,
                   count: int) -> list[dict[str, Any]]:
     streams = _streams(conn, query)
     try:
-        merged = heapq.merge(*streams, key=lambda row: (row[1], row[2]), reverse=True)
-        return [history.execution_of(row) for row in islice(merged, offset, offset + count)]
+        merged = heapq.merge(*streams, key=lambda row: (row[1], row[2], row[manual.RUN]),
+                             reverse=True)
+        page = [_execution(row) for row in islice(merged, offset, offset + count)]
     finally:
         for stream in streams:
             stream.close()  # type: ignore[attr-defined]
+    return manual.annotate(conn, page)
 
 
 def total(conn: sqlite3.Connection, query: Query, cap: int) -> tuple[int, bool]:
@@ -141,6 +176,14 @@ def total(conn: sqlite3.Connection, query: Query, cap: int) -> tuple[int, bool]:
             found += n
             if found > cap:
                 return cap, False
+    for project_id in _projects(conn, query):
+        terms, params = _manual_conditions(query, project_id, with_cursor=False)
+        (n,) = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {history.MANUAL_TABLE} "
+                            f"WHERE {' AND '.join(terms)} LIMIT {cap + 1 - found})",
+                            params).fetchone()
+        found += n
+        if found > cap:
+            return cap, False
     return found, True
 
 
@@ -171,25 +214,29 @@ def _in_scope(conn: sqlite3.Connection, query: Query) -> bool:
 def pending_page(conn: sqlite3.Connection, query: Query, offset: int,
                  count: int) -> tuple[list[dict[str, Any]], int]:
     """Ticks planned and not settled yet (few: what is in flight), and how many match."""
-    rows: list[tuple[int, int, int, pending.OpenBatch]] = []
+    rows: list[tuple[int, int, int, int, pending.OpenBatch]] = []
     for batch in pending.all_open(conn):
+        run = manual_rules.key_in(batch.batch_id, 0, batch.scheduled_at).run
         for job_id, project_id in batch.unsettled():
-            if query.matches(batch.scheduled_at, job_id, project_id):
-                rows.append((batch.scheduled_at, job_id, project_id, batch))
+            if query.matches(batch.scheduled_at, job_id, project_id, run):
+                rows.append((batch.scheduled_at, job_id, run, project_id, batch))
     # A deleted job's ticks stay in their batch until they settle; they are not shown.
     alive = history.existing_jobs(conn, sorted({r[1] for r in rows}))
     rows = [r for r in rows if r[1] in alive]
-    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    return [_scheduled(*row) for row in rows[offset:offset + count]], len(rows)
+    rows.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
+    page = [_scheduled(*row) for row in rows[offset:offset + count]]
+    return manual.annotate(conn, page), len(rows)
 
 
-def _scheduled(tick: int, job_id: int, project_id: int, batch: pending.OpenBatch
+def _scheduled(tick: int, job_id: int, run: int, project_id: int, batch: pending.OpenBatch
                ) -> dict[str, Any]:
-    return {"execution_id": execution_id(job_id, tick), "job_id": job_id,
-            "project_id": project_id, "scheduled_at": tick,
-            "state": ExecutionState.SCHEDULED.value, "attempts": 0, "http_status": None,
-            "node_id": batch.node_id, "batch_id": batch.batch_id, "error": None,
-            "planned_at_ms": batch.planned_at_ms, "started_at_ms": None, "finished_at_ms": None}
+    requested = manual_rules.requested(batch.batch_id)
+    # A run-now's or a redelivery's count so far is the store's (manual.annotate).
+    redeliveries = None if requested and requested.kind != manual_rules.BACKFILL else 0
+    return manual.scheduled_execution(
+        ExecutionKey(job_id, tick, run), project_id, batch.batch_id,
+        batch.node_id, batch.planned_at_ms, manual_rules.trigger_of(batch.batch_id),
+        redeliveries)
 
 
 def rollups(conn: sqlite3.Connection, period: str, project_id: int | None, since: int | None,

@@ -18,13 +18,17 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from scheduler0.notifications import Change, change_type
 from scheduler0.store import counters
+from scheduler0.store import notifications as outbox
 from scheduler0.vocabulary import ExecutionState, execution_id
 
 STATE_CODES = {ExecutionState.SUCCEEDED.value: 0, ExecutionState.FAILED.value: 1,
                ExecutionState.MISSED.value: 2}
 CODE_STATES = {code: state for state, code in STATE_CODES.items()}
 OK_TABLE, BAD_TABLE = "runs_ok", "runs_bad"
+# Run-nows (scheduler0.store.manual), their final rows in RUN_COLUMNS too, NULL state until then.
+MANUAL_TABLE = "runs_manual"
 # Lateness buckets of the rollups, upper bounds in ms (the last bucket is everything above).
 LATENESS_BOUNDS_MS = (100, 1000, 10000)
 LATENESS_COLUMNS = ("late_100ms", "late_1s", "late_10s", "late_more")
@@ -110,9 +114,11 @@ _LAST_UPSERT = (
     "finished_at_ms = excluded.finished_at_ms WHERE excluded.scheduled_at >= job_last.scheduled_at")
 
 
-def record(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
+def record(conn: sqlite3.Connection, rows: Sequence[Row], ts_ms: int = 0) -> int:
     """Write final rows (each tick once: a tick already recorded is left alone), the jobs'
-    last results, the rollups and the counters; returns how many rows were new.
+    last results, the rollups and the counters; returns how many rows were new. The state
+    changes of jobs whose project has a notification_url go to the notification outbox,
+    stamped `ts_ms` (the command's time).
 
     Rows of jobs that no longer exist are dropped (deleting a job deletes its history)."""
     if not rows:
@@ -123,17 +129,32 @@ def record(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
     new = _insert_new(conn, OK_TABLE, ok) + _insert_new(conn, BAD_TABLE, bad)
     if not new:
         return 0
-    _record_last(conn, new)
-    for period, deltas in rollup_deltas(new).items():
-        conn.executemany(_ROLLUP_UPSERT[period], [
-            (project, start, *counts) for (project, start), counts in sorted(deltas.items())])
+    account(conn, new, ts_ms)
+    return len(new)
+
+
+def account(conn: sqlite3.Connection, new: Sequence[Row], ts_ms: int = 0, *,
+            last_results: bool = True, rollups: bool = True) -> None:
+    """What rows `new`, just written, change beside themselves: the notification outbox and
+    the jobs' last results (unless `last_results` is False), the rollups (unless `rollups` is
+    False) and the counters."""
+    if last_results:
+        # Before job_last moves on: a change is a new result against the one recorded before.
+        notifying = outbox.notifying_projects(conn)
+        if notifying:
+            outbox.add(conn, state_changes(conn, [r for r in new if r[PROJECT] in notifying]),
+                       ts_ms)
+        _record_last(conn, new)
+    if rollups:
+        for period, deltas in rollup_deltas(new).items():
+            conn.executemany(_ROLLUP_UPSERT[period], [
+                (project, start, *counts) for (project, start), counts in sorted(deltas.items())])
     counted: dict[int, int] = {}
     for row in new:
         counted[row[STATE]] = counted.get(row[STATE], 0) + 1
     counters.add(conn, {name: n for code, n in counted.items()
                         for name in (counters.recorded(CODE_STATES[code]),
                                      counters.retained(CODE_STATES[code]))})
-    return len(new)
 
 
 def _insert_new(conn: sqlite3.Connection, table: str, group: list[Row]) -> list[Row]:
@@ -162,6 +183,42 @@ def _record_last(conn: sqlite3.Connection, new: Sequence[Row]) -> None:
         for job, row in sorted(latest.items())])
 
 
+def state_changes(conn: sqlite3.Connection, new: Sequence[Row]) -> list[Change]:
+    """The state changes (scheduler0.notifications.change_type) that rows `new`, not
+    recorded yet, make to their jobs, in job and tick order. Each job's rows are taken in tick
+    order from its last recorded result; a row older than that result changes nothing (the
+    job's last result stays as it is, see _LAST_UPSERT)."""
+    if not new:
+        return []
+    last = _last_results(conn, sorted({row[JOB] for row in new}))
+    changes: list[Change] = []
+    for row in sorted(new, key=lambda r: (r[JOB], r[TICK])):
+        job, tick = row[JOB], row[TICK]
+        before = last.get(job)
+        if before is not None and tick < before[1]:
+            continue
+        state = CODE_STATES[row[STATE]]
+        previous = None if before is None else CODE_STATES[before[0]]
+        kind = change_type(state, previous)
+        if kind is not None:
+            changes.append(Change(row[PROJECT], job, tick, kind, state, previous, row[4],
+                                  row[5], row[9]))
+        last[job] = (row[STATE], tick)
+    return changes
+
+
+def _last_results(conn: sqlite3.Connection, job_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Job id -> (state code, scheduled_at) of its last recorded result."""
+    found: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(job_ids), SQL_VARIABLES):
+        part = job_ids[start:start + SQL_VARIABLES]
+        for job, code, tick in conn.execute(
+                "SELECT job_id, state, scheduled_at FROM job_last "
+                f"WHERE job_id IN ({','.join('?' * len(part))})", part):
+            found[job] = (code, tick)
+    return found
+
+
 def _finished_ms(row: Row) -> int | None:
     late, took = row[LATE], row[TOOK]
     return None if late is None or took is None else row[TICK] * 1000 + late + took
@@ -181,14 +238,24 @@ def existing_jobs(conn: sqlite3.Connection, job_ids: Sequence[int]) -> set[int]:
 
 def forget_job(conn: sqlite3.Connection, job_id: int) -> None:
     """Delete a job's history rows and last result (its rollups stay: they are counts)."""
-    for table in (OK_TABLE, BAD_TABLE):
+    for table in (OK_TABLE, BAD_TABLE, MANUAL_TABLE):
         _forget(conn, table, "job_id = ?", (job_id,))
     conn.execute("DELETE FROM job_last WHERE job_id = ?", (job_id,))
 
 
+def forget_jobs(conn: sqlite3.Connection, job_ids: Sequence[int]) -> None:
+    """forget_job for many jobs, a few hundred per statement (a bulk delete's chunk)."""
+    for start in range(0, len(job_ids), SQL_VARIABLES):
+        part = job_ids[start:start + SQL_VARIABLES]
+        where = f"job_id IN ({', '.join('?' * len(part))})"
+        for table in (OK_TABLE, BAD_TABLE, MANUAL_TABLE):
+            _forget(conn, table, where, part)
+        conn.execute(f"DELETE FROM job_last WHERE {where}", part)
+
+
 def forget_project(conn: sqlite3.Connection, project_id: int) -> None:
     """Delete a project's history rows, last results and rollups."""
-    for table in (OK_TABLE, BAD_TABLE):
+    for table in (OK_TABLE, BAD_TABLE, MANUAL_TABLE):
         _forget(conn, table, "project_id = ?", (project_id,))
     conn.execute("DELETE FROM job_last WHERE job_id IN (SELECT id FROM jobs WHERE project_id = ?)",
                  (project_id,))
@@ -199,6 +266,8 @@ def forget_project(conn: sqlite3.Connection, project_id: int) -> None:
 def _forget(conn: sqlite3.Connection, table: str, where: str, params: Sequence[Any]) -> None:
     deleted: dict[str, int] = {}
     for (code,) in conn.execute(f"DELETE FROM {table} WHERE {where} RETURNING state", params):
+        if code is None:
+            continue  # a run-now not settled yet: not counted
         name = counters.retained(CODE_STATES[code])
         deleted[name] = deleted.get(name, 0) - 1
     counters.add(conn, deleted)
@@ -209,8 +278,13 @@ def recount_counters(conn: sqlite3.Connection) -> dict[str, int]:
     this; tests compare the two). `recorded_*` cannot be recounted once rows are pruned:
     they start at what is retained."""
     counts = {name: 0 for name in counters.NAMES}
-    for table in (OK_TABLE, BAD_TABLE):
-        for code, n in conn.execute(f"SELECT state, count(*) FROM {table} GROUP BY state"):
+    # The migration to version 2 counts too, before version 4 made the run-nows' table.
+    tables = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?, ?)",
+        (OK_TABLE, BAD_TABLE, MANUAL_TABLE))]
+    for table in sorted(tables):
+        for code, n in conn.execute(f"SELECT state, count(*) FROM {table} "
+                                    "WHERE state IS NOT NULL GROUP BY state"):
             state = CODE_STATES[code]
             counts[counters.retained(state)] += n
             counts[counters.recorded(state)] += n

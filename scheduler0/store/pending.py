@@ -108,6 +108,13 @@ def open_at(conn: sqlite3.Connection, scheduled_at: int) -> list[OpenBatch]:
         (scheduled_at,))]
 
 
+def open_between(conn: sqlite3.Connection, first: int, last: int) -> list[OpenBatch]:
+    """The open batches of the ticks from `first` to `last` (epoch s, both included)."""
+    return [_batch(row) for row in conn.execute(
+        _SELECT + " WHERE p.open > 0 AND p.scheduled_at BETWEEN ? AND ? ORDER BY "
+        "p.scheduled_at, p.batch_id", (first, last))]
+
+
 def all_open(conn: sqlite3.Connection) -> list[OpenBatch]:
     return [_batch(row) for row in conn.execute(
         _SELECT + " WHERE p.open > 0 ORDER BY p.batch_id")]

@@ -6,23 +6,44 @@ the writer; WAL lets the planner read what was committed without blocking it).
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from scheduler0.messages import PreviousSecret
+from scheduler0.messages import Delivery, PreviousSecret
 from scheduler0.schedule.planning import DueSchedule, PlannedJob
-from scheduler0.store import pending
+from scheduler0.store import manual, operations, pending
 from scheduler0.store.reads import Reader
+from scheduler0.vocabulary import JOB_DELIVERY_FIELDS
 
+# The job's delivery settings follow a flag that says whether it has none (SQLite tells, in C):
+# most jobs have none, and cost one test and no object.
 _JOB_COLUMNS = ("j.id, j.project_id, j.callback_url, j.data, j.start_date, j.end_date, "
-                "j.misfire_policy, j.spec, j.timezone, j.created_at_ms / 1000")
+                "j.misfire_policy, j.spec, j.timezone, j.created_at_ms / 1000, "
+                f"coalesce({', '.join(f'j.{name}' for name in JOB_DELIVERY_FIELDS)}) IS NULL, "
+                + ", ".join(f"j.{name}" for name in JOB_DELIVERY_FIELDS))
 SQL_VARIABLES = 900  # below SQLite's default limit on bound parameters per statement
+_SETTINGS = slice(11, 11 + len(JOB_DELIVERY_FIELDS))  # the delivery columns of a row
 
 
 def _job(row: Sequence[Any]) -> PlannedJob:
+    delivery = None if row[10] else _delivery(*row[_SETTINGS])
     return PlannedJob(int(row[0]), int(row[1]), row[2], row[3] or "", row[4], row[5], row[6],
-                      row[7], row[8], int(row[9]))
+                      row[7], row[8], int(row[9]), delivery)
+
+
+@functools.lru_cache(maxsize=4096)
+def _delivery(method: str | None, headers: str | None, timeout: float | None,
+              retries: int | None, retry_delay: float | None,
+              success_codes: str | None) -> Delivery:
+    """The delivery settings stored in a job's columns; jobs with the same columns share one
+    (so a batch finds its distinct settings by hashing few objects)."""
+    return Delivery(method=method,
+                    headers=tuple(json.loads(headers).items()) if headers else (),
+                    timeout=timeout, retries=retries, retry_delay=retry_delay,
+                    success_codes=tuple(json.loads(success_codes)) if success_codes else None)
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -78,16 +99,32 @@ class PipelineReader(Reader):
         return found
 
     def unfinished_of_batch(self, batch_id: str) -> list[PlannedJob]:
-        """The batch's ticks not settled yet, of jobs that still exist, by job id."""
+        """The batch's ticks not settled yet, of jobs that still exist, by job id (a run-now's
+        with the data it delivers)."""
         with self._read() as conn:
             batch = pending.load(conn, batch_id)
-            return [] if batch is None else self._jobs(conn, [j for j, _ in batch.unsettled()])
+            return [] if batch is None else self._unsettled(conn, batch)
 
     def unfinished_batches(self) -> dict[str, list[PlannedJob]]:
         """Every batch with ticks still unsettled (a new leader re-dispatches them)."""
         with self._read() as conn:
-            return {batch.batch_id: self._jobs(conn, [j for j, _ in batch.unsettled()])
+            return {batch.batch_id: self._unsettled(conn, batch)
                     for batch in pending.all_open(conn)}
+
+    def requested_batches(self) -> list[str]:
+        """The open batches a request committed (run-now, redelivery, backfill), which the
+        leader sends without planning them (scheduler0.manual); run-nows first."""
+        with self._read() as conn:
+            return manual.requested_open(conn)
+
+    def _unsettled(self, conn: sqlite3.Connection, batch: pending.OpenBatch) -> list[PlannedJob]:
+        jobs = self._jobs(conn, [j for j, _ in batch.unsettled()])
+        return manual.with_overrides(conn, batch.batch_id, jobs)
+
+    def planning_paused(self) -> bool:
+        """Whether the cluster is paused (POST /pause): no tick is planned until it resumes."""
+        with self._read() as conn:
+            return operations.planning_paused(conn)
 
     def revoked_leases(self) -> dict[int, tuple[int, int]]:
         """Node id -> the newest lease a leader took back from it (term, epoch)."""

@@ -24,12 +24,24 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from scheduler0.errors import ForbiddenError
+from scheduler0.labels import Requirement, prefix_bounds
 from scheduler0.schedule import ScheduleCache
-from scheduler0.store import counters, db, dedup, executions, rows
-from scheduler0.vocabulary import FINAL_STATES, ExecutionState
+from scheduler0.store import (
+    counters,
+    db,
+    dedup,
+    executions,
+    job_labels,
+    manual,
+    notifications,
+    operations,
+    rows,
+)
+from scheduler0.vocabulary import FINAL_STATES, ExecutionKey, ExecutionState
 
 T = TypeVar("T")
 TOTAL_CAP = 10_000  # a total past this is answered as TOTAL_CAP, not exact
+_ID_CHUNK = 500  # values per `IN (...)`: well under SQLite's bound-variable limit
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,46 @@ def out_of_scope(projects: Sequence[int], what: str) -> ForbiddenError:
     """The refusal of a credential limited to `projects` that names an object outside them."""
     return ForbiddenError(f"this credential is limited to projects {sorted(projects)}; {what}; "
                           "use a credential for that project")
+
+
+# What list_jobs walks (and counts): the jobs, the label index `x` in front of them, or the
+# name index (rows.JOB_SELECT, LABELLED_JOB_SELECT and NAMED_JOB_SELECT without their columns).
+_JOBS = "FROM jobs j LEFT JOIN job_last l ON l.job_id = j.id"
+_LABELLED = ("FROM job_labels x CROSS JOIN jobs j ON j.id BETWEEN x.first_id AND x.last_id "
+             "LEFT JOIN job_last l ON l.job_id = j.id")
+_NAMED = "FROM jobs j INDEXED BY jobs_name LEFT JOIN job_last l ON l.job_id = j.id"
+
+
+@dataclass(frozen=True)
+class _JobWalk:
+    """How list_jobs walks to the jobs: its SELECT, the id it pages by, what it counts from,
+    the requirement that drives it through the label index (and its ORDER BY), and the
+    requirements left to check on the rows."""
+
+    select: str
+    id_column: str
+    source: str
+    lead: Requirement | None = None
+    order: str | None = None
+    checked: tuple[Requirement, ...] = ()
+
+    @classmethod
+    def of(cls, failing: bool, requirements: Sequence[Requirement],
+           name_prefix: str | None) -> _JobWalk:
+        """The failing jobs for failing=true, else the label index for a selector with a
+        positive requirement (job_labels.driver), else the name index for a prefix, else the
+        jobs (by id, by project, or the paused ones: SQLite chooses)."""
+        if failing:
+            return cls(rows.FAILING_JOB_SELECT, "l.job_id", _JOBS, checked=tuple(requirements))
+        lead = job_labels.driver(requirements)
+        if lead is not None:
+            # One label's ranges, in first_id order, hold its jobs in id order: no sort.
+            return cls(rows.LABELLED_JOB_SELECT, "j.id", _LABELLED, lead,
+                       "x.first_id, j.id" if job_labels.ordered(lead) else None,
+                       tuple(r for r in requirements if r is not lead))
+        if name_prefix:
+            return cls(rows.NAMED_JOB_SELECT, "j.id", _NAMED, checked=tuple(requirements))
+        return cls(rows.JOB_SELECT, "j.id", _JOBS, checked=tuple(requirements))
 
 
 class Reader:
@@ -132,13 +184,14 @@ class Reader:
 
     def _id_page(self, select: str, where: _Where, descending: bool, limit: int, offset: int,
                  after: int | None, convert: Callable[[Any], dict[str, Any]],
-                 total: Callable[[sqlite3.Connection], tuple[int, bool]], id_column: str = "id"
-                 ) -> Page:
-        """A page ordered by an integer id, from `after` (exclusive) or `offset`."""
+                 total: Callable[[sqlite3.Connection], tuple[int, bool]], id_column: str = "id",
+                 order: str | None = None) -> Page:
+        """A page ordered by an integer id, from `after` (exclusive) or `offset`. `order`:
+        an ORDER BY that gives the ids in that order (ascending) in fewer steps."""
         keyed = _Where()
         keyed.terms, keyed.params = list(where.terms), list(where.params)
         keyed.add(f"{id_column} {'<' if descending else '>'} ?", after)
-        order = f"{id_column} {'DESC' if descending else 'ASC'}"
+        order = order or f"{id_column} {'DESC' if descending else 'ASC'}"
         with self._read() as conn:
             found = conn.execute(f"{select}{keyed.sql} ORDER BY {order} LIMIT ? OFFSET ?",
                                  (*keyed.params, limit + 1, max(0, offset))).fetchall()
@@ -198,6 +251,19 @@ class Reader:
         with self._read() as conn:
             return self._counter(conn, counters.PROJECTS)
 
+    def list_notifications(self, project_id: int, delivery: str | None = None, limit: int = 50,
+                           offset: int = 0, after: int | None = None) -> Page:
+        """A project's failure notifications (store/notifications.py), newest first, with
+        their delivery state; `delivery` keeps those in one (pending, sent, failed). Rows:
+        notifications.listed."""
+        where = _Where()
+        where.add("project_id = ?", project_id)
+        where.add("delivery = ?", delivery)
+        return self._id_page(
+            f"SELECT {notifications.LISTED_COLUMNS} FROM notifications", where, True, limit,
+            offset, after, notifications.listed,
+            lambda conn: _capped(conn, "SELECT 1 FROM notifications" + where.sql, where.params))
+
     # -- jobs ---------------------------------------------------------------------------------
 
     def get_job(self, job_id: int) -> dict[str, Any] | None:
@@ -214,28 +280,75 @@ class Reader:
 
     def list_jobs(self, project_id: int | None = None, paused: bool | None = None,
                   limit: int = 50, offset: int = 0, after: int | None = None,
-                  failing: bool | None = None) -> Page:
+                  failing: bool | None = None, labels: Sequence[Requirement] = (),
+                  name_prefix: str | None = None) -> Page:
         """By id; filters are AND-ed, None means any. `failing`: the job's last result was
-        failed or missed (True) or not (False)."""
+        failed or missed (True) or not (False); `labels`: a selector's requirements, each of
+        which a job meets; `name_prefix`: jobs whose names start with it.
+
+        One index drives the walk (_JobWalk); every other filter is checked on the rows it
+        finds."""
         where = _Where()
         where.add("j.project_id = ?", project_id)
         where.add_in("j.project_id", self._scope)
         if paused is not None:  # a literal, not a parameter: SQLite then uses jobs_paused
             where.terms.append(f"j.paused = {int(paused)}")
-        select, id_column = rows.JOB_SELECT, "j.id"
         if failing:
-            select, id_column = rows.FAILING_JOB_SELECT, "l.job_id"
             where.terms.append("l.state > 0")
         elif failing is not None:
             where.terms.append("(l.state IS NULL OR l.state = 0)")
+        walk = _JobWalk.of(bool(failing), labels, name_prefix)
+        on_jobs = bool(where.terms or walk.checked or name_prefix)  # anything to read jobs for
+        terms, params = job_labels.row_terms(walk.checked)
+        where.terms += terms
+        where.params += params
+        if name_prefix:
+            where.terms += ["j.name >= ?", "j.name < ?"]
+            where.params += list(prefix_bounds(name_prefix))
+        counted = _Where()
+        counted.terms, counted.params = list(where.terms), list(where.params)
+        lead = walk.lead
+        if lead is not None:
+            for filters, cursor in ((where, after), (counted, None)):
+                terms, params = job_labels.driver_terms(lead, cursor)
+                filters.terms += terms
+                filters.params += params
 
         def total(conn: sqlite3.Connection) -> tuple[int, bool]:
-            if not where.terms:
+            if not counted.terms:
                 return self._counter(conn, counters.JOBS), True
-            return _capped(conn, "SELECT 1 FROM jobs j LEFT JOIN job_last l ON l.job_id = j.id"
-                           + where.sql, where.params)
-        return self._id_page(select, where, False, limit, offset, after, self._job, total,
-                             id_column=id_column)
+            if lead is not None and not on_jobs:  # the ranges alone say how many
+                found = job_labels.count_ranges(conn, lead, TOTAL_CAP)
+                return (TOTAL_CAP, False) if found > TOTAL_CAP else (found, True)
+            return _capped(conn, "SELECT 1 " + walk.source + counted.sql, counted.params)
+        return self._id_page(walk.select, where, False, limit, offset, after, self._job, total,
+                             id_column=walk.id_column, order=walk.order)
+
+    def names_taken(self, names: Sequence[str]) -> dict[tuple[str, int], int]:
+        """(name, project_id) -> job id of the jobs called one of `names`, in every project
+        (what job.create checks a new job's name against)."""
+        wanted = sorted(set(names))
+        taken: dict[tuple[str, int], int] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[start:start + _ID_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                for name, project_id, job_id in conn.execute(
+                        f"SELECT name, project_id, id FROM jobs WHERE name IN ({marks})", chunk):
+                    taken[(name, project_id)] = job_id
+        return taken
+
+    def jobs_named(self, name: str, project_id: int | None = None) -> list[tuple[int, int]]:
+        """(id, project_id) of the jobs called `name` in `project_id`, or in any project this
+        view sees, by project: at most one per project, and at most 10."""
+        where = _Where()
+        where.add("name = ?", name)
+        where.add("project_id = ?", project_id)
+        where.add_in("project_id", self._scope)
+        with self._read() as conn:
+            found = conn.execute(f"SELECT id, project_id FROM jobs{where.sql} "
+                                 "ORDER BY project_id LIMIT 10", where.params).fetchall()
+        return [(int(job_id), int(project)) for job_id, project in found]
 
     def next_job_id(self) -> int:
         """The id the next job created gets, unless another is created first (job.create
@@ -251,6 +364,85 @@ class Reader:
 
     def _job(self, row: Any) -> dict[str, Any]:
         return rows.job(row, self._schedules)
+
+    # -- bulk operations and the cluster pause ------------------------------------------------
+
+    def job_owners(self, job_ids: Sequence[int]) -> dict[int, int]:
+        """Job id -> project of those of `job_ids` that are jobs; ForbiddenError for the first
+        (in the order given) of another project than the scope's."""
+        with self._read() as conn:
+            found = operations.owners(conn, job_ids)
+        if self._scope is not None:
+            for job_id in job_ids:
+                owner = found.get(job_id)
+                if owner is not None and owner not in self._scope:
+                    raise out_of_scope(self._scope, f"job {job_id} belongs to project {owner}")
+        return found
+
+    def select_jobs(self, project_id: int | None = None, paused: bool | None = None,
+                    labels: Sequence[Requirement] = (),
+                    cap: int = 1_000_000) -> operations.Selection:
+        """The ids of the jobs matching every filter (`labels`: a selector's requirements),
+        by id, read in one transaction: at most `cap` + 1 of them. A selector with a positive
+        requirement walks the label index (job_labels.driver), as list_jobs does."""
+        if project_id is not None and self._scope is not None and project_id not in self._scope:
+            raise out_of_scope(self._scope, f"project {project_id} is not one of them")
+        where = _Where()
+        where.add("j.project_id = ?", project_id)
+        where.add_in("j.project_id", self._scope)
+        if paused is not None:
+            where.terms.append(f"j.paused = {int(paused)}")
+        checked, source = list(labels), operations.JOBS
+        lead = job_labels.driver(labels)
+        if lead is not None:
+            checked.remove(lead)
+            terms, params = job_labels.driver_terms(lead)
+            where.terms += terms
+            where.params += params
+            source = operations.LABELLED
+        terms, params = job_labels.row_terms(checked)
+        with self._read() as conn:
+            return operations.select(conn, [*where.terms, *terms], [*where.params, *params],
+                                     cap, source)
+
+    def get_operation(self, operation_id: int) -> dict[str, Any] | None:
+        """The operation, or None; ForbiddenError when it concerns projects outside the scope
+        (or projects not known: only a credential for every project sees it)."""
+        with self._read() as conn:
+            found = operations.load(conn, operation_id)
+        if found is not None and not operations.visible(found, self._scope):
+            assert self._scope is not None
+            projects = found["projects"]
+            what = ("projects not known to it" if projects is None else
+                    f"project{'s' if len(projects) > 1 else ''} "
+                    + ", ".join(map(str, projects)))
+            raise out_of_scope(self._scope, f"operation {operation_id} concerns {what}")
+        return found
+
+    def list_operations(self, state: str | None = None, limit: int = 50, offset: int = 0,
+                        after: int | None = None) -> Page:
+        """Newest first; a scoped view lists those it may see."""
+        with self._read() as conn:
+            found, total = operations.page(conn, self._scope, state, limit, max(0, offset),
+                                           after)
+        more = len(found) > limit
+        found = found[:limit]
+        return Page(found, total, True, str(found[-1]["id"]) if more and found else None)
+
+    def running_operations(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return operations.running(conn)
+
+    def operation_counts(self) -> dict[str, int]:
+        """Operations kept, by state."""
+        with self._read() as conn:
+            return operations.count_by_state(conn)
+
+    def cluster_pause(self) -> dict[str, Any]:
+        """Whether planning is paused in the cluster, since when and by whom, and the last
+        resume (operations.pause_state)."""
+        with self._read() as conn:
+            return operations.pause_state(conn)
 
     # -- executions ---------------------------------------------------------------------------
 
@@ -276,6 +468,20 @@ class Reader:
         found = found[:limit]
         return Page(found, total, exact,
                     found[-1]["execution_id"] if more and found else None)
+
+    def execution(self, key: ExecutionKey) -> dict[str, Any] | None:
+        """The execution `key` as it is now (store/manual.py: scheduled while a delivery of it
+        is in flight, else as recorded), or None; ForbiddenError when its job is of a project
+        out of scope."""
+        self.get_job(key.job_id)  # refuses another project's job
+        with self._read() as conn:
+            return manual.find(conn, key)
+
+    def backfill_plan(self, job_id: int, start: int, end: int, now: int) -> manual.BackfillPlan:
+        """What a backfill of the job from `start` to `end` would fire now, by this copy of
+        the store (the command decides again on apply: manual.backfill_plan)."""
+        with self._read() as conn:
+            return manual.backfill_plan(conn, job_id, start, end, now, self._schedules)
 
     def executions_by_state(self) -> dict[str, int]:
         """Executions kept in the history per state, and `scheduled`: ticks in flight."""

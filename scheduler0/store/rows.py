@@ -6,16 +6,17 @@ One place defines each shape, so the StateMachine's results and the Reader's ans
                 (projects: a sorted list of ids, or None for every project;
                  + secret_hash only from Reader.credential_by_api_key)
     project     {id, name, description, created_at_ms, updated_at_ms,
-                 previous_signing_secret_expires_at}
+                 previous_signing_secret_expires_at, notification_url, notification_format}
                 (+ signing_secret only in project.create and a rotating project.update)
     job         {id, project_id, spec, timezone, callback_url, data, execution_type,
-                 start_date, end_date, paused, misfire_policy, created_at_ms, updated_at_ms,
+                 start_date, end_date, paused, misfire_policy, method, headers, timeout,
+                 retries, retry_delay, success_codes, created_at_ms, updated_at_ms,
                  resolved_spec, next_execution_at, completed, last_execution_at, last_state,
                  last_http_status}
                 (the columns and their order: scheduler0.vocabulary.JOB_FIELDS)
     execution   {execution_id, job_id, project_id, scheduled_at, state, attempts,
                  http_status, node_id, batch_id, error, planned_at_ms, started_at_ms,
-                 finished_at_ms}
+                 finished_at_ms, trigger, redeliveries}
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from scheduler0.vocabulary import JOB_COLUMNS, JOB_FIELDS
 
 CREDENTIAL_COLUMNS = "id, api_key, archived, created_at_ms, updated_at_ms, role, project_ids"
 PROJECT_COLUMNS = ("id, name, description, created_at_ms, updated_at_ms, "
-                   "previous_signing_secret_expires_at")
+                   "previous_signing_secret_expires_at, notification_url, notification_format")
 
 # `j` is jobs (every column, in vocabulary.JOB_COLUMNS order), `s` its schedule, `l` its last
 # result. The last seven columns feed next_execution_at, resolved_spec, completed and the last
@@ -49,6 +50,15 @@ FAILING_JOB_SELECT = (
     "l.scheduled_at, l.state, l.http_status "
     "FROM job_last l CROSS JOIN jobs j ON j.id = l.job_id "
     "JOIN schedules s ON s.id = j.schedule_id")
+# The jobs of a label selector, driven from the ranges `x` of the label index
+# (store/job_labels.py) in the same way.
+LABELLED_JOB_SELECT = (
+    f"SELECT {', '.join('j.' + column for column in JOB_COLUMNS)}, {_SCHEDULE_SELECT}, "
+    "l.scheduled_at, l.state, l.http_status "
+    "FROM job_labels x CROSS JOIN jobs j ON j.id BETWEEN x.first_id AND x.last_id "
+    "JOIN schedules s ON s.id = j.schedule_id LEFT JOIN job_last l ON l.job_id = j.id")
+# The jobs whose names start with a prefix, driven from the name index (a range of it).
+NAMED_JOB_SELECT = JOB_SELECT.replace("FROM jobs j ", "FROM jobs j INDEXED BY jobs_name ", 1)
 _LAST_COLUMNS = 3
 _SCHEDULE_COLUMNS = 4
 # The columns of `jobs` a job row does not show (the store's own).
@@ -56,7 +66,7 @@ _HIDDEN_COLUMNS = tuple(f.column for f in JOB_FIELDS if f.column and not f.api)
 
 EXECUTION_FIELDS = ("execution_id", "job_id", "project_id", "scheduled_at", "state",
                     "attempts", "http_status", "node_id", "batch_id", "error", "planned_at_ms",
-                    "started_at_ms", "finished_at_ms")
+                    "started_at_ms", "finished_at_ms", "trigger", "redeliveries")
 
 
 def credential(row: Sequence[Any]) -> dict[str, Any]:
@@ -78,7 +88,8 @@ def stored_projects(projects: Sequence[int] | None) -> str | None:
 def project(row: Sequence[Any]) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "description": row[2],
             "created_at_ms": row[3], "updated_at_ms": row[4],
-            "previous_signing_secret_expires_at": row[5]}
+            "previous_signing_secret_expires_at": row[5], "notification_url": row[6],
+            "notification_format": row[7]}
 
 
 def job(row: Sequence[Any], cache: ScheduleCache) -> dict[str, Any]:

@@ -247,7 +247,224 @@ _V3: Migration = (
     "ALTER TABLE projects ADD COLUMN previous_signing_secret_expires_at INTEGER",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+_V4: Migration = (
+    # -- names, descriptions and labels --
+    # Existing jobs get no name, an empty description and no labels. A name is unique within
+    # its project (the partial index costs nothing for the jobs that have none); `labels` is
+    # the job's label set as canonical JSON text (scheduler0.labels), NULL for none.
+    "ALTER TABLE jobs ADD COLUMN name TEXT",
+    "ALTER TABLE jobs ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jobs ADD COLUMN labels TEXT",
+    "CREATE UNIQUE INDEX jobs_name ON jobs (name, project_id) WHERE name IS NOT NULL",
+    # The label index: for each label (key, value), the ranges of job ids [first_id,
+    # last_id] whose jobs have it: exactly those jobs, each in one range. Jobs created together
+    # have consecutive ids, so a batch whose jobs share their labels is one row per label,
+    # not one per job and label (a batch that follows another with those labels extends its
+    # ranges). The ranges of a label are disjoint, so read in first_id order they give its
+    # jobs in id order: a `key=value` selector pages at the same cost at any depth.
+    # job.create writes them (store/job_labels.py); the triggers keep them exact for every
+    # other change of jobs.labels and for every delete of a job, whatever deletes it (a job,
+    # a project with its jobs, a bulk operation): the id leaves the ranges of the labels it
+    # had (splitting a range in two when it was inside), and joins the range of each new
+    # label that ends just before it, or a range of its own.
+    """CREATE TABLE job_labels (
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        first_id INTEGER NOT NULL,
+        last_id INTEGER NOT NULL,
+        PRIMARY KEY (key, value, first_id)
+    ) WITHOUT ROWID""",
+    """CREATE TRIGGER job_labels_on_delete AFTER DELETE ON jobs WHEN old.labels IS NOT NULL
+    BEGIN
+        INSERT INTO job_labels (key, value, first_id, last_id)
+            SELECT r.key, r.value, old.id + 1, r.last_id
+            FROM json_each(old.labels) l JOIN job_labels r ON r.key = l.key
+                AND r.value = l.value AND r.first_id = (
+                    SELECT max(first_id) FROM job_labels
+                    WHERE key = l.key AND value = l.value AND first_id <= old.id)
+            WHERE r.last_id > old.id;
+        UPDATE job_labels SET last_id = old.id - 1
+            WHERE last_id >= old.id AND (key, value, first_id) IN (
+                SELECT l.key, l.value, (
+                    SELECT max(first_id) FROM job_labels
+                    WHERE key = l.key AND value = l.value AND first_id < old.id)
+                FROM json_each(old.labels) l);
+        DELETE FROM job_labels WHERE (key, value, first_id) IN (
+            SELECT key, value, old.id FROM json_each(old.labels));
+    END""",
+    # The same for a change of labels, but for the labels the job keeps.
+    """CREATE TRIGGER job_labels_on_update AFTER UPDATE OF labels ON jobs
+    WHEN old.labels IS NOT new.labels
+    BEGIN
+        INSERT INTO job_labels (key, value, first_id, last_id)
+            SELECT r.key, r.value, old.id + 1, r.last_id
+            FROM json_each(old.labels) l JOIN job_labels r ON r.key = l.key
+                AND r.value = l.value AND r.first_id = (
+                    SELECT max(first_id) FROM job_labels
+                    WHERE key = l.key AND value = l.value AND first_id <= old.id)
+            WHERE r.last_id > old.id
+                AND json_extract(new.labels, '$."' || l.key || '"') IS NOT l.value;
+        UPDATE job_labels SET last_id = old.id - 1
+            WHERE last_id >= old.id AND (key, value, first_id) IN (
+                SELECT l.key, l.value, (
+                    SELECT max(first_id) FROM job_labels
+                    WHERE key = l.key AND value = l.value AND first_id < old.id)
+                FROM json_each(old.labels) l
+                WHERE json_extract(new.labels, '$."' || l.key || '"') IS NOT l.value);
+        DELETE FROM job_labels WHERE (key, value, first_id) IN (
+            SELECT key, value, old.id FROM json_each(old.labels) l
+            WHERE json_extract(new.labels, '$."' || l.key || '"') IS NOT l.value);
+        UPDATE job_labels SET last_id = new.id
+            WHERE last_id = new.id - 1 AND (key, value, first_id) IN (
+                SELECT l.key, l.value, (
+                    SELECT max(first_id) FROM job_labels
+                    WHERE key = l.key AND value = l.value AND first_id < new.id)
+                FROM json_each(new.labels) l
+                WHERE json_extract(old.labels, '$."' || l.key || '"') IS NOT l.value);
+        INSERT INTO job_labels (key, value, first_id, last_id)
+            SELECT l.key, l.value, new.id, new.id FROM json_each(new.labels) l
+            WHERE json_extract(old.labels, '$."' || l.key || '"') IS NOT l.value
+                AND NOT EXISTS (
+                    SELECT 1 FROM job_labels r WHERE r.key = l.key AND r.value = l.value
+                        AND r.last_id = new.id AND r.first_id = (
+                            SELECT max(first_id) FROM job_labels
+                            WHERE key = l.key AND value = l.value AND first_id <= new.id));
+    END""",
+    # -- delivery settings per job --
+    # NULL in each: the node's own setting (JobExecutionTimeout, ...), so every existing job
+    # keeps delivering as it did, and follows the node's config until it is given its own.
+    # headers is a JSON object of names to values, success_codes a JSON array of statuses.
+    "ALTER TABLE jobs ADD COLUMN method TEXT",
+    "ALTER TABLE jobs ADD COLUMN headers TEXT",
+    "ALTER TABLE jobs ADD COLUMN timeout REAL",
+    "ALTER TABLE jobs ADD COLUMN retries INTEGER",
+    "ALTER TABLE jobs ADD COLUMN retry_delay REAL",
+    "ALTER TABLE jobs ADD COLUMN success_codes TEXT",
+    # -- bulk operations and the cluster pause --
+    # A bulk operation over jobs (POST /jobs/bulk) and its progress. The API process that
+    # accepted it (runner_node, runner_token) applies it in chunks; `scope` is the creating
+    # credential's projects (NULL: every project), `projects` those the operation concerns
+    # (NULL: unknown, shown only to credentials for every project). JSON columns: selection,
+    # labels, scope, projects, skipped_ids (the first few selected jobs it could not change),
+    # errors (why it failed, which jobs it left as they were). Finished ones are pruned.
+    """CREATE TABLE operations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        action TEXT NOT NULL,
+        selection TEXT NOT NULL,
+        labels TEXT,
+        total INTEGER NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        skipped_ids TEXT NOT NULL DEFAULT '[]',
+        state TEXT NOT NULL
+            CHECK (state = 'running' OR state = 'succeeded' OR state = 'failed'),
+        errors TEXT NOT NULL DEFAULT '[]',
+        scope TEXT,
+        projects TEXT,
+        created_by TEXT NOT NULL,
+        runner_node INTEGER NOT NULL,
+        runner_token TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER
+    )""",
+    "CREATE INDEX operations_running ON operations (id) WHERE state = 'running'",
+    # One row: whether the leader's planner plans (POST /pause, POST /resume), who changed it
+    # and when.
+    """CREATE TABLE cluster_pause (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        paused INTEGER NOT NULL,
+        paused_at_ms INTEGER,
+        paused_by TEXT,
+        reason TEXT,
+        resumed_at_ms INTEGER,
+        resumed_by TEXT
+    )""",
+    "INSERT INTO cluster_pause (id, paused) VALUES (1, 0)",
+    # -- failure notifications --
+    # Where a project's failure notifications go (NULL: nowhere, as for every existing
+    # project) and how their body is written (scheduler0.notifications.FORMATS).
+    "ALTER TABLE projects ADD COLUMN notification_url TEXT",
+    "ALTER TABLE projects ADD COLUMN notification_format TEXT NOT NULL DEFAULT 'json' "
+    "CHECK (notification_format IN ('json', 'slack'))",
+    # Every apply that records results reads which projects notify: through this index that
+    # is one short read, and an empty one while no project has a URL.
+    "CREATE INDEX projects_notifying ON projects (id) WHERE notification_url IS NOT NULL",
+    # The outbox (store/notifications.py): one row per state change of a job, written by the
+    # apply on every node alike; the leader sends the pending ones and commits how it went
+    # (`delivery`). AUTOINCREMENT: an id, and the Idempotency-Key made of it, is never
+    # reused after pruning.
+    """CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL,
+        job_id INTEGER NOT NULL,
+        job_name TEXT,
+        type TEXT NOT NULL,
+        state TEXT NOT NULL,
+        previous_state TEXT,
+        scheduled_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        http_status INTEGER,
+        error TEXT,
+        created_at_ms INTEGER NOT NULL,
+        delivery TEXT NOT NULL DEFAULT 'pending'
+            CHECK (delivery IN ('pending', 'sent', 'failed')),
+        delivery_attempts INTEGER NOT NULL DEFAULT 0,
+        delivery_status INTEGER,
+        delivery_error TEXT,
+        settled_at_ms INTEGER
+    )""",
+    "CREATE INDEX notifications_pending ON notifications (project_id, id) "
+    "WHERE delivery = 'pending'",
+    "CREATE INDEX notifications_project ON notifications (project_id, id)",
+    # -- manual runs, redelivery and backfill --
+    # A run-now (POST /jobs/{id}/run): the data it delivers instead of the job's (NULL: the
+    # job's, as it is when delivered) and, once settled, its final row in the columns of
+    # runs_ok / runs_bad (state NULL until then). Its execution id <job>-<tick>-m<run> is a
+    # key of its own, so it never meets a tick of the schedule, whatever second it falls on.
+    # AUTOINCREMENT: a run number is never reused after pruning.
+    """CREATE TABLE runs_manual (
+        run INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL,
+        job_id INTEGER NOT NULL,
+        scheduled_at INTEGER NOT NULL,
+        data TEXT,
+        state INTEGER CHECK (state IN (0, 1, 2)),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        http_status INTEGER,
+        node_id INTEGER,
+        late_ms INTEGER,
+        took_ms INTEGER,
+        error TEXT,
+        redeliveries INTEGER NOT NULL DEFAULT 0
+    )""",
+    # Read as the ticks are (store/executions.py): per project, or per job, newest first;
+    # pruned oldest first.
+    "CREATE INDEX runs_manual_project ON runs_manual (project_id, scheduled_at, job_id, run)",
+    "CREATE INDEX runs_manual_job ON runs_manual (job_id, scheduled_at, run)",
+    "CREATE INDEX runs_manual_time ON runs_manual (scheduled_at, run)",
+    # The few ticks of runs_ok / runs_bad that were backfilled or redelivered: the rows of
+    # every other tick keep their size (a column would cost each a byte). A tick's mark goes
+    # with its row, whatever deletes it (retention, a job or project deleted).
+    """CREATE TABLE runs_marks (
+        project_id INTEGER NOT NULL,
+        scheduled_at INTEGER NOT NULL,
+        job_id INTEGER NOT NULL,
+        backfilled INTEGER NOT NULL,
+        redeliveries INTEGER NOT NULL,
+        PRIMARY KEY (project_id, scheduled_at, job_id)
+    ) WITHOUT ROWID""",
+    *(f"""CREATE TRIGGER {table}_marks_on_delete AFTER DELETE ON {table}
+    BEGIN
+        DELETE FROM runs_marks WHERE project_id = old.project_id
+            AND scheduled_at = old.scheduled_at AND job_id = old.job_id;
+    END""" for table in (history.OK_TABLE, history.BAD_TABLE)),
+    # A batch a request committed (a run-now, a redelivery, a backfill) has no node until the
+    # leader sends it; the planner finds those still open here every round.
+    "CREATE INDEX pending_requested ON pending (batch_id) WHERE open > 0 AND node_id IS NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from scheduler0.vocabulary import BULK_ACTIONS
+
 LOOPBACK_URLS = st.builds(lambda port, path: f"http://127.0.0.1:{port}/{path}",
                           st.integers(1, 65535), st.text("abc/-_", max_size=8))
 SPECS = st.sampled_from(["*/5 * * * *", "0 0 * * *", "@every 90s", "@daily", "0 30 9 * * MON-FRI",
@@ -35,13 +37,51 @@ GARBAGE = st.recursive(SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
     max_leaves=8)
 # Field names with a strategy that gives valid values often (the schema alone rarely would).
+# Job names and labels, valid and not; "labels" is both a body field (an object) and a query
+# parameter (a selector), so each gets the other's values too.
+NAMES = st.one_of(st.sampled_from(["nightly", "job-1", "a.b_c", "1abc", "-x", "é", "x" * 129, ""]),
+                  st.from_regex(r"[A-Za-z][A-Za-z0-9._-]{0,12}", fullmatch=True),
+                  st.text(max_size=30))
+LABEL_KEYS = st.sampled_from(["team", "env", "tier", "example.com/team", "Bad Key", "-x", "",
+                              "a" * 64, "UPPER.example.com/x", "/x"])
+LABEL_VALUES = st.one_of(st.sampled_from(["billing", "prod", "", "a b", "x" * 64, "-v"]),
+                         GARBAGE)
+SELECTORS = st.one_of(
+    st.sampled_from(["team=billing", "env!=dev", "tier in (a,b)", "tier notin (a,b)", "team",
+                     "!team", "team==billing,env!=dev", "team=", "in (a)", "tier in a", "=x",
+                     "team=billing,", "a b", "tier in (", "!=x", "x" * 5000]),
+    st.text(alphabet="abc=!,() ", max_size=20))
+LABELS = st.one_of(st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=4), SELECTORS)
+# A job's extra request headers (good ones, the server's own, bad characters) and success codes.
+HEADERS = st.one_of(st.none(), st.dictionaries(
+    st.sampled_from(["Authorization", "X-Tenant", "x-tenant", "X-Scheduler0-Signature", "Host",
+                     "Bad Name", "", "X-A\r\nB"]),
+    st.sampled_from(["Bearer t", "", "a\r\nb", "é", "x" * 1100, "\t v"]), max_size=3))
+STATUSES = st.one_of(st.none(), st.lists(st.one_of(st.integers(90, 610), st.sampled_from(
+    [200, 404, True, "200", 200.0])), max_size=4))
 FIELD_HINTS: dict[str, Any] = {
+    "headers": HEADERS, "success_codes": STATUSES,
     "spec": SPECS, "timezone": ZONES, "callback_url": LOOPBACK_URLS, "from": INSTANTS,
+    "to": INSTANTS,
     "since": INSTANTS, "until": INSTANTS, "start_date": INSTANTS, "end_date": INSTANTS,
-    "run_at": INSTANTS,
+    "run_at": INSTANTS, "name": NAMES, "labels": LABELS,
+    # POST /jobs/bulk: every action, the one not built yet, and ids that exist (or not).
+    "action": st.sampled_from([*BULK_ACTIONS, "run", "RUN", ""]),
+    "ids": st.one_of(st.lists(st.integers(1, 8), min_size=1, max_size=5, unique=True),
+                     st.lists(st.integers(1, 8), min_size=2, max_size=4), GARBAGE),
 }
 ID_TEXT = st.one_of(st.integers(1, 6).map(str), st.integers(-5, 10**25).map(str),
-                    st.text(max_size=12), st.sampled_from(["0", "1.5", "1e3", "%00", "٣"]))
+                    st.text(max_size=12), st.sampled_from(["0", "1.5", "1e3", "%00", "٣"]),
+                    NAMES)
+# Execution ids: a tick's and a run-now's (of jobs that exist, or not), and near misses.
+EXECUTION_IDS = st.one_of(
+    st.builds(lambda job, tick: f"{job}-{tick}", st.integers(1, 8),
+              st.integers(0, 2**34)),
+    st.builds(lambda job, tick, run: f"{job}-{tick}-m{run}", st.integers(1, 8),
+              st.integers(0, 2**34), st.integers(0, 20)),
+    st.sampled_from(["1-", "-1", "1-2-3", "1-2-m", "01-2", "1-99999999999999999999-m1"]),
+    ID_TEXT)
+PATH_HINTS = {"execution_id": EXECUTION_IDS}
 
 
 def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +202,8 @@ def request_for(draw: Any, doc: dict[str, Any], path: str, method: str) -> dict[
     params = [*item.get("parameters", []), *operation.get("parameters", [])]
     url = path
     for name in re.findall(r"\{(\w+)\}", path):
-        url = url.replace("{" + name + "}", urllib.parse.quote(draw(ID_TEXT), safe=""))
+        url = url.replace("{" + name + "}", urllib.parse.quote(
+            draw(PATH_HINTS.get(name, ID_TEXT)), safe=""))
     headers = {}
     for param in params:
         if param["in"] == "header" and draw(st.booleans()):

@@ -58,7 +58,7 @@ def test_the_declared_roles_follow_the_policy() -> None:
             assert method == "GET", name
         elif method == "GET":
             assert need.role in ("read", "admin"), name  # admin: credentials and the cluster
-        elif path.startswith("/jobs"):
+        elif path.startswith(("/jobs", "/executions")):  # running jobs is writing them
             assert need.role == "write", name
         else:
             assert need.role == "admin", name
@@ -117,6 +117,10 @@ def _request(world: World, name: str, own: bool) -> tuple[str, Any]:
                            else world.my_job if own else world.their_job)["id"],
         "credential_id": lambda: data(world.node.post("/api/v1/credentials"), 201)["id"],
         "raft_address": lambda: "127.0.0.1:1",
+        "operation_id": lambda: data(world.node.post("/api/v1/jobs/bulk", json={
+            "action": "pause", "ids": [world.node.job(project["id"])["id"]]}), 202)["id"],
+        # A finished run-now of its own for each call (a redelivery sends it again).
+        "execution_id": lambda: finished_run(world, own),
     }
     url = "/api/v1" + re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]()), path)
     if path == "/schedules/preview":
@@ -125,7 +129,12 @@ def _request(world: World, name: str, own: bool) -> tuple[str, Any]:
               "POST /projects": {"name": unique("access")},
               "PUT /projects/{project_id}": {"description": "changed"},
               "POST /jobs": job_body(project["id"]), "PUT /jobs/{job_id}": {"paused": True},
-              "POST /cluster/members": {"raft_address": "127.0.0.1:1"}}
+              "POST /cluster/members": {"raft_address": "127.0.0.1:1"},
+              "POST /jobs/{job_id}/run": {"data": "access"},
+              "POST /jobs/{job_id}/backfill": {"from": "2020-01-01T00:00:00Z",
+                                               "to": "2020-01-01T01:00:00Z"}}
+    if name == "POST /jobs/bulk":  # a job of its own for each call, which it pauses
+        return url, {"action": "pause", "ids": [world.node.job(project["id"])["id"]]}
     return url, bodies.get(name)
 
 
@@ -164,7 +173,9 @@ def test_every_route_with_every_role(world: World, callers: dict, name: str, rol
 
 
 @pytest.mark.parametrize("name", [name for name in OPERATIONS if "{project_id}" in name
-                                  or "{job_id}" in name or name == "POST /jobs"])
+                                  or "{job_id}" in name or "{operation_id}" in name
+                                  or "{execution_id}" in name
+                                  or name in ("POST /jobs", "POST /jobs/bulk")])
 def test_a_limited_credential_is_refused_another_projects_objects(world: World, callers: dict,
                                                                   name: str) -> None:
     caller = callers[("admin", True)]
@@ -214,6 +225,19 @@ def test_history_shows_a_limited_credential_its_projects_only(world: World, node
     assert minute["succeeded"] == 1
     [both] = data(world.node.get("/api/v1/rollups", query_string={"since": tick}))["rollups"]
     assert both["succeeded"] == 2
+
+
+def finished_run(world: World, own: bool) -> str:
+    """The id of a run-now of world.my_job (or their_job) whose result is committed."""
+    job = world.my_job if own else world.their_job
+    run = data(world.node.post(f"/api/v1/jobs/{job['id']}/run"), 202)
+    tick = int(run["execution_id"].split("-")[1])
+    result = world.node.client.application.extensions["scheduler0"].services.submit(
+        messages.command(messages.Result(rows=[messages.ResultRow(
+            run["execution_id"], "succeeded", 1, 200, None, 1, tick * 1000, tick * 1000 + 5,
+            run["batch_id"])])))
+    assert result["ok"] and result["data"] == {"settled": 1}, result
+    return str(run["execution_id"])
 
 
 def record_success(node: Any, job: dict[str, Any], tick: int) -> None:

@@ -51,6 +51,20 @@ VALUES: dict[str, list[Any]] = {
     "end_date": [None, NOW + 1000, NOW + 50, NOW - 10, "2099-01-01T00:00:00Z"],
     "paused": [True, False, None, 1, "yes"],
     "misfire_policy": ["run_once", "skip", "never", None],
+    "method": ["PUT", None, "POST", "GET", "post", 1],
+    "headers": [{"X-A": "1"}, {"X-A": "1"}, {"X-B": "2", "X-A": "1"}, {"X-A": "1", "X-B": "2"},
+                {}, {"x-a": "1", "X-A": "2"}, {"Host": "h"}, {"X-A": 1}, {"X-A": "a\nb"}, [],
+                "x", None],
+    "timeout": [5, 2.5, 5.0, 0.1, 0, 3600.5, True, "5", None],
+    "retries": [3, 0, 20, 21, 1.5, 3.0, True, None],
+    "retry_delay": [0.5, 0, 0.0, 1e9, False, None],
+    "success_codes": [[200, 404], [404, 200], [200], [], [99], [200, 200], [200.0], [True],
+                      "200", None],
+    "name": ["a", "b", "nightly", "1x", "", None, 5, "x" * 129, "a b"],
+    "description": ["", "about", "about", None, 5, "x" * 4097, "a\0b"],
+    "labels": [{"team": "a"}, {"team": "a"}, {"env": "b", "team": "a"},
+               {"team": "a", "env": "b"}, {}, {"Bad key": "x"}, {"team": 1}, {"team": "a b"},
+               {f"k{i}": "v" for i in range(65)}, [], "team=a", None],
 }
 _REQUIRED = ("project_id", "spec", "callback_url")
 # Mostly the valid values, so that whole batches often pass.
@@ -113,6 +127,31 @@ def test_shared_values_are_one_value() -> None:
     assert columns["data"] == ["job 0", "job 1", "job 2"]
 
 
+def test_a_label_set_every_job_shares_is_one_text_however_its_keys_are_ordered() -> None:
+    body = [{"project_id": 1, "spec": "*/5 * * * *", "callback_url": "http://127.0.0.1/h",
+             "labels": {"team": "billing", "env": "prod"} if i % 2 else
+             {"env": "prod", "team": "billing"}, "name": f"job-{i}"} for i in range(1000)]
+    count, columns, _ = validation.jobs_create_columns(body, rules())
+    assert count == 1000 and columns["labels"] == '{"env":"prod","team":"billing"}'
+    assert columns["name"] == [f"job-{i}" for i in range(1000)]
+    assert columns["description"] == ""
+    body[7]["labels"] = {"team": "web"}
+    varying = validation.jobs_create_columns(body, rules())[1]["labels"]
+    assert varying[7] == '{"team":"web"}' and varying[6] == columns["labels"]
+    assert len(set(varying)) == 2
+
+
+def test_two_jobs_of_a_project_with_one_name_are_refused_by_both_checks() -> None:
+    body = [{"project_id": p, "spec": "@daily", "callback_url": "http://127.0.0.1/h",
+             "name": "same"} for p in (1, 2, 1)]
+    for check in (validation.jobs_create, validation.jobs_create_columns):
+        with pytest.raises(ApiError) as caught:
+            check(body, rules())
+        assert caught.value.code == "invalid_name"
+        assert caught.value.message.startswith('jobs[2].name: "same" is also the name of '
+                                               'jobs[0] in project 1')
+
+
 # -- the body parser ---------------------------------------------------------------------------
 
 
@@ -162,6 +201,9 @@ ROW_COLUMNS: dict[str, list[Any]] = {
     "created_at_ms": [1_900_000_000_123], "updated_at_ms": [1_900_000_000_123, 1_900_000_001_000],
     "next_execution_at": [None, 1_900_000_300], "last_execution_at": [None],
     "last_state": [None], "last_http_status": [None],
+    "method": [None, "PUT"], "headers": [None, '{"X-A":"1","Authorization":"Bearer t"}'],
+    "timeout": [None, 2.5], "retries": [None, 0], "retry_delay": [None, 1.0],
+    "success_codes": [None, "[200,404]"],
 }
 
 

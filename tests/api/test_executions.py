@@ -65,7 +65,8 @@ def test_job_history_newest_first(api: Api, seeded: dict[str, Any]) -> None:
     assert newest["state"] == "missed"
     assert set(newest) == {"execution_id", "job_id", "project_id", "scheduled_at", "state",
                            "attempts", "http_status", "node_id", "batch_id", "error",
-                           "planned_at", "started_at", "finished_at"}
+                           "planned_at", "started_at", "finished_at", "trigger",
+                           "redeliveries"}
     oldest = page["executions"][-1]
     assert oldest["scheduled_at"] == "2030-03-17T17:46:40Z"
     # A recorded execution keeps neither its batch nor its planning time.
@@ -130,6 +131,7 @@ def test_filter_errors_name_the_parameter(api: Api, seeded: dict[str, Any]) -> N
 
 def test_job_history_errors(api: Api, seeded: dict[str, Any]) -> None:
     error(api.get("/api/v1/jobs/777777/executions"), 404, "not_found", "job 777777")
-    error(api.get("/api/v1/jobs/x/executions"), 400, "invalid_id")
+    error(api.get("/api/v1/jobs/1x/executions"), 400, "invalid_id")
+    error(api.get("/api/v1/jobs/x/executions"), 404, "not_found", '"x"')  # a job name
     error(api.get(f"/api/v1/jobs/{seeded['job']['id']}/executions",
                   query_string={"state": "?"}), 400, "invalid_state")

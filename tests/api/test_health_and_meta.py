@@ -114,7 +114,7 @@ def test_the_store_schema_allows_exactly_the_vocabulary_states() -> None:
     coded = [tuple(int(code) for code in check.split(",")) for check in checks
              if "'" not in check]
     assert named == [vocabulary.EXECUTION_STATES]
-    assert len(coded) == 2, "runs_ok and runs_bad have no CHECK on state"
+    assert len(coded) == 3, "runs_ok, runs_bad or runs_manual has no CHECK on state"
     assert all(codes == tuple(sorted(history.STATE_CODES.values())) for codes in coded)
     assert tuple(history.STATE_CODES) == vocabulary.FINAL_STATES
     assert vocabulary.EXECUTION_STATES == (vocabulary.ExecutionState.SCHEDULED.value,

@@ -15,7 +15,8 @@ BASE = "/api/v1/jobs"
 JOB_FIELDS = {"id", "project_id", "spec", "timezone", "callback_url", "data", "execution_type",
               "start_date", "end_date", "paused", "misfire_policy", "created_at", "updated_at",
               "next_execution_at", "last_execution_at", "last_state", "last_http_status",
-              "resolved_spec", "completed"}
+              "resolved_spec", "completed", "name", "description", "labels",
+              "method", "headers", "timeout", "retries", "retry_delay", "success_codes"}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,10 @@ def test_create_one_answers_the_job_with_defaults(api: Api, project: dict[str, A
     assert job["next_execution_at"].endswith(":00Z")
     assert (job["last_execution_at"], job["last_state"], job["last_http_status"]) == (
         None, None, None)  # nothing recorded yet
+    # No delivery setting of its own: the node's.
+    assert {name: job[name] for name in ("method", "headers", "timeout", "retries",
+                                         "retry_delay", "success_codes")} == dict.fromkeys(
+        ("method", "headers", "timeout", "retries", "retry_delay", "success_codes"))
     assert data(api.get(f"{BASE}/{job['id']}")) == job
 
 
@@ -272,7 +277,8 @@ def test_delete(api: Api, project: dict[str, Any]) -> None:
     assert data(api.delete(path)) == {"id": job["id"]}
     error(api.get(path), 404, "not_found")
     error(api.delete(path), 404, "not_found", str(job["id"]))
-    error(api.delete(f"{BASE}/zero"), 400, "invalid_id")
+    error(api.delete(f"{BASE}/0zero"), 400, "invalid_id")
+    error(api.delete(f"{BASE}/zero"), 404, "not_found", '"zero"')  # a name: see test_job_names
 
 
 def test_idempotency_key_makes_a_retry_return_the_first_result(api: Api) -> None:

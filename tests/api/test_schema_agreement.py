@@ -32,6 +32,7 @@ from jsonschema.exceptions import ValidationError as SchemaError  # type: ignore
 
 from scheduler0 import messages
 from scheduler0.api import create_app, openapi
+from scheduler0.testing import wait_for
 from scheduler0.vocabulary import execution_id
 from tests.api.helpers import LOOPBACK_URL, NODE_AUTH, Api, basic_auth, commit, data, job_body, unique
 
@@ -261,11 +262,14 @@ def targets(api: Api) -> dict[tuple[str, str], Target]:
         return f"/api/v1/jobs/{api.job(project['id'])['id']}"
 
     instant = padded("2090-01-02T15:04:05.", "0")  # RFC 3339 takes any number of digits
+    project_fill = {"name": unique_padded, "notification_url": padded(LOOPBACK_URL)}
     job_fill = {"spec": padded("*/5 * * * *", "\u3000"),  # ideographic spaces: stripped
                 "callback_url": padded(LOOPBACK_URL),
                 "start_date": lambda n: instant(n - 1) + "Z",
                 "end_date": lambda n: instant(n - 1) + "Z",
-                "run_at": lambda n: instant(n - 1) + "Z"}
+                "run_at": lambda n: instant(n - 1) + "Z",
+                # ASCII only (a name's charset), and each probe's its own (names are unique)
+                "name": lambda n: padded(f"n{next(_counter)}-{unique('n')}-", "a")(n)}
     job_semantic = {
         ("timezone", "maxLength"): "no IANA zone name is 100 characters long",
         ("end_date", "minimum"): "an end date in 1970 is in the past: the job would never run",
@@ -278,19 +282,42 @@ def targets(api: Api) -> dict[tuple[str, str], Target]:
             lambda: {"data": "base"}, fresh_job, fill=job_fill,
             semantic={**job_semantic,
                       ("project_id", "maximum"): "project_id may only be sent back unchanged",
-                      ("project_id", "minimum"): "project_id may only be sent back unchanged"}),
+                      ("project_id", "minimum"): "project_id may only be sent back unchanged",
+                      # GET among the methods: the base body's data cannot go without a body.
+                      ("method", "enum"): "a GET sends no body, and the base body has data"}),
         ("/projects", "post"): Target(lambda: {"name": unique("agree")},
-                                      lambda: "/api/v1/projects", fill={"name": unique_padded}),
+                                      lambda: "/api/v1/projects", fill=project_fill),
         # Rotating in every probe: grace_seconds is accepted only with a rotation.
         ("/projects/{project_id}", "put"): Target(
             lambda: {"description": "base", "rotate_signing_secret": True},
-            lambda: f"/api/v1/projects/{renamed['id']}", fill={"name": unique_padded}),
+            lambda: f"/api/v1/projects/{renamed['id']}", fill=project_fill),
         ("/credentials", "post"): Target(dict, lambda: "/api/v1/credentials"),
         ("/credentials/{credential_id}", "put"): Target(
             lambda: {"archived": True}, lambda: f"/api/v1/credentials/{spare['id']}"),
         ("/cluster/members", "post"): Target(
             lambda: {"raft_address": "127.0.0.1:1"}, lambda: "/api/v1/cluster/members",
             headers=basic_auth(*NODE_AUTH), accepts=False),
+        # A job of its own for every probe, which an accepted probe pauses.
+        ("/jobs/bulk", "post"): Target(
+            lambda: {"action": "pause", "ids": [api.job(project["id"])["id"]]},
+            lambda: "/api/v1/jobs/bulk",
+            semantic={("action", "enum"): "set_labels needs labels too, which the base body "
+                                          "of the other actions may not have"}),
+        ("/pause", "post"): Target(lambda: {"reason": "base"}, lambda: "/api/v1/pause"),
+        # An accepted probe runs the job (here nothing delivers it).
+        ("/jobs/{job_id}/run", "post"): Target(lambda: {"data": "base"},
+                                               lambda: f"{fresh_job()}/run"),
+        ("/jobs/{job_id}/backfill", "post"): Target(
+            lambda: {"from": "2020-01-02T15:00:00Z", "to": "2020-01-02T16:00:00Z"},
+            lambda: f"{fresh_job()}/backfill",
+            fill={"from": lambda n: padded("2020-01-02T15:04:05.", "0")(n - 1) + "Z",
+                  "to": lambda n: padded("2020-01-02T15:54:05.", "0")(n - 1) + "Z"},
+            semantic={("from", "minimum"): "a range from 1970 holds more ticks than one "
+                                           "backfill fires",
+                      ("from", "maximum"): "a range starting after its end",
+                      ("to", "minimum"): "a range ending before its start",
+                      ("to", "maximum"): "a range ending in the future"}),
+        ("/resume", "post"): Target(dict, lambda: "/api/v1/resume"),
     }
 
 
@@ -468,9 +495,42 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
         execution_id(job["id"], tick), "succeeded", 1, 200, None, 1, tick * 1000,
         tick * 1000 + 5, batch_id)])) == {"settled": 1}
     answered(ledger, api.get(f"{job_path}/executions"), "/jobs/{job_id}/executions", "get")
+    # A failure after that success, in a project with a notification_url: one notification.
+    answered(ledger, api.put(project_path, json={"notification_url": LOOPBACK_URL}),
+             "/projects/{project_id}", "put")
+    commit(node, messages.Plan(batches=[messages.PlanBatch(
+        batch_id=f"{batch_id}-2", node_id=1, scheduled_at=tick + 60,
+        rows=[messages.PlanRow(job["id"], project["id"])])]))
+    commit(node, messages.Result(rows=[messages.ResultRow(
+        execution_id(job["id"], tick + 60), "failed", 4, 500, "HTTP 500", 1, None, None,
+        f"{batch_id}-2")]))
+    notified = answered(ledger, api.get(f"{project_path}/notifications"),
+                        "/projects/{project_id}/notifications", "get")
+    assert [n["type"] for n in notified["notifications"]] == ["job.failed"]
     answered(ledger, api.get("/api/v1/executions"), "/executions", "get")
     answered(ledger, api.get("/api/v1/rollups", query_string={"project_id": project["id"]}),
              "/rollups", "get")
+    ran = answered(ledger, api.post(f"{job_path}/run", json={"data": "keys"}),
+                   "/jobs/{job_id}/run", "post")
+    answered(ledger, api.get(f"/api/v1/executions/{ran['execution_id']}"),
+             "/executions/{execution_id}", "get")
+    answered(ledger, api.post(f"/api/v1/executions/{execution_id(job['id'], tick)}/redeliver"),
+             "/executions/{execution_id}/redeliver", "post")
+    backfill = {"from": "2020-01-01T00:00:00Z", "to": "2020-01-01T01:00:00Z"}
+    answered(ledger, api.post(f"{job_path}/backfill", json=backfill,
+                              query_string={"dry_run": "true"}), "/jobs/{job_id}/backfill",
+             "post")
+    answered(ledger, api.post(f"{job_path}/backfill", json=backfill), "/jobs/{job_id}/backfill",
+             "post")
+    started = answered(ledger, api.post("/api/v1/jobs/bulk", json={
+        "action": "pause", "ids": [job["id"]]}), "/jobs/bulk", "post")
+    operation_path = f"/api/v1/operations/{started['operation_id']}"
+    wait_for(lambda: data(api.get(operation_path))["state"] == "succeeded",
+             message="the bulk pause to finish")
+    answered(ledger, api.get(operation_path), "/operations/{operation_id}", "get")
+    answered(ledger, api.get("/api/v1/operations"), "/operations", "get")
+    answered(ledger, api.post("/api/v1/pause", json={"reason": "keys"}), "/pause", "post")
+    answered(ledger, api.post("/api/v1/resume"), "/resume", "post")
     answered(ledger, api.delete(job_path), "/jobs/{job_id}", "delete")
     answered(ledger, api.delete(project_path, query_string={"cascade": "true"}),
              "/projects/{project_id}", "delete")
@@ -505,7 +565,8 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
         assert seen == documented, f"{name}: documented, never answered: {documented - seen}"
     assert {"Job", "JobDryRun", "Project", "NewCredential", "Credential", "Execution", "Health",
             "HealthDetail", "Cluster", "Preview", "Deleted", "ProjectDeleted", "MemberAdded",
-            "MemberRemoved"} <= set(ledger.seen)
+            "MemberRemoved", "Operation", "OperationStarted", "OperationPage",
+            "Pause", "Backfill"} <= set(ledger.seen)
 
 
 def test_every_tag_an_operation_uses_is_declared() -> None:

@@ -26,7 +26,11 @@ def test_job_defaults_and_anchor() -> None:
     assert created == {"project_id": 1, "spec": "*/5 * * * *", "timezone": "Europe/Paris",
                        "callback_url": "http://127.0.0.1/h", "data": "", "execution_type": "http",
                        "start_date": None, "end_date": None, "paused": False,
-                       "misfire_policy": "run_once", "anchor": NOW}
+                       "misfire_policy": "run_once", "name": None, "description": "",
+                       "labels": None,
+                       **dict.fromkeys(("method", "headers", "timeout", "retries",
+                                        "retry_delay", "success_codes")),
+                       "anchor": NOW}
     [started], _ = validation.jobs_create([job(startDate=NOW + 100)], rules())
     assert started["anchor"] == NOW + 100 and started["start_date"] == NOW + 100
 

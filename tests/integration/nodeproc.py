@@ -110,11 +110,13 @@ class NodeProcess:
         with urllib.request.urlopen(request, timeout=30) as response:
             return str(response.read().decode())
 
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        """Call the API with the node secrets (HTTP Basic); returns `data`, asserts success."""
+    def api(self, method: str, path: str, body: Any = None,
+            headers: dict[str, str] | None = None) -> Any:
+        """Call the API with the node secrets (HTTP Basic) and `headers`; returns `data`,
+        asserts success."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers=self._auth_header())
+                                         headers={**self._auth_header(), **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read())["data"]

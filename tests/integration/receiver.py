@@ -9,11 +9,12 @@ thread.
         rx.wait_for_requests(3, timeout=5)          # block until 3 requests arrived (or fail)
         rx.requests                                 # [Recorded(...)], in arrival order
 
-Every request is recorded when it has been read, before it is answered: method, path, headers
-(names lower-cased), raw body, parsed JSON (or None), arrival time (time.time()) and the status
-it got. Paths without a script answer `default_status` (200). HTTP/1.1 keep-alive is supported,
-so a pooled client reuses connections as it would with a real receiver. `stop()` (or leaving
-the `with`) wakes delayed answers and closes the socket.
+Every request (POST, PUT or GET) is recorded when it has been read, before it is answered:
+method, path, query string, headers (names lower-cased), raw body, parsed JSON (or None),
+arrival time (time.time()) and the status it got. Paths without a script answer
+`default_status` (200). HTTP/1.1 keep-alive is supported, so a pooled client reuses
+connections as it would with a real receiver. `stop()` (or leaving the `with`) wakes delayed
+answers and closes the socket.
 """
 
 from __future__ import annotations
@@ -40,18 +41,21 @@ class Recorded:
     json: Any  # the parsed body, or None when it is not JSON
     arrived_at: float  # epoch seconds
     status: int = 0  # what it was answered (0: not answered, e.g. still delayed)
+    query: str = ""  # the query string of the request's target, without the "?"
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
     def signed_by(self, secret: str, header: str = "X-Scheduler0-Signature") -> bool:
         """What a receiver does: HMAC-SHA256 of timestamp "." raw body, in `header`, compared
-        in constant time."""
+        in constant time. A GET has no body: its signature covers the execution id instead."""
         given = self.header(header)
         if given is None:
             return False
+        signed = (self.header("X-Scheduler0-Execution-Id") or "").encode() if (
+            self.method == "GET") else self.body
         mac = hmac.new(secret.encode(), (self.header("X-Scheduler0-Timestamp") or "").encode()
-                       + b"." + self.body, hashlib.sha256)
+                       + b"." + signed, hashlib.sha256)
         return hmac.compare_digest("sha256=" + mac.hexdigest(), given)
 
 
@@ -138,6 +142,9 @@ def _handler_class(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802
             self._handle()
 
+        def do_PUT(self) -> None:  # noqa: N802
+            self._handle()
+
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -145,9 +152,9 @@ def _handler_class(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 parsed = json.loads(body) if body else None
             except ValueError:
                 parsed = None
-            record = Recorded(self.command, self.path.split("?", 1)[0],
-                              {k.lower(): v for k, v in self.headers.items()}, body, parsed,
-                              time.time())
+            path, _, query = self.path.partition("?")
+            record = Recorded(self.command, path, {k.lower(): v for k, v in self.headers.items()},
+                              body, parsed, time.time(), query=query)
             status, delay = receiver._record(record)
             if delay and receiver._stopped.wait(delay):
                 self.close_connection = True

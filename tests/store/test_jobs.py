@@ -32,6 +32,9 @@ def test_create_returns_full_rows_with_ids_and_next_time(log: Log, reader: Reade
         "id": 1, "project_id": project["id"], "spec": "*/5 * * * *", "timezone": "UTC",
         "callback_url": "http://127.0.0.1:9/hook", "data": "payload", "execution_type": "http",
         "start_date": None, "end_date": None, "paused": False, "misfire_policy": "run_once",
+        "name": None, "description": "", "labels": None,
+        "method": None, "headers": None, "timeout": None, "retries": None, "retry_delay": None,
+        "success_codes": None,
         "created_at_ms": TS_MS, "updated_at_ms": TS_MS, "next_execution_at": NEXT_5_MIN,
         "resolved_spec": "*/5 * * * *", "completed": False,
         "last_execution_at": None, "last_state": None, "last_http_status": None}

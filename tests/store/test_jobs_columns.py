@@ -167,6 +167,13 @@ VALUES: dict[str, list[Any]] = {
     "paused": [None, False, True, 0, 1],
     "misfire_policy": [None, "skip", "sometimes"],
     "anchor": [None, TS_S - 7, "x"],
+    # The delivery settings as the API sends them (headers and codes as JSON text).
+    "method": [None, "PUT", "GET", "post"],
+    "headers": [None, '{"X-A":"1"}', '{"Host":"h"}', "{", "[1]", {"X-A": "1"}],
+    "timeout": [None, 2.5, 5, 0.0, 1e9, True],
+    "retries": [None, 0, 20, 21, 1.5],
+    "retry_delay": [None, 0.5, 0, -1.0],
+    "success_codes": [None, "[200,404]", "[]", "[200,200]", "[99]", [200]],
 }
 jobs_strategy = st.lists(st.fixed_dictionaries(
     {"project_id": st.sampled_from([1, 1, 1, 2, True])},

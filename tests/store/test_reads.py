@@ -107,7 +107,8 @@ def test_executions_filters(history, reader: Reader) -> None:
     assert row == {"execution_id": _eid(9, 1), "job_id": 1, "project_id": 1,
                    "scheduled_at": 1540, "state": "missed", "attempts": 1, "http_status": 200,
                    "node_id": 1, "batch_id": None, "error": None, "planned_at_ms": None,
-                   "started_at_ms": TS_MS, "finished_at_ms": TS_MS}
+                   "started_at_ms": TS_MS, "finished_at_ms": TS_MS, "trigger": "schedule",
+                   "redeliveries": 0}
 
 
 def test_scheduled_ticks_are_listed_apart_with_their_batch(history, reader: Reader) -> None:
@@ -120,7 +121,8 @@ def test_scheduled_ticks_are_listed_apart_with_their_batch(history, reader: Read
     assert row == {"execution_id": _eid(9, 2), "job_id": 2, "project_id": 1,
                    "scheduled_at": 1540, "state": "scheduled", "attempts": 0,
                    "http_status": None, "node_id": 1, "batch_id": "b1-1540", "error": None,
-                   "planned_at_ms": TS_MS, "started_at_ms": None, "finished_at_ms": None}
+                   "planned_at_ms": TS_MS, "started_at_ms": None, "finished_at_ms": None,
+                   "trigger": "schedule", "redeliveries": 0}
 
 
 def test_executions_by_state_lists_every_state(history, reader: Reader) -> None:
@@ -178,7 +180,8 @@ def test_explain_uses_indexes_for_history(history, reader: Reader) -> None:
     finally:
         reader._conn.set_trace_callback(None)
     pages = [sql for sql in seen if "FROM runs_" in sql and "ORDER BY" in sql]
-    assert {sql.split("FROM ")[1].split()[0] for sql in pages} == {"runs_ok", "runs_bad"}
+    assert {sql.split("FROM ")[1].split()[0] for sql in pages} == {"runs_ok", "runs_bad",
+                                                                    "runs_manual"}
     plans = []
     for sql in pages:
         plan = reader._conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()

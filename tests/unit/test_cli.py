@@ -28,7 +28,9 @@ def test_every_command_has_help(tmp_path):
                  ["credential", "show", "--help"], ["start", "--help"],
                  ["create", "credential", "--help"], ["list", "--help"], ["reset", "--help"],
                  ["version", "--help"], ["schedule", "preview", "--help"],
-                 ["cluster", "status", "--help"]):
+                 ["cluster", "status", "--help"], ["update", "job", "--help"],
+                 ["job", "run", "--help"], ["job", "backfill", "--help"],
+                 ["execution", "get", "--help"], ["execution", "redeliver", "--help"]):
         result = run(args, tmp_path)
         assert result.exit_code == 0, args
         assert "Usage:" in result.output
@@ -137,3 +139,14 @@ def _free_port() -> int:
     from scheduler0.testing import free_port
 
     return free_port()
+
+
+def test_project_commands_refuse_contradictions_before_calling_the_node(tmp_path):
+    for args in (["update", "project", "1", "--notification-url", "http://127.0.0.1:9/n",
+                  "--no-notifications"], ["update", "project", "1"]):
+        result = run(args, tmp_path)
+        assert result.exit_code == 2, args
+    assert "nothing to change" in run(["update", "project", "1"], tmp_path).output
+    bad = run(["create", "project", "--name", "p", "--notification-format", "xml"], tmp_path)
+    assert bad.exit_code == 2 and "'xml' is not one of 'json', 'slack'" in bad.output
+    assert "--notification-url" in run(["create", "project", "--help"], tmp_path).output

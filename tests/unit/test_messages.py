@@ -33,6 +33,15 @@ BODIES: list[messages.Body] = [
     messages.JobDelete(id=3),
     messages.Prune(before=T, limit=100),
     messages.LeaseRevoke(node_id=2, term=3, epoch=1),
+    messages.OperationCreate(action="set_labels", selection={"filter": {"paused": False}},
+                             total=2, created_by="node", runner_node=1, runner_token="t",
+                             labels={"team": "web", "old": None}, scope=[1], projects=[1]),
+    messages.OperationCreate(action="pause", selection={"ids": [1]}, total=1,
+                             created_by="credential:2", runner_node=2, runner_token="u"),
+    messages.OperationStep(operation_id=4, ids=[1, 2, 3], final=True),
+    messages.OperationFinish(operation_id=4, error="stalled", stalled_before_ms=TS_MS),
+    messages.ClusterPause(by="node", reason="upgrade"),
+    messages.ClusterResume(by="credential:1"),
     messages.Plan(
         batches=[messages.PlanBatch(batch_id="b", node_id=2, scheduled_at=T,
                                     rows=[messages.PlanRow(1, 3), messages.PlanRow(2, 3)])],
@@ -40,6 +49,12 @@ BODIES: list[messages.Body] = [
         advances=[messages.Advance(7, T + 60, T), messages.Advance(8, None, T)]),
     messages.Result(rows=[messages.ResultRow("1-1", "succeeded", 1, 200, None, 2, 5, 9),
                           messages.ResultRow.missed(4, T, "misfire", "b")]),
+    messages.NotificationSettle(rows=[messages.NotificationOutcome(1, "sent", 1, 200),
+                                      messages.NotificationOutcome(2, "failed", 4, 500, "HTTP 500")]),
+    messages.JobRun(job_id=3, data='{"n": 1}'),
+    messages.JobRun(job_id=3),
+    messages.ExecutionRedeliver(execution_id="3-1800000000-m7"),
+    messages.JobBackfill(job_id=3, start=T - 3600, end=T),
 ]
 
 
@@ -297,6 +312,7 @@ def test_todays_batch_bytes_decode():
 class _PlannedJob:
     id, project_id, spec, timezone, data, callback_url = (
         7, 3, "@every 1m", "UTC", "d", "http://127.0.0.1:9/7")
+    delivery = None
 
 
 def test_a_batch_with_unreadable_executions_keeps_the_others_and_says_why(caplog):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from scheduler0.delivery.core import PREVIOUS_SIGNATURE_HEADER, SIGNATURE_HEADER, sign
+from scheduler0.notifications import FAILED, FORMATS, Notification, body
 
 VERIFY_JS = Path(__file__).resolve().parents[2] / "examples" / "node-client" / "verify.js"
 NODE = shutil.which("node")
@@ -70,3 +71,17 @@ def test_anything_else_is_refused() -> None:
         ([NEW], {SIGNATURE_HEADER: sign(NEW, NOW, BODY)}),  # no timestamp
         ([NEW], headers(current=NEW, body=BODY + b" ")),  # another body than the one signed
     ]) == [None] * 6
+
+
+@pytest.mark.skipif(NODE is None, reason="Node.js is not installed")
+def test_a_notification_verifies_as_a_callback_does() -> None:
+    event = Notification(id=7, project_id=1, job_id=42, job_name="nightly", type=FAILED,
+                         state="failed", previous_state="succeeded", scheduled_at=NOW - 60,
+                         attempts=4, http_status=500, error="HTTP 500",
+                         created_at_ms=NOW * 1000)
+    for fmt in FORMATS:
+        sent = body(event, fmt)
+        assert verified_by([([NEW], headers(current=NEW, previous=OLD, body=sent)),
+                            ([OLD], headers(current=NEW, previous=OLD, body=sent)),
+                            ([NEW], headers(current=NEW, body=sent + b" "))], body=sent) == [
+            SIGNATURE_HEADER, PREVIOUS_SIGNATURE_HEADER, None]

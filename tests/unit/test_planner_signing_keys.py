@@ -44,3 +44,4 @@ class _Job:
         self.id, self.project_id = job_id, project_id
         self.spec, self.timezone, self.data = "@hourly", "UTC", ""
         self.callback_url = "http://127.0.0.1:9/x"
+        self.delivery = None

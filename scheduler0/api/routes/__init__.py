@@ -10,12 +10,15 @@ from scheduler0.api.routes import (
     executions,
     health,
     jobs,
+    manual,
     meta,
+    operations,
+    pause,
     projects,
     schedules,
 )
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
     credentials.bp, projects.bp, jobs.bp, executions.bp, health.bp, schedules.bp, meta.bp,
-    cluster.bp,
+    cluster.bp, operations.bp, pause.bp, manual.bp,
 )

@@ -21,10 +21,9 @@ def list_all() -> Response:
 
 @bp.get("/jobs/<job_id>/executions")
 def for_job(job_id: str) -> Response:
-    ident = validation.path_id(job_id)
+    ref = validation.path_job(job_id)
     filters = validation.execution_filters(request.args, with_ids=False)
-    existing_job(ident)
-    return _page({**filters, "job_id": ident})
+    return _page({**filters, "job_id": existing_job(ref)["id"]})
 
 
 def _page(filters: dict[str, Any]) -> Response:

@@ -153,6 +153,25 @@ def _store_samples() -> Iterator[Sample]:
         yield ("scheduler0_executions_recorded_total", "counter",
                "Executions recorded with a final state since the store began.",
                {"state": state}, kept[counters.recorded(state)])
+    yield from _operation_samples(store)
+
+
+def _operation_samples(store: Any) -> Iterator[Sample]:
+    """The cluster pause and the bulk operations, from this node's copy of the state."""
+    try:
+        pause, kept = store.cluster_pause(), store.operation_counts()
+    except StoreError as exc:
+        log.warning("metrics: store unavailable: %s", exc)
+        return
+    yield ("scheduler0_planning_paused", "gauge",
+           "1 while planning is paused in the cluster (POST /pause).", {}, int(pause["paused"]))
+    if pause["paused"] and pause["paused_at_ms"] is not None:
+        yield ("scheduler0_planning_paused_since_seconds", "gauge",
+               "When planning was paused (epoch seconds).", {}, pause["paused_at_ms"] / 1000)
+    for index, (state, count) in enumerate(sorted(kept.items())):
+        yield ("scheduler0_bulk_operations", "gauge",
+               "Bulk operations kept, by state." if index == 0 else "", {"state": state},
+               count)
 
 
 def _raft_samples(status: dict[str, Any] | None) -> Iterator[Sample]:

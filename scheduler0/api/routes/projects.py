@@ -1,7 +1,9 @@
-"""/projects: a name, a description, and the signing secret callbacks are signed with.
+"""/projects: a name, a description, the signing secret callbacks are signed with, and where
+failure notifications go; /projects/{id}/notifications lists the recent ones.
 
 Rotating the secret keeps the old one signing too (a second signature header) for a grace
-period, so receivers can switch to the new secret without refusing a callback."""
+period, so receivers can switch to the new secret without refusing a callback. A
+notification_url is checked as a job's callback_url is (the node's network policy)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ def new_signing_secret() -> str:
 
 @bp.post("/projects")
 def create() -> Response:
-    fields = validation.project_create(validation.parse_json(request.get_data()))
+    fields = validation.project_create(validation.parse_json(request.get_data()),
+                                       api().guard.problem)
     row = submit(messages.PROJECT_CREATE, {**fields, "signing_secret": new_signing_secret()})
     return ok(serialize.project(row), 201)
 
@@ -50,15 +53,33 @@ def get_one(project_id: str) -> Response:
 @bp.put("/projects/<project_id>")
 def update(project_id: str) -> Response:
     ident = validation.path_id(project_id)
-    changes = validation.project_update(validation.parse_json(request.get_data()))
+    changes = validation.project_update(validation.parse_json(request.get_data()),
+                                        api().guard.problem)
     body: dict[str, Any] = {"id": ident}
     body.update({k: v for k, v in changes.items()
-                 if k not in ("rotate_signing_secret", "grace_seconds")})
+                 if k not in ("rotate_signing_secret", "grace_seconds", "notification_url")})
+    if "notification_url" in changes:
+        url = changes["notification_url"]
+        body.update({"notification_url": url} if url is not None
+                    else {"remove_notification_url": True})
     if changes.get("rotate_signing_secret"):
         body["signing_secret"] = new_signing_secret()
         body["grace_seconds"] = changes.get("grace_seconds",
                                             api().settings.signing_secret_grace_seconds)
     return ok(serialize.project(submit(messages.PROJECT_UPDATE, body)))
+
+
+@bp.get("/projects/<project_id>/notifications")
+def notifications(project_id: str) -> Response:
+    """The project's recent failure notifications, newest first, with how sending went."""
+    ident = validation.path_id(project_id)
+    if reader().get_project(ident) is None:
+        raise NotFoundError(f"project {ident} does not exist")
+    limit, offset = validation.pagination(request.args)
+    found = reader().list_notifications(
+        ident, validation.notification_delivery(request.args), limit=limit, offset=offset,
+        after=validation.query_id(request.args, "after"))
+    return ok(serialize.page("notifications", found, limit, offset, serialize.notification))
 
 
 @bp.delete("/projects/<project_id>")

@@ -6,7 +6,18 @@ is refused with 400 inside the transaction, like any other refusal)."""
 from __future__ import annotations
 
 from scheduler0 import messages
-from scheduler0.store.handlers import credentials, jobs, leases, pipeline, projects, retention
+from scheduler0.store.handlers import (
+    cluster,
+    credentials,
+    jobs,
+    leases,
+    manual,
+    notifications,
+    operations,
+    pipeline,
+    projects,
+    retention,
+)
 from scheduler0.store.tx import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -23,4 +34,13 @@ HANDLERS: dict[str, Handler] = {
     messages.RESULT: pipeline.result,
     messages.PRUNE: retention.prune,
     messages.LEASE_REVOKE: leases.revoke,
+    messages.OPERATION_CREATE: operations.create,
+    messages.OPERATION_STEP: operations.step,
+    messages.OPERATION_FINISH: operations.finish,
+    messages.CLUSTER_PAUSE: cluster.pause,
+    messages.CLUSTER_RESUME: cluster.resume,
+    messages.NOTIFICATION_SETTLE: notifications.settle,
+    messages.JOB_RUN: manual.run,
+    messages.EXECUTION_REDELIVER: manual.redeliver,
+    messages.JOB_BACKFILL: manual.backfill,
 }

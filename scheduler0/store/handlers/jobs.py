@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from scheduler0 import labels, vocabulary
 from scheduler0.errors import NotFoundError, PayloadTooLargeError, ScheduleError, ValidationError
 from scheduler0.messages import (
     JobCreate,
@@ -27,7 +28,7 @@ from scheduler0.messages import (
     unfold_column,
 )
 from scheduler0.schedule import MISFIRE_POLICIES, depends_on_job, validate_timezone
-from scheduler0.store import counters, history, rows, schedules
+from scheduler0.store import counters, history, job_labels, job_names, rows, schedules
 from scheduler0.store.schedules import ScheduleKey
 from scheduler0.store.tx import Tx
 from scheduler0.vocabulary import JOB_COLUMNS
@@ -74,6 +75,113 @@ def _misfire_policy(value: Any, name: str) -> str:
     return str(value)
 
 
+# A job's delivery settings: null is the node's own setting. The API sends headers and
+# success_codes as the JSON text the columns keep (api/validation.py checks them first).
+
+
+def _method(value: Any, name: str) -> str | None:
+    if value is not None and value not in vocabulary.HTTP_METHODS:
+        raise ValidationError(f"{name} must be one of {', '.join(vocabulary.HTTP_METHODS)} "
+                              f"or null, got {value!r}")
+    return None if value is None else str(value)
+
+
+def _headers(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    headers = _json_text(value, name, dict, "an object of header names to values")
+    if len(headers) > vocabulary.MAX_JOB_HEADERS:
+        raise ValidationError(f"{name} holds {len(headers)} headers; at most "
+                              f"{vocabulary.MAX_JOB_HEADERS}")
+    seen: set[str] = set()
+    for header, text in headers.items():
+        problem = vocabulary.header_name_problem(header)
+        if problem is None and not isinstance(text, str):
+            problem = f"the value of {header!r} must be a string"
+        if problem is None:
+            problem = vocabulary.header_value_problem(text)
+        if problem is None and header.lower() in seen:
+            problem = f"{header!r} is given twice"
+        if problem is not None:
+            raise ValidationError(f"{name}: {problem}")
+        seen.add(header.lower())
+    if sum(len(h) + len(t) for h, t in headers.items()) > vocabulary.MAX_HEADERS_BYTES:
+        raise ValidationError(f"{name} holds more than {vocabulary.MAX_HEADERS_BYTES} bytes")
+    return str(value)
+
+
+def _success_codes(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    codes = _json_text(value, name, list, "an array of HTTP statuses")
+    low, high = vocabulary.HTTP_STATUS_RANGE
+    if not 0 < len(codes) <= vocabulary.MAX_SUCCESS_CODES or len(set(codes)) != len(codes) or any(
+            isinstance(c, bool) or not isinstance(c, int) or not low <= c <= high
+            for c in codes):
+        raise ValidationError(f"{name} must hold 1-{vocabulary.MAX_SUCCESS_CODES} distinct "
+                              f"HTTP statuses {low}-{high}, got {value!r}")
+    return str(value)
+
+
+def _json_text(value: Any, name: str, kind: type, what: str) -> Any:
+    text = fields.as_str(value, name)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, kind):
+        raise ValidationError(f"{name} must be the JSON text of {what}, got {text[:60]!r}")
+    return parsed
+
+
+def _seconds_check(low: float, high: float) -> Callable[[Any, str], float | None]:
+    def seconds(value: Any, name: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                low <= value <= high):
+            raise ValidationError(f"{name} must be a number of seconds {low:g}-{high:g} or "
+                                  f"null, got {value!r}")
+        return float(value)
+    return seconds
+
+
+def _retries(value: Any, name: str) -> int | None:
+    retries = fields.as_int_or_none(value, name)
+    low, high = vocabulary.RETRIES_RANGE
+    if retries is not None and not low <= retries <= high:
+        raise ValidationError(f"{name} must be {low}-{high} or null, got {retries}")
+    return retries
+
+
+# A job's name, description and labels (scheduler0.labels has the rules; the API sends labels
+# as the canonical text the column keeps, and the store writes that text again from what it
+# reads, so no other spelling of a label set gets into the file).
+
+
+def _job_name(value: Any, name: str) -> str | None:
+    if value is None or type(value) is str and labels.is_name(value):  # the usual: at once
+        return value
+    problem = labels.name_problem(fields.as_str(value, name))
+    raise ValidationError(f"{name}: {problem}")
+
+
+def _description(value: Any, name: str) -> str:
+    return "" if value is None else fields.as_str(value, name)
+
+
+def _labels(value: Any, name: str) -> str | None:
+    """The canonical text of a label set given as that text (or any JSON text of an object)
+    or as the object itself; None for none."""
+    if value is None:
+        return None
+    try:
+        given = labels.from_text(value) if isinstance(value, str) else fields.mapping(value, name)
+        return labels.canonical_text(labels.checked(given))
+    except labels.LabelError as exc:
+        raise ValidationError(f"{name}: {exc}") from None
+
+
 # How each writable field is checked, for job.create inputs and job.update changes alike.
 FIELD_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "spec": _spec,
@@ -86,6 +194,15 @@ FIELD_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "end_date": fields.as_int_or_none,
     "paused": fields.as_bool,
     "misfire_policy": _misfire_policy,
+    "method": _method,
+    "headers": _headers,
+    "timeout": _seconds_check(*vocabulary.TIMEOUT_RANGE),
+    "retries": _retries,
+    "retry_delay": _seconds_check(*vocabulary.RETRY_DELAY_RANGE),
+    "success_codes": _success_codes,
+    "name": _job_name,
+    "description": _description,
+    "labels": _labels,
 }
 UPDATABLE = frozenset(FIELD_CHECKS)
 
@@ -94,7 +211,9 @@ UPDATABLE = frozenset(FIELD_CHECKS)
 _CREATE_DEFAULTS: dict[str, Any] = {
     "timezone": DEFAULT_TIMEZONE, "data": None, "execution_type": DEFAULT_EXECUTION_TYPE,
     "start_date": None, "end_date": None, "paused": False,
-    "misfire_policy": DEFAULT_MISFIRE_POLICY, "anchor": None}
+    "misfire_policy": DEFAULT_MISFIRE_POLICY, "anchor": None,
+    **dict.fromkeys(vocabulary.JOB_DELIVERY_FIELDS),
+    "name": None, "description": "", "labels": None}
 _REQUIRED = ("spec", "callback_url")
 _CHECKS = tuple(FIELD_CHECKS.items())
 
@@ -139,7 +258,9 @@ def create(tx: Tx, data: Mapping[str, Any]) -> Any:
 
 # A job input's fields (what _job_input returns), project_id first.
 _INPUTS = ("project_id", *FIELD_CHECKS)
-_COLUMN_KINDS = frozenset({str, int, bool, type(None)})  # what a checked input can hold
+# What a checked input can hold (a float: a delivery setting in seconds).
+_COLUMN_KINDS = frozenset({str, int, bool, float, type(None)})
+_NUMBER_KINDS = frozenset({int, bool, float})  # equal values of these hash alike: 1, 1.0, true
 
 
 def _checked_columns(raw: Mapping[str, Any], count: int, ts_s: int) -> dict[str, Any]:
@@ -176,7 +297,7 @@ def _checked_column(column: Any, name: str) -> Any:
     some value does not pass (or could not be told apart from another by hashing: true and 1)."""
     values = column if isinstance(column, list) else (column,)
     kinds = set(map(type, values))
-    if not kinds <= _COLUMN_KINDS or {int, bool} <= kinds:
+    if not kinds <= _COLUMN_KINDS or len(kinds & _NUMBER_KINDS) > 1:
         return _UNCHECKED
     distinct = dict.fromkeys(values)
     if None in distinct and (name == "project_id" or name in _REQUIRED):
@@ -196,6 +317,7 @@ def _create(tx: Tx, columns: dict[str, Any], count: int) -> dict[str, Any]:
     if count == 0:
         return {"count": 0, "columns": {}}
     _require_projects(tx.conn, columns["project_id"], count)
+    job_names.require_free(tx.conn, columns["project_id"], columns["name"], count)
     first_id = _next_id(tx.conn, "jobs")
     rows_of_jobs = _place(tx, columns, count, first_id)
     paused = columns["paused"]
@@ -203,6 +325,7 @@ def _create(tx: Tx, columns: dict[str, Any], count: int) -> dict[str, Any]:
               "updated_at_ms": tx.ts_ms,
               "paused": [int(p) for p in paused] if isinstance(paused, list) else int(paused)}
     _insert(tx.conn, first_id, stored, count)
+    job_labels.index_created(tx.conn, first_id, count, stored["labels"])
     counters.add(tx.conn, {counters.JOBS: count})
     stored["id"] = list(range(first_id, first_id + count))
     # Results and reads are built by the same rules (rows.job_columns is rows.job_of's).
@@ -345,7 +468,8 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationError(f"changes: {', '.join(unknown)} cannot be changed; changeable "
                               f"fields are {', '.join(sorted(UPDATABLE))}")
-    # null clears a nullable field (data, start_date, end_date); the others refuse it.
+    # null clears a nullable field (data, start_date, end_date, the delivery settings); the
+    # others refuse it.
     values = {field: FIELD_CHECKS[field](value, field) for field, value in changes.items()}
     current = tx.conn.execute(
         "SELECT j.spec, j.timezone, j.anchor, j.schedule_id, s.spec, s.timezone, s.anchor "
@@ -354,6 +478,8 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     if current is None:
         raise NotFoundError(f"job {job_id} does not exist")
     spec, timezone, anchor, old_schedule = current[:4]
+    if values.get("name") is not None:
+        job_names.require_free_for(tx.conn, job_id, values["name"])
     if {"spec", "timezone", "anchor"} & set(values):
         values.update(_moved(tx, job_id, (spec, timezone, anchor), ScheduleKey(*current[4:]),
                              values))

@@ -3,7 +3,8 @@
 PLAN records each dispatched batch as pending (scheduler0.store.pending), records missed ticks
 as final rows, and advances due schedules once per group. RESULT settles ticks: only a tick
 still pending in its batch gets its final row (scheduler0.store.history), so each tick is
-recorded exactly once whatever duplicates or retries arrive.
+recorded exactly once whatever duplicates or retries arrive. The ticks of a requested batch (a
+run-now, a redelivery, a backfill) are recorded by its kind (scheduler0.store.manual).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scheduler0 import manual
 from scheduler0.messages import Plan, Result, ResultRow
 from scheduler0.store import history, pending
+from scheduler0.store import manual as manual_runs
 from scheduler0.store.tx import Tx
-from scheduler0.vocabulary import ExecutionState, parse_execution_id
+from scheduler0.vocabulary import ExecutionState, parse_execution_id, parse_execution_key
 
 
 def plan(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def plan(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
             settled_before.append(entry.batch_id)
     missed = history.record(conn, [
         history.final(r.project_id, gone.scheduled_at, r.job_id, ExecutionState.MISSED.value)
-        for gone in body.missed for r in gone.rows])
+        for gone in body.missed for r in gone.rows], tx.ts_ms)
     conn.executemany(
         "UPDATE schedules SET next_fire_at = ?, last_fire_at = ? WHERE id = ?",
         [(a.next_fire_at, a.last_fire_at, a.schedule_id) for a in body.advances])
@@ -55,18 +58,29 @@ class _Batches:
         self.by_id: dict[str, pending.OpenBatch | None] = {}
         self.by_tick: dict[int, list[pending.OpenBatch]] = {}
         self.newly: dict[str, int] = {}
+        self.runs: dict[str, int | None] = {}  # batch id -> its run-now (0: none), None: planned
 
-    def holding(self, row: ResultRow, job_id: int, tick: int
+    def run_of(self, batch_id: str) -> int | None:
+        """Of a requested batch, its run-now's number (0: none); None for a planned batch."""
+        if batch_id not in self.runs:
+            found = manual.requested(batch_id)
+            self.runs[batch_id] = None if found is None else found.run
+        return self.runs[batch_id]
+
+    def holding(self, row: ResultRow, job_id: int, tick: int, run: int
                 ) -> tuple[pending.OpenBatch, int] | None:
-        """The open batch and position of an unsettled tick, or None."""
+        """The open batch and position of an unsettled tick (of run-now `run`, 0: a tick of
+        the schedule), or None."""
         if row.batch_id is not None:
             batch = self.by_id.get(row.batch_id) or self._by_id(row.batch_id)
             candidates: list[pending.OpenBatch | None] = [batch]
-        else:  # a result written before results named their batch
-            candidates = list(self._at(tick))
+        else:  # a result written before results named their batch (none was requested)
+            candidates = [b for b in self._at(tick) if not manual.is_requested(b.batch_id)]
         for batch in candidates:
             if batch is None or batch.scheduled_at != tick:
                 continue
+            if (self.run_of(batch.batch_id) or 0) != run:
+                continue  # a run-now's id and a tick's never settle each other
             position = batch.position(job_id)
             if position is not None and not batch.is_settled(position):
                 return batch, position
@@ -98,20 +112,30 @@ def result(tx: Tx, data: Mapping[str, Any]) -> dict[str, int]:
     settled."""
     batches = _Batches(tx)
     finals: list[history.Row] = []
+    requested: list[tuple[str, history.Row]] = []  # run-nows, redeliveries, backfills
     final = history.final
     for row in Result.decode(data).rows:
         try:
-            job_id, tick = parse_execution_id(row.execution_id)
+            job_id, tick = parse_execution_id(row.execution_id)  # a tick's: the common case
+            run = 0
         except ValueError:
-            continue  # not a tick of ours: nothing to settle
-        found = batches.holding(row, job_id, tick)
+            try:
+                job_id, tick, run = parse_execution_key(row.execution_id)
+            except ValueError:
+                continue  # not a tick of ours: nothing to settle
+        found = batches.holding(row, job_id, tick, run)
         if found is None:
             continue  # settled before, or never planned
         batch, position = found
         batches.settle(batch, position)
-        finals.append(final(batch.project_ids[position], tick, job_id, row.state, row.attempts,
-                            row.http_status, row.node_id, row.started_at_ms,
-                            row.finished_at_ms, row.error))
+        settled = final(batch.project_ids[position], tick, job_id, row.state, row.attempts,
+                        row.http_status, row.node_id, row.started_at_ms, row.finished_at_ms,
+                        row.error)
+        if batches.run_of(batch.batch_id) is not None:
+            requested.append((batch.batch_id, settled))
+        else:
+            finals.append(settled)
     batches.save()
-    history.record(tx.conn, finals)
-    return {"settled": len(finals)}
+    history.record(tx.conn, finals, tx.ts_ms)
+    manual_runs.record_settled(tx.conn, requested, tx.ts_ms)
+    return {"settled": len(finals) + len(requested)}

@@ -7,17 +7,20 @@ from typing import Any
 
 from scheduler0.errors import ConflictError, NotFoundError
 from scheduler0.messages import ProjectCreate, ProjectDelete, ProjectUpdate
-from scheduler0.store import counters, history, rows, schedules
+from scheduler0.store import counters, history, notifications, rows, schedules
 from scheduler0.store.tx import Tx
+
+URL_REMOVED = "not sent: the project's notification_url was removed"
 
 
 def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     body = ProjectCreate.decode(data)
     _require_free_name(tx, body.name, None)
     cursor = tx.conn.execute(
-        "INSERT INTO projects (name, description, signing_secret, created_at_ms, updated_at_ms) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (body.name, body.description, body.signing_secret, tx.ts_ms, tx.ts_ms))
+        "INSERT INTO projects (name, description, signing_secret, created_at_ms, updated_at_ms, "
+        "notification_url, notification_format) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (body.name, body.description, body.signing_secret, tx.ts_ms, tx.ts_ms,
+         body.notification_url, body.notification_format))
     counters.add(tx.conn, {counters.PROJECTS: 1})
     return {**_fetch(tx, int(cursor.lastrowid or 0)), "signing_secret": body.signing_secret}
 
@@ -27,7 +30,8 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
 
     A rotation keeps the secret it replaces as the previous one until `grace_seconds` after the
     command's time (none when 0); a second rotation within the grace period drops the oldest
-    secret, so there are never more than two.
+    secret, so there are never more than two. Removing the notification_url gives up on the
+    project's notifications not sent yet (a new URL receives them instead).
     """
     body = ProjectUpdate.decode(data)
     project_id = body.id
@@ -41,6 +45,8 @@ def update(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
         assignments = ", ".join(f"{field} = ?" for field in changes)  # fixed names, not input
         tx.conn.execute(f"UPDATE projects SET {assignments}, updated_at_ms = ? WHERE id = ?",
                         (*changes.values(), tx.ts_ms, project_id))
+    if "notification_url" in changes and changes["notification_url"] is None:
+        notifications.give_up_project(tx.conn, project_id, URL_REMOVED, tx.ts_ms)
     project = _fetch(tx, project_id)
     if "signing_secret" in changes:
         project["signing_secret"] = changes["signing_secret"]
@@ -70,6 +76,7 @@ def delete(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     schedule_ids = [sid for (sid,) in tx.conn.execute(
         "SELECT DISTINCT schedule_id FROM jobs WHERE project_id = ?", (project_id,))]
     history.forget_project(tx.conn, project_id)
+    notifications.forget_project(tx.conn, project_id)
     tx.conn.execute("DELETE FROM jobs WHERE project_id = ?", (project_id,))
     schedules.drop_orphans(tx.conn, schedule_ids)
     tx.conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))

@@ -16,7 +16,7 @@ from typing import Any
 
 from scheduler0.errors import ValidationError
 from scheduler0.messages import Prune
-from scheduler0.store import counters, history, pending
+from scheduler0.store import counters, history, manual, pending
 from scheduler0.store.tx import Tx
 
 # Rows per kind per command: a delete costs a few microseconds a row, and an apply blocks
@@ -36,6 +36,8 @@ def prune(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     deleted = _prune_ok(conn, succeeded_before, limit)
     more = deleted >= limit
     bad = _prune_bad(conn, "scheduled_at < ?", (body.before,), limit)
+    # Settled run-nows, by the same windows (few: they need no cap of their own).
+    bad += manual.prune(conn, succeeded_before, body.before, limit)
     if body.bad_rows_cap is not None:
         bad += _prune_bad(conn, "1", (), min(limit, _bad_excess(conn, body.bad_rows_cap)))
     more = more or bad >= limit or (body.bad_rows_cap is not None

@@ -1,0 +1,215 @@
+"""POST /jobs/bulk: the request checked, and its selection resolved to job ids.
+
+    {"action": "pause" | "resume" | "delete", "ids": [1, 2, 3]}
+    {"action": ..., "filter": {"project_id": 1, "paused": false, "labels": "team=web"}}
+    {"action": "set_labels", "labels": {"team": "web", "old": null}, "ids" or "filter": ...}
+
+set_labels merges: each label given is set, one given as null removed, the job's other labels
+stay.
+
+A filter is resolved once, when the request arrives, in one read transaction: the operation
+works on that snapshot, so a job created (or changed to match) while it runs is not touched.
+Ids are checked the same way: each must be a job of the caller's projects. Errors name the
+field and the fix, as api/validation.py words them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler0 import labels
+from scheduler0.api.validation import (
+    MAX_SELECTOR_LENGTH,
+    boolean,
+    expect_object,
+    identifier,
+    invalid,
+    known_fields,
+)
+from scheduler0.errors import NotFoundError, PayloadTooLargeError, ValidationError
+from scheduler0.store.operations import Selection, label_changes_problem
+from scheduler0.store.reads import Reader
+from scheduler0.vocabulary import BULK_ACTIONS, BulkAction
+
+MAX_IDS = 10_000  # ids one request may name (as many jobs as one create may make)
+MAX_SELECTED = 1_000_000  # jobs one operation may select
+FILTER_FIELDS = ("project_id", "paused", "labels")
+LATER_ACTIONS = {"run": "run (run the jobs now)"}  # named in the refusal: not built yet
+
+
+@dataclass(frozen=True)
+class BulkRequest:
+    """A checked request: `selection` is what the operation shows ({"ids": [...]} or
+    {"filter": {...}}), `ids` or `filter` what it selects by."""
+
+    action: str
+    selection: dict[str, Any]
+    ids: list[int] | None = None
+    filter: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] | None = None
+
+
+def parse(body: Any) -> BulkRequest:
+    fields = known_fields(expect_object(body), ("action", "ids", "filter", "labels"))
+    action = _action(fields.get("action"))
+    if "ids" in fields and "filter" in fields:
+        raise invalid("ids", "send ids or filter, not both")
+    changes = _label_changes(action, fields)
+    if "ids" in fields:
+        ids = _ids(fields["ids"])
+        return BulkRequest(action, {"ids": ids}, ids=ids, labels=changes)
+    if "filter" not in fields:
+        raise invalid("ids", 'required: name the jobs by ids (a list of job ids) or by filter '
+                      '(e.g. {"project_id": 1, "paused": false})')
+    chosen = _filter(fields["filter"])
+    return BulkRequest(action, {"filter": chosen}, filter=chosen, labels=changes)
+
+
+def _label_changes(action: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    """set_labels's labels (keys to values, null removing one); None for another action."""
+    if action != BulkAction.SET_LABELS.value:
+        if "labels" in fields:
+            raise invalid("labels", f"applies only to the action set_labels, not {action}")
+        return None
+    if "labels" not in fields:
+        raise invalid("labels", 'required with set_labels: an object of label keys to values, '
+                      'null removing a label, e.g. {"team": "billing", "legacy": null}')
+    problem = label_changes_problem(fields["labels"])
+    if problem is not None:
+        raise invalid("labels", problem)
+    return dict(fields["labels"])
+
+
+def _action(value: Any) -> str:
+    supported = ", ".join(BULK_ACTIONS)
+    if value is None:
+        raise invalid("action", f"required; use one of {supported}")
+    if not isinstance(value, str):
+        raise invalid("action", f"expected a string, got {_json_kind(value)}; use one of "
+                      f"{supported}")
+    if value in LATER_ACTIONS:
+        raise invalid("action", f"{LATER_ACTIONS[value]} is not supported yet; supported "
+                      f"actions: {supported}")
+    if value not in BULK_ACTIONS:
+        raise invalid("action", f"{value[:40]!r} is not an action; use one of {supported}")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    kinds = ((bool, "a boolean"), ((int, float), "a number"), (list, "an array"),
+             (dict, "an object"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
+def _ids(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        raise invalid("ids", "expected a list of job ids such as [1, 2, 3]")
+    if not value:
+        raise invalid("ids", "must not be empty: list at least one job id")
+    if len(value) > MAX_IDS:
+        raise PayloadTooLargeError(f"ids: {len(value)} job ids in one request; send at most "
+                                   f"{MAX_IDS}, or select the jobs with a filter")
+    seen: set[int] = set()
+    for index, item in enumerate(value):
+        try:
+            job_id = identifier(item, f"ids[{index}]")
+        except ValidationError as exc:
+            raise ValidationError(exc.message, code="invalid_ids") from None
+        if job_id in seen:
+            raise invalid(f"ids[{index}]", f"job {job_id} is listed twice; list each job once",
+                          "ids")
+        seen.add(job_id)
+    return list(value)
+
+
+def _filter(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid("filter", 'expected an object such as {"project_id": 1, "paused": '
+                      'false}')
+    try:
+        given = known_fields(value, FILTER_FIELDS, prefix="filter.")
+    except ValidationError as exc:
+        raise ValidationError(exc.message, code="invalid_filter") from None
+    if not given:
+        raise invalid("filter", "empty: name at least one of " + ", ".join(FILTER_FIELDS)
+                      + ' (every running job, for instance: {"paused": false})')
+    chosen: dict[str, Any] = {}
+    for name, check in _FILTER_CHECKS.items():
+        if name in given:
+            try:
+                chosen[name] = check(given[name], f"filter.{name}")
+            except ValidationError as exc:
+                raise ValidationError(exc.message, code="invalid_filter") from None
+    return chosen
+
+
+def _labels_filter(value: Any, path: str) -> str:
+    """A label selector (scheduler0.labels' grammar), kept as the text it was given."""
+    if not isinstance(value, str):
+        raise invalid(path, 'expected a label selector string such as "team=billing,env!=dev"',
+                      "filter")
+    if len(value) > MAX_SELECTOR_LENGTH:
+        raise invalid(path, f"{len(value)} characters is too long; at most "
+                      f"{MAX_SELECTOR_LENGTH}", "filter")
+    try:
+        requirements = labels.parse_selector(value)
+    except labels.LabelError as exc:
+        raise invalid(path, f"{exc}; {labels.GRAMMAR}", "filter") from None
+    if not requirements:
+        raise invalid(path, 'empty: give at least one requirement, e.g. "team=billing"',
+                      "filter")
+    return value
+
+
+_FILTER_CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
+    "project_id": identifier, "paused": boolean, "labels": _labels_filter}
+
+
+def select(request: BulkRequest, reader: Reader) -> Selection:
+    """The jobs the request names, read at once; 403 for a job or project outside the
+    caller's, 404 for ids that are no jobs, 413 for a filter that selects too many."""
+    if request.ids is not None:
+        owners = reader.job_owners(request.ids)
+        missing = [i for i in request.ids if i not in owners]
+        if missing:
+            raise NotFoundError(f"ids: {_listed(missing)}; remove "
+                                f"{'it' if len(missing) == 1 else 'them'} from ids (or select "
+                                "the jobs with a filter)")
+        found = Selection(projects=set(owners.values()))
+        found.ids.extend(sorted(request.ids))
+        return found
+    chosen = request.filter
+    project_id = chosen.get("project_id")
+    if project_id is not None and reader.get_project(project_id) is None:
+        raise NotFoundError(f"filter.project_id: project {project_id} does not exist; use the "
+                            "id of an existing project")
+    selector = labels.parse_selector(chosen["labels"]) if "labels" in chosen else ()
+    found = reader.select_jobs(project_id=project_id, paused=chosen.get("paused"),
+                               labels=selector, cap=MAX_SELECTED)
+    if len(found.ids) > MAX_SELECTED:
+        raise PayloadTooLargeError(f"filter: selects more than {MAX_SELECTED} jobs, the most "
+                                   "one operation may take; narrow it (project_id, paused, "
+                                   "labels)")
+    return found
+
+
+def _listed(ids: list[int]) -> str:
+    """`job 7 does not exist`, `jobs 7, 8 and 3 more do not exist`."""
+    if len(ids) == 1:
+        return f"job {ids[0]} does not exist"
+    more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+    return f"jobs {', '.join(map(str, ids[:10]))}{more} do not exist"
+
+
+def concerned_projects(request: BulkRequest, found: Selection,
+                       scope: tuple[int, ...] | None) -> list[int] | None:
+    """The projects an operation concerns, which decide who may read it: those of the jobs
+    it selected and of its filter; when it selected none, the caller's (None: every one)."""
+    projects = set(found.projects)
+    if request.filter.get("project_id") is not None:
+        projects.add(request.filter["project_id"])
+    if projects:
+        return sorted(projects)
+    return None if scope is None else sorted(scope)
