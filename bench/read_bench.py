@@ -2,12 +2,18 @@
 
     .venv/bin/python -m bench reads                          3,000,000 jobs, 100,000,000 rows
     .venv/bin/python -m bench reads --jobs 30000 --rows 1000000 --keep /tmp/small
+    .venv/bin/python -m bench reads --seed-only --keep DIR   seed now ...
+    .venv/bin/python -m bench reads --keep DIR               ... measure later (same sizes)
 
-Seeds a node's SQLite file through the state machine (job.create, then PLAN and RESULT
-commands as the pipeline writes them: every job ticks once a minute, 1 % of the ticks fail),
-then starts a single node on that file (a real pysyncobj node over the StateMachine, in this
-process) and times each API answer through the Flask app with the node's Basic auth: the
-median and the slowest of `--repeat` calls. Prints the table, writes JSON to bench/results/.
+Seeds a node's SQLite file: jobs through the state machine (job.create), then a history of
+ticks (every job ticks once a minute, 1 % of the ticks fail) either by applying PLAN and RESULT
+commands as the pipeline writes them (`--apply-seed`, ~20,000 rows a second at 3M jobs) or by
+writing what they would write straight into the file with bulk SQL (`--fast-seed`,
+bench/history_seed.py, ~650,000 rows a second; the default from 10,000,000 rows, where applying
+would take most of an hour). Then it starts a single node on that file (a real pysyncobj node
+over the StateMachine, in this process) and times each API answer through the Flask app with
+the node's Basic auth: the median and the slowest of `--repeat` calls. Prints the table,
+writes JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench import history_seed  # noqa: E402
 from scheduler0 import messages  # noqa: E402
-from scheduler0.api import create_app  # noqa: E402
 from scheduler0.store import StateMachine  # noqa: E402
 from scheduler0.testing import LocalServices, node_settings  # noqa: E402
 from scheduler0.vocabulary import execution_id  # noqa: E402
@@ -37,7 +43,9 @@ T0 = 1_800_000_000 - 1_800_000_000 % 60
 PROJECTS = 3
 CREATE_BATCH = 10_000
 BATCH = 1000  # jobs per dispatched batch, as the planner makes them
+PLAN_BATCHES = 10  # batches per PLAN command
 RESULT_ROWS = 10_000
+FAST_SEED_FROM_ROWS = 10_000_000
 NODE_AUTH = ("bench", "bench-password")
 
 
@@ -56,7 +64,7 @@ class Seeder:
         return answer["data"]
 
 
-def seed(db_path: str, jobs: int, rows: int) -> dict[str, Any]:
+def seed(db_path: str, jobs: int, rows: int, fast: bool) -> dict[str, Any]:
     machine = StateMachine(db_path)
     seeder = Seeder(machine)
     started = time.perf_counter()
@@ -69,42 +77,55 @@ def seed(db_path: str, jobs: int, rows: int) -> dict[str, Any]:
             for i in range(min(CREATE_BATCH, jobs - first))]), T0 * 1000)
     created = time.perf_counter() - started
     print(f"created {jobs:,} jobs in {created:.1f} s", flush=True)
-    ticks = max(1, rows // jobs)
+    ticks = [T0 + 60 * (t + 1) for t in range(max(1, rows // jobs))]
+    started = time.perf_counter()
+    if fast:
+        machine.close()  # the fast seed writes the file itself
+        history_seed.seed_history(db_path, ticks, batch=BATCH, per_plan=PLAN_BATCHES,
+                                  result_rows=RESULT_ROWS,
+                                  say=lambda line: print(line, flush=True))
+    else:
+        _apply_ticks(seeder, ticks, jobs)
+        machine.close()
+    seeded = time.perf_counter() - started
+    return {"method": "fast" if fast else "apply", "jobs": jobs,
+            "jobs_created_s": round(created, 1), "rows_seeded_s": round(seeded, 1),
+            "rows": len(ticks) * jobs, "rows_per_s": round(len(ticks) * jobs / seeded)}
+
+
+def _apply_ticks(seeder: Seeder, ticks: list[int], jobs: int) -> None:
     job_project = [(j, 1 + (j - 1) % PROJECTS) for j in range(1, jobs + 1)]
     started = time.perf_counter()
-    for t in range(ticks):
-        tick = T0 + 60 * (t + 1)
+    for t, tick in enumerate(ticks):
         _seed_tick(seeder, tick, job_project)
-        print(f"tick {t + 1}/{ticks}: {(t + 1) * jobs:,} rows, "
+        print(f"tick {t + 1}/{len(ticks)}: {(t + 1) * jobs:,} rows, "
               f"{time.perf_counter() - started:.0f} s", flush=True)
-    seeded = time.perf_counter() - started
-    machine.close()
-    return {"jobs_created_s": round(created, 1), "rows_seeded_s": round(seeded, 1),
-            "rows": ticks * jobs, "rows_per_s": round(ticks * jobs / seeded)}
 
 
 def _seed_tick(seeder: Seeder, tick: int, job_project: list[tuple[int, int]]) -> None:
     batches = [job_project[i:i + BATCH] for i in range(0, len(job_project), BATCH)]
-    per_plan = 10
-    for start in range(0, len(batches), per_plan):
+    node = history_seed.NODE_ID
+    for start in range(0, len(batches), PLAN_BATCHES):
         seeder.apply(messages.Plan(batches=[
-            messages.PlanBatch(batch_id=f"{tick}-{start + k}", node_id=1, scheduled_at=tick,
+            messages.PlanBatch(batch_id=f"{tick}-{start + k}", node_id=node, scheduled_at=tick,
                                rows=[messages.PlanRow(j, p) for j, p in group])
-            for k, group in enumerate(batches[start:start + per_plan])]), tick * 1000)
+            for k, group in enumerate(batches[start:start + PLAN_BATCHES])]), tick * 1000)
     results: list[messages.ResultRow] = []
+    stamp = tick * 1000 + history_seed.RESULT_AFTER_MS
     for b, group in enumerate(batches):
         for j, _ in group:
+            # bench/history_seed.py writes these rows in SQL: change both or neither.
             failed = (j * 7 + tick // 60) % 100 == 0
             started = tick * 1000 + (j % 97)
             results.append(messages.ResultRow(
                 execution_id(j, tick), "failed" if failed else "succeeded", 1,
-                500 if failed else 200, "HTTP 500" if failed else None, 1, started,
+                500 if failed else 200, "HTTP 500" if failed else None, node, started,
                 started + 3, f"{tick}-{b}"))
             if len(results) == RESULT_ROWS:
-                seeder.apply(messages.Result(rows=results), tick * 1000 + 500)
+                seeder.apply(messages.Result(rows=results), stamp)
                 results = []
     if results:
-        seeder.apply(messages.Result(rows=results), tick * 1000 + 500)
+        seeder.apply(messages.Result(rows=results), stamp)
 
 
 def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -118,6 +139,9 @@ def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
 
 
 def measure(workdir: Path, jobs: int, ticks: int, repeat: int) -> dict[str, dict[str, float]]:
+    # Here, not at the top: seeding (and its test) needs the store, not the API.
+    from scheduler0.api import create_app
+
     settings = node_settings(workdir)
     services = LocalServices(settings).start()
     try:
@@ -159,6 +183,21 @@ def measure(workdir: Path, jobs: int, ticks: int, repeat: int) -> dict[str, dict
         services.stop()
 
 
+def _kept_seed(workdir: Path, jobs: int, rows: int) -> dict[str, Any]:
+    """What seeded the kept folder; refuses a folder whose seed did not finish (seed.json is
+    written last) or was for another size (the queries aim at its jobs and ticks)."""
+    path = Path(workdir, "seed.json")
+    if not path.exists():
+        raise SystemExit(f"{workdir} holds a database but no seed.json: its seed did not "
+                         "finish; delete the folder and seed again")
+    seeded: dict[str, Any] = json.loads(path.read_text())
+    ticks = max(1, rows // jobs)
+    if seeded.get("jobs", jobs) != jobs or seeded["rows"] != ticks * jobs:
+        raise SystemExit(f"{workdir} was seeded with {seeded.get('jobs', '?')} jobs and "
+                         f"{seeded['rows']} rows; pass the same --jobs and --rows")
+    return seeded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=3_000_000)
@@ -167,24 +206,32 @@ def main() -> None:
     parser.add_argument("--keep", default=None,
                         help="keep the seeded node folder here (reused when it exists)")
     parser.add_argument("--seed-only", action="store_true",
-                        help="seed the --keep folder and stop (seeding takes one core for an "
-                             "hour at 100M rows; measure later, alone on the machine)")
+                        help="seed the --keep folder and stop (measure later, alone on the "
+                             "machine)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--fast-seed", dest="fast", action="store_true", default=None,
+                     help="write the history with bulk SQL (the default from "
+                          f"{FAST_SEED_FROM_ROWS:,} rows)")
+    how.add_argument("--apply-seed", dest="fast", action="store_false",
+                     help="apply every PLAN and RESULT through the state machine (~20,000 "
+                          "rows a second: the default below that)")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
     if args.seed_only and not args.keep:
         parser.error("--seed-only needs --keep")
+    fast = args.rows >= FAST_SEED_FROM_ROWS if args.fast is None else args.fast
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="s0reads-"))
     settings = node_settings(workdir)
     seeded: dict[str, Any] = {}
     try:
         if not os.path.exists(settings.db_path):
             os.makedirs(settings.data_dir, exist_ok=True)
-            seeded = seed(settings.db_path, args.jobs, args.rows)
+            seeded = seed(settings.db_path, args.jobs, args.rows, fast)
             Path(workdir, "seed.json").write_text(json.dumps(seeded))
+        else:
+            seeded = _kept_seed(workdir, args.jobs, args.rows)
         if args.seed_only:
             return
-        if not seeded and Path(workdir, "seed.json").exists():
-            seeded = json.loads(Path(workdir, "seed.json").read_text())
         size = os.path.getsize(settings.db_path)
         ticks = max(1, args.rows // args.jobs)
         latency = measure(workdir, args.jobs, ticks, args.repeat)
