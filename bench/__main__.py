@@ -25,10 +25,10 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
     "seed": ("pipeline_bench.py", ["--jobs", "50000", "--spec", "@every 1m", "--minutes", "5"],
              "50,000 jobs @every 1m on one node"),
     "moonshot": ("pipeline_bench.py", ["--jobs", "1000000", "--spec", "@every 1m",
-                                       "--minutes", "5", "--settle", "20"],
-                 "1,000,000 jobs @every 1m on one node"),
+                                       "--spread", "60", "--minutes", "5", "--settle", "20"],
+                 "1,000,000 jobs @every 1m on one node, phases spread over the minute"),
     "soak": ("pipeline_bench.py", ["--jobs", "1000000", "--spec", "@every 1m",
-                                   "--minutes", "25", "--settle", "20",
+                                   "--spread", "60", "--minutes", "25", "--settle", "20",
                                    "--succeeded-retention-minutes", "5"],
              "1,000,000 jobs @every 1m for 25 minutes, succeeded rows kept 5 minutes: disk "
              "and RSS every minute"),

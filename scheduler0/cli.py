@@ -27,6 +27,8 @@ from scheduler0.vocabulary import (
     CREDENTIAL_ROLES,
     NOTIFICATION_FORMATS,
     OPERATION_STATES,
+    RATE_CONCURRENCY_RANGE,
+    RATE_PER_SECOND_RANGE,
 )
 
 
@@ -317,6 +319,20 @@ notification_url_option = click.option(
 notification_format_option = click.option(
     "--notification-format", type=click.Choice(NOTIFICATION_FORMATS), default=None,
     help="json (default): a JSON object per event; slack: a Slack incoming-webhook message.")
+concurrency_option = click.option(
+    "--concurrency", type=click.IntRange(*RATE_CONCURRENCY_RANGE), default=None, metavar="N",
+    help="Rate limit: at most N of the project's executions in flight at once, across the "
+         "cluster; ticks above it wait (recorded late, never dropped).")
+per_second_option = click.option(
+    "--per-second", type=click.FloatRange(*RATE_PER_SECOND_RANGE), default=None, metavar="R",
+    help="Rate limit: at most R of the project's executions started a second (a fraction "
+         "allowed, e.g. 0.5); ticks above it wait.")
+
+
+def _rate_limit(concurrency: int | None, per_second: float | None) -> dict[str, Any]:
+    """The rate_limit the options give (empty when neither was given)."""
+    given = {"concurrency": concurrency, "per_second": per_second}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 @create_group.command("project")
@@ -325,11 +341,15 @@ notification_format_option = click.option(
 @click.option("--description", default=None, help="Free text about the project.")
 @notification_url_option
 @notification_format_option
+@concurrency_option
+@per_second_option
 def create_project(config_path: str | None, name: str, description: str | None,
-                   notification_url: str | None, notification_format: str | None) -> None:
+                   notification_url: str | None, notification_format: str | None,
+                   concurrency: int | None, per_second: float | None) -> None:
     """Create a project; prints it as JSON, with its signing_secret (shown only now)."""
     given = {"name": name, "description": description, "notification_url": notification_url,
-             "notification_format": notification_format}
+             "notification_format": notification_format,
+             "rate_limit": _rate_limit(concurrency, per_second) or None}
     body = {key: value for key, value in given.items() if value is not None}
     _print_json(NodeClient(load_settings(config_path)).call("POST", "/projects", body))
 
@@ -511,23 +531,40 @@ def update_job(job: str, config_path: str | None, project_id: int | None, name: 
 @click.option("--no-notifications", is_flag=True,
               help="Remove the notification URL (notifications not sent yet are given up).")
 @notification_format_option
+@concurrency_option
+@per_second_option
+@click.option("--no-rate-limit", is_flag=True, help="Remove the rate limit: unlimited again.")
 def update_project(project_id: int, config_path: str | None, name: str | None,
                    description: str | None, notification_url: str | None,
-                   no_notifications: bool, notification_format: str | None) -> None:
-    """Change PROJECT_ID's name, description or failure notifications; prints the project."""
+                   no_notifications: bool, notification_format: str | None,
+                   concurrency: int | None, per_second: float | None,
+                   no_rate_limit: bool) -> None:
+    """Change PROJECT_ID's name, description, failure notifications or rate limit; prints the
+    project. --concurrency or --per-second alone changes that kind of limit and keeps the
+    other."""
     if notification_url is not None and no_notifications:
         raise click.UsageError("give --notification-url or --no-notifications, not both")
+    limit = _rate_limit(concurrency, per_second)
+    if limit and no_rate_limit:
+        raise click.UsageError("give --concurrency/--per-second or --no-rate-limit, not both")
     given = {"name": name, "description": description, "notification_url": notification_url,
              "notification_format": notification_format}
     body: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     if no_notifications:
         body["notification_url"] = None
-    if not body:
+    if no_rate_limit:
+        body["rate_limit"] = None
+    if not body and not limit:
         raise click.UsageError("nothing to change: give --name, --description, "
-                               "--notification-url, --no-notifications or "
-                               "--notification-format")
-    _print_json(NodeClient(load_settings(config_path)).call(
-        "PUT", f"/projects/{project_id}", body))
+                               "--notification-url, --no-notifications, "
+                               "--notification-format, --concurrency, --per-second or "
+                               "--no-rate-limit")
+    client = NodeClient(load_settings(config_path))
+    if limit:
+        # The API replaces a limit whole: the kind not given is read back, so it stays.
+        current = client.call("GET", f"/projects/{project_id}").get("rate_limit") or {}
+        body["rate_limit"] = {**current, **limit}
+    _print_json(client.call("PUT", f"/projects/{project_id}", body))
 
 
 @main.command("list")
@@ -658,15 +695,19 @@ def job_group() -> None:
               help="set_labels: a label to set; repeat for several.")
 @click.option("--remove-label", "removed", multiple=True, metavar="KEY",
               help="set_labels: a label to remove; repeat for several.")
+@click.option("--data", default=None,
+              help="run: send this instead of each job's data (jobs delivered with GET are "
+                   "then skipped).")
 @click.option("--wait", is_flag=True, help="Wait until the operation finishes; print it then.")
 @click.option("--timeout", type=float, default=600.0, show_default=True,
               help="With --wait: seconds to wait at most.")
 def job_bulk(action: str, config_path: str | None, ids: tuple[int, ...],
              project_id: int | None, paused: bool | None, selector: str | None,
-             label_pairs: tuple[str, ...], removed: tuple[str, ...], wait: bool,
-             timeout: float) -> None:
-    """Pause, resume, delete or relabel many jobs (ACTION), chosen by --id or by the filters;
-    prints the operation as JSON (GET /operations/{id} follows its progress)."""
+             label_pairs: tuple[str, ...], removed: tuple[str, ...], data: str | None,
+             wait: bool, timeout: float) -> None:
+    """Pause, resume, delete, relabel or run (once, now; paused jobs too) many jobs (ACTION),
+    chosen by --id or by the filters; prints the operation as JSON (GET /operations/{id}
+    follows its progress; a run's executions: `scheduler0 operation executions ID`)."""
     given = {"project_id": project_id, "paused": paused, "labels": selector}
     chosen = {name: value for name, value in given.items() if value is not None}
     if bool(ids) == bool(chosen):
@@ -677,6 +718,8 @@ def job_bulk(action: str, config_path: str | None, ids: tuple[int, ...],
     changes: dict[str, Any] = {**parse_label_options(label_pairs), **dict.fromkeys(removed)}
     if changes:
         body["labels"] = changes
+    if data is not None:
+        body["data"] = data
     client = NodeClient(load_settings(config_path))
     operation = client.call("POST", "/jobs/bulk", body)
     if wait:
@@ -711,6 +754,19 @@ def operation_group() -> None:
 def operation_get(operation_id: int, config_path: str | None) -> None:
     """Print one operation and its progress as JSON."""
     _print_json(NodeClient(load_settings(config_path)).call("GET", f"/operations/{operation_id}"))
+
+
+@operation_group.command("executions")
+@click.argument("operation_id", type=int)
+@config_option
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--after", default=None, metavar="EXECUTION_ID",
+              help="Start after this execution (the previous page's next_after).")
+def operation_executions(operation_id: int, config_path: str | None, limit: int,
+                         after: str | None) -> None:
+    """Print the run-nows a bulk run fired, in the order it fired them, as JSON."""
+    _print_json(NodeClient(load_settings(config_path)).call(
+        "GET", f"/operations/{operation_id}/executions", query={"limit": limit, "after": after}))
 
 
 @operation_group.command("list")

@@ -142,7 +142,7 @@ def checked(labels: Mapping[Any, Any]) -> dict[str, str]:
             raise LabelError(problem)
         if not isinstance(value, str):
             raise LabelError(f"the value of {_quote(key)} must be a string, got "
-                             f'{_json_kind(value)}; labels map strings to strings, e.g. '
+                             f'{json_kind(value)}; labels map strings to strings, e.g. '
                              '{"team": "billing"}')
         problem = value_problem(value, key)
         if problem is not None:
@@ -177,13 +177,17 @@ _ENCODE_SORTED = msgspec.json.Encoder(order="sorted").encode
 _DECODE_LABELS = msgspec.json.Decoder(dict[str, str]).decode
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """What JSON type `value` is, as an error message says it: "a string", "an array", ...
+    (the API's checks and these word a wrong type alike)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
+    if isinstance(value, str):
+        return "a string"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):

@@ -93,6 +93,11 @@ class LeaseTable:
     # to others. None while this leader has not read it from the store: no lease is
     # continued then.
     revoked: dict[int, LeaseId] | None = field(default_factory=dict)
+    # The leader's own node: it runs in the leader's process, so it is alive while the leader
+    # is. Its heartbeats arrive late only when that process is starved (an overloaded node),
+    # and a lapse would re-send its batches to the very node that still holds them: they
+    # would be delivered twice. So it never lapses by silence, and counts live throughout.
+    own: int | None = None
     _restarted: list[int] = field(default_factory=list)
 
     def observe(self, heartbeats: Mapping[int, Mapping[str, Any]]) -> None:
@@ -167,6 +172,8 @@ class LeaseTable:
         not confirm its current lease within a lease period (the acks do not reach it)."""
         lapsed, self._restarted = self._restarted, []
         for lease in self.nodes.values():
+            if lease.node_id == self.own:
+                continue
             silent = now - lease.seen >= LEASE_PERIOD
             deaf = not lease.confirmed(self.term) and now - lease.since >= LEASE_PERIOD
             if lease.live and (silent or deaf):
@@ -178,7 +185,7 @@ class LeaseTable:
     def live(self, now: float) -> set[int]:
         """Nodes holding a live lease: what they hold is theirs."""
         return {n for n, lease in self.nodes.items()
-                if lease.live and now - lease.seen < LEASE_PERIOD}
+                if lease.live and (n == self.own or now - lease.seen < LEASE_PERIOD)}
 
     def placeable(self, now: float) -> set[int]:
         """Live nodes that confirmed their current lease: new work can go there."""

@@ -262,6 +262,8 @@ class FakeReader:
         self.executions: dict[str, FakeExecution] = {}
         self.revoked: dict[int, tuple[int, int]] = {}  # node id -> newest lease taken back
         self.paused = False  # the cluster pause (POST /pause)
+        self.limits: dict[int, messages.RateLimit] = {}  # project id -> its rate limit
+        self.rate_limit_reads = 0
 
     def add(self, schedule: DueSchedule, *jobs: PlannedJob) -> None:
         self.schedules[schedule.id] = schedule
@@ -349,6 +351,10 @@ class FakeReader:
 
     def planning_paused(self) -> bool:
         return self.paused
+
+    def rate_limits(self) -> dict[int, messages.RateLimit]:
+        self.rate_limit_reads += 1
+        return dict(self.limits)
 
     def unfinished_batches(self) -> dict[str, list[PlannedJob]]:
         found: dict[str, list[PlannedJob]] = {}

@@ -54,12 +54,13 @@ MAX_CREDENTIAL_PROJECTS = 1000  # projects one credential may be limited to
 
 
 class BulkAction(StrEnum):
-    """What POST /jobs/bulk does to every job it selects."""
+    """What POST /jobs/bulk does to every job it selects (run: a run-now of each)."""
 
     PAUSE = "pause"
     RESUME = "resume"
     DELETE = "delete"
     SET_LABELS = "set_labels"
+    RUN = "run"
 
 
 BULK_ACTIONS = tuple(action.value for action in BulkAction)
@@ -75,6 +76,9 @@ class OperationState(StrEnum):
 
 OPERATION_STATES = tuple(state.value for state in OperationState)
 MAX_PAUSE_REASON = 200  # characters of the reason POST /pause may give
+# A project's rate limit (its `rate_limit`): executions in flight at once, started per second.
+RATE_CONCURRENCY_RANGE = (1, 10_000)
+RATE_PER_SECOND_RANGE = (0.01, 100_000.0)
 
 
 def execution_id(job_id: int, scheduled_at: int) -> str:

@@ -3,9 +3,12 @@
     {"action": "pause" | "resume" | "delete", "ids": [1, 2, 3]}
     {"action": ..., "filter": {"project_id": 1, "paused": false, "labels": "team=web"}}
     {"action": "set_labels", "labels": {"team": "web", "old": null}, "ids" or "filter": ...}
+    {"action": "run", "data": "optional", "ids" or "filter": ...}
 
 set_labels merges: each label given is set, one given as null removed, the job's other labels
-stay.
+stay. run fires each job once now, as POST /jobs/{id}/run does (a paused job too: it was
+asked for), delivering `data` instead of each job's own when given; it selects at most
+MAX_RUN_SELECTED jobs, as each run-now is a batch of its own for the leader to send.
 
 A filter is resolved once, when the request arrives, in one read transaction: the operation
 works on that snapshot, so a job created (or changed to match) while it runs is not touched.
@@ -26,6 +29,7 @@ from scheduler0.api.validation import (
     expect_object,
     identifier,
     invalid,
+    job_data,
     known_fields,
 )
 from scheduler0.errors import NotFoundError, PayloadTooLargeError, ValidationError
@@ -35,8 +39,11 @@ from scheduler0.vocabulary import BULK_ACTIONS, BulkAction
 
 MAX_IDS = 10_000  # ids one request may name (as many jobs as one create may make)
 MAX_SELECTED = 1_000_000  # jobs one operation may select
+# Jobs one run may select: each run-now is a batch of its own, and the leader sends a few
+# hundred of those a round, so a larger run would keep it busy (and the store full) for long.
+MAX_RUN_SELECTED = MAX_IDS
 FILTER_FIELDS = ("project_id", "paused", "labels")
-LATER_ACTIONS = {"run": "run (run the jobs now)"}  # named in the refusal: not built yet
+RUN = BulkAction.RUN.value
 
 
 @dataclass(frozen=True)
@@ -49,22 +56,33 @@ class BulkRequest:
     ids: list[int] | None = None
     filter: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, Any] | None = None
+    data: str | None = None
 
 
 def parse(body: Any) -> BulkRequest:
-    fields = known_fields(expect_object(body), ("action", "ids", "filter", "labels"))
+    fields = known_fields(expect_object(body), ("action", "ids", "filter", "labels", "data"))
     action = _action(fields.get("action"))
     if "ids" in fields and "filter" in fields:
         raise invalid("ids", "send ids or filter, not both")
     changes = _label_changes(action, fields)
+    data = _run_data(action, fields)
     if "ids" in fields:
         ids = _ids(fields["ids"])
-        return BulkRequest(action, {"ids": ids}, ids=ids, labels=changes)
+        return BulkRequest(action, {"ids": ids}, ids=ids, labels=changes, data=data)
     if "filter" not in fields:
         raise invalid("ids", 'required: name the jobs by ids (a list of job ids) or by filter '
                       '(e.g. {"project_id": 1, "paused": false})')
     chosen = _filter(fields["filter"])
-    return BulkRequest(action, {"filter": chosen}, filter=chosen, labels=changes)
+    return BulkRequest(action, {"filter": chosen}, filter=chosen, labels=changes, data=data)
+
+
+def _run_data(action: str, fields: Mapping[str, Any]) -> str | None:
+    """run's data, delivered by every run-now instead of its job's (None: each job's own)."""
+    if action != RUN:
+        if "data" in fields:
+            raise invalid("data", f"applies only to the action run, not {action}")
+        return None
+    return None if fields.get("data") is None else job_data(fields["data"], "data")
 
 
 def _label_changes(action: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -87,20 +105,11 @@ def _action(value: Any) -> str:
     if value is None:
         raise invalid("action", f"required; use one of {supported}")
     if not isinstance(value, str):
-        raise invalid("action", f"expected a string, got {_json_kind(value)}; use one of "
+        raise invalid("action", f"expected a string, got {labels.json_kind(value)}; use one of "
                       f"{supported}")
-    if value in LATER_ACTIONS:
-        raise invalid("action", f"{LATER_ACTIONS[value]} is not supported yet; supported "
-                      f"actions: {supported}")
     if value not in BULK_ACTIONS:
         raise invalid("action", f"{value[:40]!r} is not an action; use one of {supported}")
     return value
-
-
-def _json_kind(value: Any) -> str:
-    kinds = ((bool, "a boolean"), ((int, float), "a number"), (list, "an array"),
-             (dict, "an object"))
-    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
 def _ids(value: Any) -> list[int]:
@@ -170,7 +179,8 @@ _FILTER_CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
 def select(request: BulkRequest, reader: Reader) -> Selection:
     """The jobs the request names, read at once; 403 for a job or project outside the
     caller's, 404 for ids that are no jobs, 413 for a filter that selects too many."""
-    if request.ids is not None:
+    most = MAX_RUN_SELECTED if request.action == RUN else MAX_SELECTED
+    if request.ids is not None:  # MAX_IDS bounds them, a run's too
         owners = reader.job_owners(request.ids)
         missing = [i for i in request.ids if i not in owners]
         if missing:
@@ -187,11 +197,11 @@ def select(request: BulkRequest, reader: Reader) -> Selection:
                             "id of an existing project")
     selector = labels.parse_selector(chosen["labels"]) if "labels" in chosen else ()
     found = reader.select_jobs(project_id=project_id, paused=chosen.get("paused"),
-                               labels=selector, cap=MAX_SELECTED)
-    if len(found.ids) > MAX_SELECTED:
-        raise PayloadTooLargeError(f"filter: selects more than {MAX_SELECTED} jobs, the most "
-                                   "one operation may take; narrow it (project_id, paused, "
-                                   "labels)")
+                               labels=selector, cap=most)
+    if len(found.ids) > most:
+        raise PayloadTooLargeError(f"filter: selects more than {most} jobs, the most "
+                                   f"{'a run' if most == MAX_RUN_SELECTED else 'one operation'} "
+                                   "may take; narrow it (project_id, paused, labels)")
     return found
 
 

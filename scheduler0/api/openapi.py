@@ -211,7 +211,11 @@ HEALTH_DETAIL: dict[str, Any] = {
     "intake": {"type": "object", "description": "batches relayed, held now, and dropped: "
                                                 "from a stale term, copies of a batch held "
                                                 "here (duplicates_dropped), placed under a "
-                                                "lease this node lost (revoked)"},
+                                                "lease this node lost (revoked); per "
+                                                "rate-limited project whose batches came "
+                                                "here (rate_limited, by project id): "
+                                                "executions waiting at its limit now and "
+                                                "the seconds its ticks waited in all"},
     "lease": {"type": "object", "description": "this node's execution lease: current "
                                                "[term, epoch], seconds it stays valid "
                                                "(valid_for) and this node's clock offset "
@@ -505,6 +509,21 @@ NOTIFICATION_FORMAT = {
                    "incoming-webhook message ({\"text\": ..., \"blocks\": [...]})"}
 NULLABLE_FORMAT = {**NOTIFICATION_FORMAT, "type": ["string", "null"],
                    "enum": [*notifications.FORMATS, None]}
+RATE_LIMIT = {"oneOf": [{"type": "null"}, {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "concurrency": {
+            "type": ["integer", "null"], "minimum": vocabulary.RATE_CONCURRENCY_RANGE[0],
+            "maximum": vocabulary.RATE_CONCURRENCY_RANGE[1],
+            "description": "the most executions in flight at once (null: no such limit)"},
+        "per_second": {
+            "type": ["number", "null"], "minimum": vocabulary.RATE_PER_SECOND_RANGE[0],
+            "maximum": vocabulary.RATE_PER_SECOND_RANGE[1],
+            "description": "the most executions started a second, with a burst of a tenth "
+                           "of a second's worth, at least 1 (null: no such limit)"}}}],
+    "description": "what the project's receivers get from the whole cluster: ticks above the "
+                   "limit wait (recorded late, never dropped; a request carries one execution "
+                   "or more, so requests stay within it too); null: unlimited"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -549,7 +568,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "Project": {
         "type": "object", "required": ["id", "name", "description", "created_at", "updated_at",
-                                       "notification_url", "notification_format"],
+                                       "notification_url", "notification_format",
+                                       "rate_limit"],
         "properties": {
             "id": ID, "name": {"type": "string"}, "description": {"type": "string"},
             "created_at": STAMP, "updated_at": STAMP,
@@ -557,6 +577,7 @@ SCHEMAS: dict[str, Any] = {
                 "where failure notifications go (null: none); see GET "
                 "/projects/{project_id}/notifications")},
             "notification_format": NOTIFICATION_FORMAT,
+            "rate_limit": RATE_LIMIT,
             "previous_signing_secret_expires_at": {
                 **INSTANT,
                 "description": "after a rotation: until this instant callbacks also carry "
@@ -574,7 +595,8 @@ SCHEMAS: dict[str, Any] = {
                      "description": "unique (409 conflict otherwise)"},
             "description": {"type": ["string", "null"], "maxLength": v.MAX_DESCRIPTION_LENGTH},
             "notification_url": {**NOTIFICATION_URL, "default": None},
-            "notification_format": {**NULLABLE_FORMAT, "default": notifications.DEFAULT_FORMAT}},
+            "notification_format": {**NULLABLE_FORMAT, "default": notifications.DEFAULT_FORMAT},
+            "rate_limit": {**RATE_LIMIT, "default": None}},
     },
     "ProjectUpdate": {
         "type": "object", "additionalProperties": False, "minProperties": 1,
@@ -585,6 +607,9 @@ SCHEMAS: dict[str, Any] = {
                 "a new URL for failure notifications (pending ones go there); null: no more "
                 "notifications, and those not sent yet are given up")},
             "notification_format": {**NULLABLE_FORMAT, "description": "json or slack; null: json"},
+            "rate_limit": {**RATE_LIMIT, "description": (
+                "a new rate limit, whole (both kinds: one left out is no limit of that kind); "
+                "null: unlimited from now on")},
             "rotate_signing_secret": {
                 "type": "boolean",
                 "description": "true: generate a new signing secret, returned in this reply only"},
@@ -835,6 +860,13 @@ PATHS: dict[str, Any] = {
             "responses": {**_ok("the project (with signing_secret when rotated)", _ref("Project")),
                           **_errors(400, 401, 404, 409, 413, 503)},
         },
+        "patch": {
+            "operationId": "patchProject", "tags": ["projects"],
+            "summary": "The same as PUT: only the fields given change",
+            "parameters": [IDEMPOTENCY], "requestBody": _json_body(_ref("ProjectUpdate")),
+            "responses": {**_ok("the project (with signing_secret when rotated)", _ref("Project")),
+                          **_errors(400, 401, 404, 409, 413, 503)},
+        },
         "delete": {
             "operationId": "deleteProject", "tags": ["projects"],
             "summary": "Delete a project (409 while it has jobs, unless cascade=true)",
@@ -1073,11 +1105,17 @@ SCHEMAS.update({
     "BulkRequest": {
         "type": "object", "additionalProperties": False, "required": ["action"],
         "description": "the action and the jobs: ids or a filter (one of them)",
-        "allOf": [{"oneOf": [{"required": ["ids"]}, {"required": ["filter"]}]}],
+        "allOf": [{"oneOf": [{"required": ["ids"]}, {"required": ["filter"]}]},
+                  # data belongs to run alone
+                  {"if": {"properties": {"action": {"const": "run"}}},
+                   "else": {"not": {"required": ["data"]}}}],
         "properties": {
             "action": {"type": "string", "enum": list(vocabulary.BULK_ACTIONS),
-                       "description": "pause, resume, delete (with its history), or set_labels "
-                                      "(with labels); run is not supported yet (400)"},
+                       "description": "pause, resume, delete (with its history), set_labels "
+                                      "(with labels), or run (a run-now of each job, paused "
+                                      "ones too, as POST /jobs/{id}/run; at most "
+                                      f"{bulk.MAX_RUN_SELECTED} jobs; its executions: GET "
+                                      "/operations/{id}/executions)"},
             "ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": bulk.MAX_IDS,
                     "uniqueItems": True,
                     "description": "these jobs (each must exist and be of the caller's "
@@ -1087,7 +1125,11 @@ SCHEMAS.update({
                        "additionalProperties": {"type": ["string", "null"]},
                        "description": "set_labels only: each label given is set, one given as "
                                       "null removed; a job's other labels stay",
-                       "examples": [{"team": "billing", "legacy": None}]}},
+                       "examples": [{"team": "billing", "legacy": None}]},
+            "data": {"type": ["string", "null"], "x-maxBytes": v.MAX_DATA_BYTES,
+                     "description": "run only: delivered by every run-now instead of its job's "
+                                    "data (absent or null: each job's own); a job delivered "
+                                    "with GET, which sends no body, is then skipped"}},
     },
     "Operation": {
         "type": "object", "additionalProperties": False,
@@ -1101,10 +1143,12 @@ SCHEMAS.update({
             "labels": {"type": ["object", "null"], "description": "set_labels's labels"},
             "total": {"type": "integer", "minimum": 0,
                       "description": "jobs selected when the request arrived"},
-            "done": {"type": "integer", "minimum": 0, "description": "jobs changed so far"},
+            "done": {"type": "integer", "minimum": 0,
+                     "description": "jobs changed so far (run: jobs fired, each a run-now)"},
             "skipped": {"type": "integer", "minimum": 0,
                         "description": "selected jobs it did not change: deleted before their "
-                                       "chunk ran, or (set_labels) past a job's label limit"},
+                                       "chunk ran, (set_labels) past a job's label limit, or "
+                                       "(run with data) delivered with GET"},
             "skipped_ids": {"type": "array", "items": ID, "maxItems": MAX_SKIPPED_IDS,
                             "description": f"the first {MAX_SKIPPED_IDS} skipped"},
             "state": {"type": "string", "enum": list(vocabulary.OPERATION_STATES),
@@ -1149,11 +1193,12 @@ PATHS.update({
     "/jobs/bulk": {
         "post": {
             "operationId": "bulkJobs", "tags": ["jobs"],
-            "summary": "Pause, resume, delete or relabel many jobs, in the background",
+            "summary": "Pause, resume, delete, relabel or run many jobs, in the background",
             "description": "Answers 202 at once with the operation (Location: "
                            "/operations/{id}); its jobs are changed in chunks of "
                            f"{bulk_runner.CHUNK} ({bulk_runner.CHUNKS['set_labels']} for "
-                           "set_labels; one Raft command each) by the API process "
+                           f"set_labels, {bulk_runner.CHUNKS['run']} for run; one Raft command "
+                           "each) by the API process "
                            "of the node that took the request. A filter is resolved when the "
                            "request arrives: jobs created while it runs are not touched. If "
                            "that process stops, the operation is recorded failed (what it did "
@@ -1183,6 +1228,23 @@ PATHS.update({
             "operationId": "getOperation", "tags": ["operations"],
             "summary": "A bulk operation's progress",
             "responses": {**_ok("the operation", _ref("Operation")), **_errors(400, 401, 404)},
+        },
+    },
+    "/operations/{operation_id}/executions": {
+        "parameters": [_path_id("operation_id", "operation")],
+        "get": {
+            "operationId": "listOperationExecutions", "tags": ["operations"],
+            "summary": "The run-nows a bulk run fired, in the order it fired them",
+            "description": "Each execution as it is now (scheduled until its result is "
+                           "recorded), trigger manual; an operation of another action fired "
+                           "none (an empty page). Retention removes them as it removes other "
+                           "executions.",
+            "parameters": [LIMIT, OFFSET, _param(
+                "after", "query", {"type": "string", "pattern": r"^\d+-\d+-m\d+$"},
+                "keyset cursor: the page starts after this execution id (the previous "
+                "page's next_after)")],
+            "responses": {**_ok("a page of executions", _ref("ExecutionPage")),
+                          **_errors(400, 401, 404)},
         },
     },
     "/pause": {

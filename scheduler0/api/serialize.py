@@ -56,6 +56,7 @@ def project(row: Row) -> dict[str, Any]:
             row.get("previous_signing_secret_expires_at")),
         "notification_url": row.get("notification_url"),
         "notification_format": row.get("notification_format") or notifications.DEFAULT_FORMAT,
+        "rate_limit": row.get("rate_limit"),
     }
     if row.get("signing_secret"):
         result["signing_secret"] = row["signing_secret"]

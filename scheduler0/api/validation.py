@@ -83,22 +83,6 @@ def _show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def invalid(path: str, message: str, code_field: str | None = None) -> ValidationError:
     """A 400 whose message starts with the field path and code is `invalid_<field>`."""
     name = code_field or path.rsplit(".", 1)[-1]
@@ -140,7 +124,7 @@ def _first_line(exc: Exception) -> str:
 
 def expect_object(body: Any, what: str = "body") -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ValidationError(f"{what}: expected a JSON object, got {_type_name(body)}",
+        raise ValidationError(f"{what}: expected a JSON object, got {labels.json_kind(body)}",
                               code="invalid_body")
     return body
 
@@ -177,7 +161,7 @@ def text(value: Any, path: str, *, max_length: int, allow_empty: bool = False,
     """A JSON string: valid Unicode (no lone surrogates), within `max_length` characters, and
     without a character `forbid` names (it returns what the character is, else None)."""
     if not isinstance(value, str):
-        raise invalid(path, f"expected a string, got {_type_name(value)}", code_field)
+        raise invalid(path, f"expected a string, got {labels.json_kind(value)}", code_field)
     if len(value) > max_length:
         raise invalid(path, f"{len(value)} characters is too long; at most {max_length}",
                       code_field)
@@ -232,14 +216,14 @@ def _check_unicode(value: str, path: str, code_field: str | None = None) -> byte
 
 def boolean(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise invalid(path, f"expected true or false, got {_type_name(value)}")
+        raise invalid(path, f"expected true or false, got {labels.json_kind(value)}")
     return value
 
 
 def identifier(value: Any, path: str) -> int:
     """A JSON integer usable as a row id (1 .. 2**63-1)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(path, f"expected an integer id, got {_type_name(value)}")
+        raise invalid(path, f"expected an integer id, got {labels.json_kind(value)}")
     if not 1 <= value <= MAX_ID:
         raise invalid(path, f"{_show(value)} is out of range; ids are 1-{MAX_ID}")
     return value
@@ -259,7 +243,7 @@ def instant(value: Any, path: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise invalid(path, f"expected an RFC 3339 time such as 2030-01-02T15:04:05Z or epoch "
-                      f"seconds, got {_type_name(value)}")
+                      f"seconds, got {labels.json_kind(value)}")
     if isinstance(value, str):
         text(value, path, max_length=MAX_INSTANT_TEXT)
         try:
@@ -366,7 +350,7 @@ ROLE_MEANINGS = "read (GET only), write (also jobs) or admin (also projects, cre
 
 def credential_role(value: Any) -> str:
     if not isinstance(value, str):
-        raise invalid("role", f"expected a string, got {_type_name(value)}; use {ROLE_MEANINGS}")
+        raise invalid("role", f"expected a string, got {labels.json_kind(value)}; use {ROLE_MEANINGS}")
     if value not in vocabulary.CREDENTIAL_ROLES:
         raise invalid("role", f"{_show(value)} is not a role; use {ROLE_MEANINGS}")
     return value
@@ -378,7 +362,7 @@ def credential_projects(value: Any) -> list[int] | None:
         return None
     if not isinstance(value, list):
         raise invalid("projects", f"expected a list of project ids such as [1, 2] (or null for "
-                      f"every project), got {_type_name(value)}")
+                      f"every project), got {labels.json_kind(value)}")
     if not value:
         raise invalid("projects", "must not be empty: list at least one project id, or send "
                       "null (or leave it out) for every project")
@@ -389,7 +373,7 @@ def credential_projects(value: Any) -> list[int] | None:
     for index, item in enumerate(value):
         path = f"projects[{index}]"
         if isinstance(item, bool) or not isinstance(item, int):
-            raise invalid(path, f"expected an integer project id, got {_type_name(item)}",
+            raise invalid(path, f"expected an integer project id, got {labels.json_kind(item)}",
                           "projects")
         if not 1 <= item <= MAX_ID:
             raise invalid(path, f"{_show(item)} is out of range; ids are 1-{MAX_ID}", "projects")
@@ -410,22 +394,69 @@ def credential_update(body: Any) -> dict[str, Any]:
 
 HostCheck = Callable[[str], str | None]  # the SSRF guard: None when callbacks may go to host
 NOTIFICATION_FIELDS = ("notification_url", "notification_format")
+RATE_LIMIT_FIELDS = ("concurrency", "per_second")
+RATE_LIMIT_EXAMPLE = '{"concurrency": 2, "per_second": 5}'
 
 
 def project_create(body: Any, check_host: HostCheck | None = None) -> dict[str, Any]:
     """name, description, and the optional notification_url (checked as callback URLs are,
-    with `check_host`) and notification_format; those two only when given."""
-    fields = known_fields(expect_object(body), ("name", "description", *NOTIFICATION_FIELDS))
+    with `check_host`), notification_format and rate_limit; those only when given (a null or
+    empty rate_limit: unlimited, as when absent)."""
+    fields = known_fields(expect_object(body), ("name", "description", *NOTIFICATION_FIELDS,
+                                                "rate_limit"))
     if "name" not in fields:
         raise invalid("name", "required; send {\"name\": \"my project\"}")
     description = fields.get("description")
-    created = {
+    created: dict[str, Any] = {
         "name": name_text(fields["name"], "name"),
         "description": "" if description is None else text(
             description, "description", max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True,
             forbid=unsafe_in_text),
     }
+    limit = rate_limit(fields.get("rate_limit"))
+    if limit is not None:
+        created["rate_limit"] = limit
     return {**created, **_notification_settings(fields, check_host, removable=False)}
+
+
+def rate_limit(value: Any) -> dict[str, Any] | None:
+    """A project's rate limit: {"concurrency": 1-10000 or null, "per_second": 0.01-100000 or
+    null}, the kinds given (None: unlimited, for null or neither kind given)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid("rate_limit", f"expected an object such as {RATE_LIMIT_EXAMPLE}, got "
+                      f"{labels.json_kind(value)}; or null for no limit")
+    given = known_fields(value, RATE_LIMIT_FIELDS, prefix="rate_limit.")
+    limit: dict[str, Any] = {}
+    if given.get("concurrency") is not None:
+        limit["concurrency"] = _concurrency(given["concurrency"])
+    if given.get("per_second") is not None:
+        limit["per_second"] = _per_second(given["per_second"])
+    return limit or None
+
+
+def _concurrency(value: Any) -> int:
+    path = "rate_limit.concurrency"
+    low, high = vocabulary.RATE_CONCURRENCY_RANGE
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(path, f"expected a whole number of executions in flight at once such "
+                      f"as 2, got {labels.json_kind(value)}; or null for no such limit", "rate_limit")
+    if not low <= value <= high:
+        raise invalid(path, f"{_show(value)} is out of range; use {low}-{high}", "rate_limit")
+    return value
+
+
+def _per_second(value: Any) -> float:
+    path = "rate_limit.per_second"
+    low, high = vocabulary.RATE_PER_SECOND_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid(path, f"expected a number of executions a second such as 5 or 0.5, got "
+                      f"{labels.json_kind(value)}; or null for no limit on the rate", "rate_limit")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise invalid(path, f"{_show(value)} is out of range; use {low:g}-{high:g} executions "
+                      "a second", "rate_limit")
+    return float(value)
 
 
 def _notification_settings(fields: Mapping[str, Any], check_host: HostCheck | None, *,
@@ -450,7 +481,7 @@ def notification_url(value: Any, check_host: HostCheck | None) -> str | None:
     path = "notification_url"
     if not isinstance(value, str):
         raise invalid(path, f"expected a string (or null for no notifications), got "
-                      f"{_type_name(value)}; {callback_target.HINT}")
+                      f"{labels.json_kind(value)}; {callback_target.HINT}")
     url = text(value, path, max_length=MAX_URL_LENGTH)
     try:  # the HTTP client's own parser, so the host checked is the host it connects to
         host = callback_target.parse(url).host
@@ -469,7 +500,7 @@ def notification_format(value: Any) -> str:
     if value is None:
         return notifications.DEFAULT_FORMAT
     if not isinstance(value, str):
-        raise invalid("notification_format", f"expected a string, got {_type_name(value)}; "
+        raise invalid("notification_format", f"expected a string, got {labels.json_kind(value)}; "
                       f"use {notifications.FORMAT_MEANINGS}")
     if value not in notifications.FORMATS:
         raise invalid("notification_format", f"{_show(value)} is not a notification format; "
@@ -492,12 +523,15 @@ def notification_delivery(args: Mapping[str, str]) -> str | None:
 
 def project_update(body: Any, check_host: HostCheck | None = None) -> dict[str, Any]:
     """Changes: any of name, description, notification_url (null: no more notifications),
-    notification_format; `rotate_signing_secret: true` asks for a new secret, and
-    `grace_seconds` with it how long the old one still signs (the node's
+    notification_format, rate_limit (null: unlimited); `rotate_signing_secret: true` asks for
+    a new secret, and `grace_seconds` with it how long the old one still signs (the node's
     SigningSecretGraceSeconds when not given)."""
     fields = known_fields(expect_object(body), ("name", "description", "rotate_signing_secret",
-                                                "grace_seconds", *NOTIFICATION_FIELDS))
+                                                "grace_seconds", *NOTIFICATION_FIELDS,
+                                                "rate_limit"))
     changes: dict[str, Any] = _notification_settings(fields, check_host, removable=True)
+    if "rate_limit" in fields:  # None: unlimited from now on
+        changes["rate_limit"] = rate_limit(fields["rate_limit"])
     if "name" in fields:
         changes["name"] = name_text(fields["name"], "name")
     if "description" in fields:
@@ -514,7 +548,7 @@ def project_update(body: Any, check_host: HostCheck | None = None) -> dict[str, 
         changes["grace_seconds"] = grace_seconds(fields["grace_seconds"])
     if not changes:
         raise ValidationError("body: nothing to change; send name, description, "
-                              "notification_url, notification_format or "
+                              "notification_url, notification_format, rate_limit or "
                               "\"rotate_signing_secret\": true", code="invalid_body")
     return changes
 
@@ -523,7 +557,7 @@ def grace_seconds(value: Any) -> int:
     """How long a replaced signing secret still signs callbacks: 0 (not at all) to 30 days."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid("grace_seconds", f"expected an integer number of seconds, got "
-                      f"{_type_name(value)}; e.g. 86400 for a day, 0 to stop the old secret now")
+                      f"{labels.json_kind(value)}; e.g. 86400 for a day, 0 to stop the old secret now")
     if not 0 <= value <= MAX_GRACE_SECONDS:
         raise invalid("grace_seconds", f"{_show(value)} is out of range; use 0-"
                       f"{MAX_GRACE_SECONDS} seconds (30 days)")
@@ -676,7 +710,7 @@ def job_data(value: Any, path: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise invalid(path, f"expected a string, got {_type_name(value)}; JSON-encode "
+        raise invalid(path, f"expected a string, got {labels.json_kind(value)}; JSON-encode "
                       "structured data into a string", "data")
     if len(value) > MAX_DATA_BYTES:
         raise invalid(path, f"too large; at most {MAX_DATA_BYTES} bytes of UTF-8", "data")
@@ -727,7 +761,7 @@ def job_labels(value: Any, path: str) -> str | None:
     """A job's labels as the canonical text the store keeps (None for none)."""
     if not isinstance(value, dict):
         raise invalid(path, f'expected an object of label keys to values such as {{"team": '
-                      f'"billing", "env": "prod"}}, got {_type_name(value)}; or null for no '
+                      f'"billing", "env": "prod"}}, got {labels.json_kind(value)}; or null for no '
                       "labels", "labels")
     try:
         return labels.canonical_text(labels.checked(value))
@@ -809,7 +843,7 @@ def job_headers(value: Any, path: str) -> str | None:
     """A job's extra request headers as the JSON text the store keeps (None for none)."""
     if not isinstance(value, dict):
         raise invalid(path, f"expected an object of header names to values such as "
-                      f'{{"Authorization": "Bearer ..."}}, got {_type_name(value)}; or null for '
+                      f'{{"Authorization": "Bearer ..."}}, got {labels.json_kind(value)}; or null for '
                       "no extra headers", "headers")
     if len(value) > vocabulary.MAX_JOB_HEADERS:
         raise invalid(path, f"{len(value)} headers is too many; at most "
@@ -826,7 +860,7 @@ def job_headers(value: Any, path: str) -> str | None:
                           "headers")
         seen[name.lower()] = name
         if not isinstance(text, str):
-            raise invalid(f"{path}.{name}", f"expected a string, got {_type_name(text)}",
+            raise invalid(f"{path}.{name}", f"expected a string, got {labels.json_kind(text)}",
                           "headers")
         problem = vocabulary.header_value_problem(text)
         if problem is not None:
@@ -844,7 +878,7 @@ def success_codes(value: Any, path: str) -> str:
     low, high = vocabulary.HTTP_STATUS_RANGE
     if not isinstance(value, list):
         raise invalid(path, f"expected a list of HTTP statuses such as [200, 404], got "
-                      f"{_type_name(value)}; or null for any 2xx", "success_codes")
+                      f"{labels.json_kind(value)}; or null for any 2xx", "success_codes")
     if not value:
         raise invalid(path, "must not be empty: list at least one status, or send null for "
                       "any 2xx", "success_codes")
@@ -855,7 +889,7 @@ def success_codes(value: Any, path: str) -> str:
     for index, code in enumerate(value):
         where = f"{path}[{index}]"
         if isinstance(code, bool) or not isinstance(code, int):
-            raise invalid(where, f"expected an integer HTTP status, got {_type_name(code)}",
+            raise invalid(where, f"expected an integer HTTP status, got {labels.json_kind(code)}",
                           "success_codes")
         if not low <= code <= high:
             raise invalid(where, f"{_show(code)} is out of range; HTTP statuses are {low}-{high}",
@@ -871,7 +905,7 @@ def seconds(value: Any, path: str, low: float, high: float, setting: str) -> flo
     """A number of seconds within low-high (a fraction allowed), as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise invalid(path, f"expected a number of seconds such as 5 or 2.5, got "
-                      f"{_type_name(value)}; or null for {setting}")
+                      f"{labels.json_kind(value)}; or null for {setting}")
     if not (math.isfinite(value) and low <= value <= high):
         raise invalid(path, f"{_show(value)} is out of range; use {low:g}-{high:g} seconds")
     return float(value)
@@ -879,7 +913,7 @@ def seconds(value: Any, path: str, low: float, high: float, setting: str) -> flo
 
 def bounded_integer(value: Any, path: str, low: int, high: int, setting: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(path, f"expected an integer {low}-{high}, got {_type_name(value)}; or "
+        raise invalid(path, f"expected an integer {low}-{high}, got {labels.json_kind(value)}; or "
                       f"null for {setting}")
     if not low <= value <= high:
         raise invalid(path, f"{_show(value)} is out of range; use {low}-{high}")
@@ -1046,14 +1080,14 @@ def jobs_create(body: Any, rules: JobRules) -> tuple[list[dict[str, Any]], bool]
     if isinstance(body, dict):
         return [job_create(body, "", rules)], False
     raise ValidationError(f"body: expected a job object or an array of jobs, got "
-                          f"{_type_name(body)}", code="invalid_body")
+                          f"{labels.json_kind(body)}", code="invalid_body")
 
 
 def job_create(raw: Any, prefix: str, rules: JobRules) -> dict[str, Any]:
     """One job.create input: every input field (checked, or its default) and the anchor."""
     if not isinstance(raw, dict):
         raise ValidationError(f"{prefix.rstrip('.') or 'body'}: expected a job object, got "
-                              f"{_type_name(raw)}", code="invalid_body")
+                              f"{labels.json_kind(raw)}", code="invalid_body")
     fields, one_off = _spec_of_run_at(job_fields(raw, prefix), prefix, rules)
     for required in _JOB_REQUIRED:
         if fields.get(required) is None:

@@ -11,7 +11,12 @@ A held batch stays listed however late it runs (an overloaded node delivers late
 until it settles, its lease is revoked, or it is orphaned: relayed to the executors before one
 of them was lost (restarted, or silent), and not in the batch ids any live executor reported
 since. Only then does the leader's deadline re-send it. A batch still waiting in this node's
-intake is never orphaned: it is in this process.
+intake is never orphaned: it is in this process; so is one a rate limit holds back
+(scheduler0.rationing), however long it waits: the leader waits for it too.
+
+The intake counts the executions of a rate-limited project it let go on (`ration`) until their
+batch stops being held here (settled, revoked or orphaned): those are the project's executions
+in flight on this node.
 
 Executor reports are read by the results thread, which falls behind while it commits a
 backlog of results. Silence and "reported since" are therefore judged against the last time it
@@ -24,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scheduler0.messages import LeaseId
@@ -44,6 +50,8 @@ class Held:
     deadline: float  # wall clock, the batch's result deadline
     relayed: float | None = None  # monotonic, when it went on to the executors
     vouched: float = float("-inf")  # monotonic, the last report of an executor holding it
+    project_id: int | None = None  # a rate-limited project's, once let through its limit
+    size: int = 0  # its executions, counted in flight while it is held
 
 
 @dataclass
@@ -52,13 +60,21 @@ class ExecutorSeen:
     seen: float  # monotonic
 
 
+def _not_fenced(pid: int) -> bool:
+    return True  # counted lost without a kill: for nodes whose executors are not processes
+
+
 class Holdings:
-    def __init__(self) -> None:
+    def __init__(self, fence: Callable[[int], bool] = _not_fenced) -> None:
+        # Makes sure a silent executor is gone before its batches count as lost
+        # (scheduler0.coordinator.fencing); False: not sure, they stay held.
+        self._fence = fence
         self._lock = threading.Lock()
         self._held: dict[str, Held] = {}
         self._settling: OrderedDict[str, float] = OrderedDict()  # batch id -> settled at (mono)
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._executors: dict[int, ExecutorSeen] = {}
+        self._in_flight: dict[int, int] = {}  # rate-limited project id -> executions
         self._last_loss = float("-inf")  # monotonic, when an executor was last found lost
         self._drained = float("-inf")  # monotonic, when every executor report sent was read
         self.duplicates_dropped = 0
@@ -75,6 +91,34 @@ class Holdings:
                 return False
             self._held[batch_id] = Held(stamp, fire_at, deadline)
             return True
+
+    def ration(self, batch_id: str, project_id: int, size: int) -> bool:
+        """A rate-limited project's batch was let through its limit: its `size` executions
+        count in flight until it is no longer held. False (nothing counted) when it is not
+        held any more (its lease was revoked meanwhile: the leader re-sent it)."""
+        with self._lock:
+            held = self._held.get(batch_id)
+            if held is None:
+                return False
+            held.project_id, held.size = project_id, size
+            self._in_flight[project_id] = self._in_flight.get(project_id, 0) + size
+            return True
+
+    def in_flight(self, project_id: int) -> int:
+        """Executions of a rate-limited project let through here and not settled yet."""
+        with self._lock:
+            return self._in_flight.get(project_id, 0)
+
+    def _drop(self, batch_id: str) -> None:
+        """Stop holding a batch, and counting its executions in flight. Under the lock."""
+        held = self._held.pop(batch_id, None)
+        if held is None or held.project_id is None:
+            return
+        left = self._in_flight.get(held.project_id, 0) - held.size
+        if left > 0:
+            self._in_flight[held.project_id] = left
+        else:
+            self._in_flight.pop(held.project_id, None)
 
     def relayed(self, batch_id: str, now: float) -> None:
         """The batch left the intake for the executors' queue."""
@@ -103,7 +147,7 @@ class Holdings:
     def settled(self, batch_id: str, now: float) -> None:
         """Every execution of the batch has a result (committed soon by the results thread)."""
         with self._lock:
-            self._held.pop(batch_id, None)
+            self._drop(batch_id)
             self._settling[batch_id] = now
             self._recent[batch_id] = None
             while len(self._recent) > RECENT_KEPT:
@@ -117,12 +161,13 @@ class Holdings:
                     if h.stamp is not None and h.stamp not in keep
                     and current is not None and h.stamp < current]
             for batch_id in gone:
-                del self._held[batch_id]
+                self._drop(batch_id)
             self.revoked += len(gone)
             return gone
 
     def report(self, now: float, now_wall: float) -> tuple[list[str], list[str]]:
         """(held, settling) batch ids for a heartbeat, after forgetting what is long over."""
+        self._fence_silent()
         with self._lock:
             self._forget_orphans()
             if not self.results_pending:
@@ -130,22 +175,33 @@ class Holdings:
                     self._settling.popitem(last=False)
             return list(self._held), list(self._settling)
 
+    def _fence_silent(self) -> None:
+        """Count as lost each executor silent for EXECUTOR_SILENT, once it is fenced (killed,
+        outside the lock: that takes a moment). One that cannot be fenced stays counted live."""
+        with self._lock:
+            silent = [(e, seen) for e, seen in self._executors.items()
+                      if self._drained - seen.seen > EXECUTOR_SILENT]
+        for executor, seen in silent:
+            if not self._fence(seen.pid):
+                continue
+            with self._lock:
+                if self._executors.get(executor) is not seen:
+                    continue  # it reported meanwhile (or restarted: counted by vouch)
+                del self._executors[executor]
+                self._last_loss = self._drained
+            log.warning("executor %d sent no report for %.0f s: counted as lost", executor,
+                        EXECUTOR_SILENT)
+
     def _forget_orphans(self) -> None:
         """Stop listing batches a lost executor took with it (the leader re-sends them once
         their deadline passed). Under the lock."""
-        for executor in [e for e, seen in self._executors.items()
-                         if self._drained - seen.seen > EXECUTOR_SILENT]:
-            del self._executors[executor]
-            self._last_loss = self._drained
-            log.warning("executor %d sent no report for %.0f s: counted as lost", executor,
-                        EXECUTOR_SILENT)
         if self._drained - self._last_loss < VOUCH_WAIT:
             return  # the live executors' reports since the loss have not all been read
         orphans = [b for b, h in self._held.items()
                    if h.relayed is not None and h.relayed <= self._last_loss
                    and h.vouched <= self._last_loss]
         for batch_id in orphans:
-            del self._held[batch_id]
+            self._drop(batch_id)
         if orphans:
             self.orphaned += len(orphans)
             log.warning("%d batches relayed before an executor was lost and held by no live "

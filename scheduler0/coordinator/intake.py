@@ -3,6 +3,10 @@ executors (ipc PUSH, round-robin over the connected executors), unless they are 
 batch held here or were placed under a lease this node lost. It also takes the leader's lease
 acks and publishes this node's lease to its executors (ipc PUB `leases`), which deliver a batch
 only while the lease it was placed under is valid.
+
+A batch of a rate-limited project (it carries the project's `rate_limit`) waits at its
+project's gate (scheduler0.rationing) until its tick is due and the limit lets it go, then goes
+on as any other: still held here while it waits, so the leader waits for it however late.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from scheduler0.config import Settings
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.placement import NodeReports
 from scheduler0.coordinator.supervised import SupervisedThread
+from scheduler0.rationing import Rationing
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,9 @@ class IntakeRelay(SupervisedThread):
         self.keeper = keeper or LeaseKeeper()
         self.relayed = 0
         self.stale_dropped = 0
+        # Read by the status thread too (rate_limit_stats): touched under the lock.
+        self.rationing: Rationing[messages.Batch] = Rationing()
+        self._rationing_lock = threading.Lock()
 
     def loop(self) -> None:
         intake = transport.Socket("pull", f"tcp://{self.settings.intake_address}", bind=True,
@@ -80,26 +88,58 @@ class IntakeRelay(SupervisedThread):
                     # Again and again, so an executor that (re)started learns it promptly.
                     lease_out.send(self.keeper.snapshot().state(), block=False)
                     next_publish = clock.monotonic() + leases.HEARTBEAT_INTERVAL / 2
+                if self.rationing:  # one check a pass while no batch has a rate limit
+                    waiting.extend(self.let_through())
                 while waiting and to_executors.send(waiting[0], block=False):
                     self.holdings.relayed(waiting.popleft().batch_id, clock.monotonic())
                     self.relayed += 1
-                message = intake.recv(timeout=0.01 if waiting else 0.05)
-                if message is None:  # nothing yet, or unreadable (logged by the channel)
-                    continue
-                if isinstance(message, messages.Heartbeat):
-                    self.reports.put(messages.as_map(message))
-                elif isinstance(message, messages.LeaseAck):
-                    if self._take_ack(message):
-                        lease_out.send(self.keeper.snapshot().state(), block=False)
-                elif self._admit(message):
-                    # Queued here, never blocking: heartbeats and lease acks share this
-                    # socket and must be read even while every executor is full. What waits
-                    # is bounded by what the leader planned (its look-ahead) for this node.
-                    waiting.append(message)
+                message = intake.recv(timeout=0.01 if waiting or self.rationing else 0.05)
+                if message is not None:  # None: nothing yet, or unreadable (logged)
+                    self._take(message, waiting, lease_out)
         finally:
             intake.close()
             to_executors.close()
             lease_out.close()
+
+    def _take(self, message: messages.Batch | messages.Heartbeat | messages.LeaseAck,
+              waiting: deque[messages.Batch], lease_out: transport.Socket) -> None:
+        if isinstance(message, messages.Heartbeat):
+            self.reports.put(messages.as_map(message))
+        elif isinstance(message, messages.LeaseAck):
+            if self._take_ack(message):
+                lease_out.send(self.keeper.snapshot().state(), block=False)
+        elif self._admit(message):
+            # Queued here, never blocking: heartbeats and lease acks share this socket and
+            # must be read even while every executor is full. What waits is bounded by what
+            # the leader planned (its look-ahead) for this node.
+            if message.rate_limit is None or not message.executions:
+                waiting.append(message)
+            else:
+                self.hold_at_limit(message)
+
+    def hold_at_limit(self, batch: messages.Batch) -> None:
+        """Queue an admitted batch of a rate-limited project at its project's gate."""
+        assert batch.rate_limit is not None
+        now, wall = clock.monotonic(), clock.now()
+        due = now + max(0.0, batch.fire_at - wall)
+        with self._rationing_lock:
+            self.rationing.offer(batch.executions[0].project_id, batch.rate_limit, batch,
+                                 len(batch.executions), due, now)
+
+    def let_through(self) -> list[messages.Batch]:
+        """The gated batches their limits let go now, counted in flight from here on."""
+        with self._rationing_lock:
+            released = self.rationing.release(clock.monotonic(), self.holdings.in_flight)
+        # A batch no longer held was revoked while it waited: the leader re-sent it elsewhere.
+        return [batch for project_id, batch, size in released
+                if self.holdings.ration(batch.batch_id, project_id, size)]
+
+    def rate_limit_stats(self) -> dict[str, dict[str, float]]:
+        """Per rate-limited project seen here (id as text): executions waiting at its limit
+        now, and the seconds its ticks waited in all."""
+        with self._rationing_lock:
+            stats = self.rationing.stats(clock.monotonic())
+        return {str(project_id): values for project_id, values in stats.items()}
 
     def _take_ack(self, ack: messages.LeaseAck) -> bool:
         """Apply the leader's ack for this node; True when the lease changed."""

@@ -32,8 +32,9 @@ DESK_INTERVAL = 0.1  # seconds between looks at the heartbeats (they come every 
 class LeaseBook:
     """The leader's `LeaseTable` for its current term, and the lapses not yet taken back."""
 
-    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, own: int | None = None) -> None:
         self.clock = clock
+        self.own = own  # the leader's own node id (leases.LeaseTable.own)
         self.lock = threading.RLock()
         self._table: leases.LeaseTable | None = None
         self._lapsed: set[int] = set()
@@ -43,7 +44,8 @@ class LeaseBook:
         with self.lock:
             if self._table is None or self._table.term != term:
                 # The lease desk reads the revoked leases before it observes any heartbeat.
-                self._table = leases.LeaseTable(term, self.clock.monotonic(), revoked=None)
+                self._table = leases.LeaseTable(term, self.clock.monotonic(), revoked=None,
+                                                own=self.own)
                 self._lapsed.clear()
             return self._table
 

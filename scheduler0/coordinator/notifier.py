@@ -180,8 +180,8 @@ class Notifier(SupervisedThread):
         """One signed POST through the callbacks' client (its request, headers and signature,
         timed out after JobExecutionTimeout); (status, None) on a 2xx."""
         try:
-            # The Deliverer's single-request step: the one place requests are signed and sent.
-            return await deliverer._attempt(chunk, secret, int(self.clock.now()), previous)
+            # The one place requests are signed and sent: notifications as callbacks are.
+            return await deliverer.send_once(chunk, secret, int(self.clock.now()), previous)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not retry forever nor kill the thread

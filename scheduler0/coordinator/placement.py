@@ -3,10 +3,16 @@
 A node is healthy when its lease is live (scheduler0.leases), Raft counts it a member it is
 connected to, and it reports no memory pressure. The leader's own executors take work only
 when no other node is healthy, so one node left runs everything.
+
+The batches of a rate-limited project all go to one node, which rations them
+(scheduler0.rationing): the healthy node the project's id ranks first by rendezvous hashing,
+so it stays the same while the healthy nodes do, and only the projects of a node that left
+or joined move.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -79,3 +85,19 @@ class Placement:
         node = min(loads, key=lambda n: (loads[n], n))
         self._assigned[node] += 1
         return node
+
+    def for_project(self, project_id: int, exclude: int | None = None) -> int:
+        """The node for every batch of rate-limited project `project_id`; self if no other
+        node is healthy (as `choose`)."""
+        peers = [n for n in self.healthy_peers() if n != exclude]
+        if not peers:
+            return self.settings.node_id
+        node = max(peers, key=lambda n: (rendezvous_rank(project_id, n), n))
+        self._assigned[node] += 1
+        return node
+
+
+def rendezvous_rank(project_id: int, node_id: int) -> int:
+    """The rank of a node for a project: the highest-ranked healthy node takes it."""
+    digest = hashlib.blake2b(f"{project_id}:{node_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")

@@ -17,18 +17,23 @@ still `scheduled`: a late result that wins the race is kept, one that comes afte
 A batch a request committed (a run-now, a redelivery, a backfill: scheduler0.manual) is sent
 in the first round after its commit, then watched, re-sent and reconciled as a planned one,
 except that it is never recorded missed however late it is.
+
+A rate-limited project's executions go in batches of their own, carrying its limit, all to one
+node (Placement.for_project), which rations them (scheduler0.rationing). The limits are read
+once a round; while no project has one, that read is all a round does about them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgspec
 
-from scheduler0 import leases, manual, messages, transport
+from scheduler0 import leases, manual, messages, rationing, transport
 from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
 from scheduler0.coordinator.dispatcher import (
@@ -85,7 +90,7 @@ class Planner(SupervisedThread):
                  proof: LeadershipProof | None = None, *, clock: Clock = SYSTEM_CLOCK,
                  pusher: Callable[[], Pusher] | None = None):
         super().__init__("planner", lifecycle.stopping, clock)
-        self.book = book or LeaseBook(clock)
+        self.book = book or LeaseBook(clock, own=settings.node_id)
         self.proof = proof or LeadershipProof(raft, clock)
         self.settings = settings
         self.raft = raft
@@ -101,6 +106,7 @@ class Planner(SupervisedThread):
         self.leases: leases.LeaseTable | None = None  # this term's, shared with the lease desk
         self._reconciled = False
         self._taking_back: set[int] = set()  # nodes whose lease lapsed, batches not all re-sent
+        self.limits: dict[int, messages.RateLimit] = {}  # rate-limited projects, read a round
         self.stats: dict[str, Any] = {
             "rounds": 0, "planned": 0, "missed": 0, "redispatched": 0, "undelivered": 0,
             "overdue_settling": 0, "overdue_held": 0, "batches": 0, "last_round_ms": 0.0,
@@ -145,6 +151,7 @@ class Planner(SupervisedThread):
             self._reconciled = False
             self.stats["leading_since"] = self.clock.now()
             self.stats["last_round_at"] = self.clock.monotonic()
+        self.limits = reader.rate_limits()
         self.take_back_lapsed(reader, dispatcher)
         if not self._reconciled:
             with self.book.lock:
@@ -255,7 +262,8 @@ class Planner(SupervisedThread):
                                  horizon, self.settings.misfire_threshold,
                                  self.settings.misfire_run_all_cap)
         self.placement.start_round()
-        batches = planning.make_batches(plan, lambda _i: self.placement.choose())
+        batches = planning.make_batches(plan, lambda _i: self.placement.choose(), self.limits,
+                                        self.placement.for_project)
         settled = self._commit_plan(batches, planning.missed_entries(plan), plan.advances)
         dispatched = self._dispatch(reader, dispatcher,
                                     [b for b in batches if b.id not in settled])
@@ -294,11 +302,17 @@ class Planner(SupervisedThread):
             return 0
         keys = self._signing_keys(reader, {j.project_id for b in batches for j in b.jobs})
         sent = 0
+        ahead: Counter[int] = Counter()  # of each rate-limited project, sent this round
         for batch in batches:
             # A batch sent after its tick (a slow round) gets the whole delivery budget from
             # now, as a re-send does: counted from its tick, it would be overdue, and sent
             # again, while its executor is still delivering it.
             deadline = self._deadline(max(batch.fire_at, self.clock.now()), batch.jobs)
+            if batch.rate_limit is not None:
+                project_id = batch.jobs[0].project_id
+                deadline += rationing.queue_allowance(
+                    batch.rate_limit, ahead[project_id], self.settings.job_execution_timeout)
+                ahead[project_id] += len(batch.jobs)
             self._send(dispatcher, batch, keys, deadline, attempts=1)
             sent += len(batch.jobs)
         self.stats["planned"] += sent
@@ -317,7 +331,9 @@ class Planner(SupervisedThread):
             if not pending:
                 continue  # its job was deleted: the pruner settles it
             fire_at = reader.batch_fire_at(batch_id)
-            batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose())
+            limit = self._limit_of(pending)
+            batch = planning.Batch(batch_id, fire_at, pending, self._node_for(pending, limit),
+                                   limit)
             keys = self._signing_keys(reader, {j.project_id for j in pending})
             # A backfilled tick is in the past: its budget starts now, as a late batch's does.
             deadline = self._deadline(max(fire_at, self.clock.now()), pending)
@@ -434,7 +450,9 @@ class Planner(SupervisedThread):
     def _resend(self, reader: PlanningReader, dispatcher: Pusher, batch_id: str, fire_at: int,
                 pending: list[planning.PlannedJob], now: float, attempt: int,
                 exclude: int | None = None, *, reason: str) -> int:
-        batch = planning.Batch(batch_id, fire_at, pending, self.placement.choose(exclude=exclude))
+        limit = self._limit_of(pending)
+        batch = planning.Batch(batch_id, fire_at, pending,
+                               self._node_for(pending, limit, exclude), limit)
         keys = self._signing_keys(reader, {j.project_id for j in pending})
         # Not before the tick's own deadline: a batch re-sent early still has to wait for it.
         deadline = self._deadline(max(fire_at, now), pending)
@@ -442,6 +460,24 @@ class Planner(SupervisedThread):
         self.stats["redispatched"] += len(pending)
         self.stats["redispatched_by"][reason] += len(pending)
         return len(pending)
+
+    def _limit_of(self, jobs: Sequence[planning.PlannedJob]) -> messages.RateLimit | None:
+        """The rate limit a batch of `jobs` carries: its project's, when all are of one
+        rate-limited project (a batch planned before the limit was set may mix projects: it
+        goes unlimited)."""
+        if not self.limits or not jobs:
+            return None
+        project_id = jobs[0].project_id
+        limit = self.limits.get(project_id)
+        if limit is None or any(job.project_id != project_id for job in jobs):
+            return None
+        return limit
+
+    def _node_for(self, jobs: Sequence[planning.PlannedJob], limit: messages.RateLimit | None,
+                  exclude: int | None = None) -> int:
+        if limit is None:
+            return self.placement.choose(exclude=exclude)
+        return self.placement.for_project(jobs[0].project_id, exclude)
 
     def _deadline(self, fire_at: float, jobs: Sequence[planning.PlannedJob]) -> float:
         """When the results of `jobs` firing at `fire_at` are overdue: their own delivery
@@ -465,7 +501,8 @@ class Planner(SupervisedThread):
         with self.book.lock:
             stamp = (self.leases.term, self.leases.epoch_of(batch.node_id))
         message = messages.Batch.of(batch.id, batch.fire_at, batch.jobs, keys.current, deadline,
-                                    term=self.raft.term, lease=stamp, previous=keys.previous)
+                                    term=self.raft.term, lease=stamp, previous=keys.previous,
+                                    rate_limit=batch.rate_limit)
         if manual.is_requested(batch.id):
             message = _with_own_execution_ids(message)
         self._still_leading()

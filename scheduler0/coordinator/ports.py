@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scheduler0.messages import Message, PreviousSecret
+from scheduler0.messages import Message, PreviousSecret, RateLimit
 from scheduler0.schedule.planning import DueSchedule, PlannedJob
 
 
@@ -62,6 +62,8 @@ class PlanningReader(Protocol):
     def planning_paused(self) -> bool: ...
 
     def requested_batches(self) -> list[str]: ...
+
+    def rate_limits(self) -> dict[int, RateLimit]: ...
 
 
 class Pusher(Protocol):

@@ -16,6 +16,7 @@ from scheduler0 import clock, messages, secrets_file, transport
 from scheduler0.clock import SYSTEM_CLOCK
 from scheduler0.config import Settings
 from scheduler0.coordinator.dispatcher import LeadershipProof
+from scheduler0.coordinator.fencing import fence_executor
 from scheduler0.coordinator.heartbeat import Heartbeat
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.intake import IntakeRelay, LeaseKeeper
@@ -60,11 +61,12 @@ class Coordinator:
         self.raft.start()
         server = transport.RouterServer(self.settings.ipc("commands"))
         stopping = self.lifecycle.stopping
-        holdings, keeper = Holdings(), LeaseKeeper()
+        holdings, keeper = Holdings(fence=fence_executor), LeaseKeeper()
         self.intake = IntakeRelay(self.settings, stopping, self.curve, self.reports,
                                   lambda: self.raft.term, holdings, keeper)
         self.results = ResultCollector(self.settings, stopping, self.raft.submit, holdings)
-        book, proof = LeaseBook(self.clock), LeadershipProof(self.raft, self.clock)
+        book = LeaseBook(self.clock, own=self.settings.node_id)
+        proof = LeadershipProof(self.raft, self.clock)
         self.planner = Planner(self.settings, self.raft, self.lifecycle, self._pipeline_reader,
                                self.curve, self.reports, book, proof, clock=self.clock)
         self.desk = LeaseDesk(self.settings, self.raft, stopping, self.reports, self.curve,
@@ -158,7 +160,8 @@ class Coordinator:
                             "stale_dropped": self.intake.stale_dropped,
                             "duplicates_dropped": holdings.duplicates_dropped,
                             "revoked": holdings.revoked, "orphaned": holdings.orphaned,
-                            "held": holdings.count()}
+                            "held": holdings.count(),
+                            "rate_limited": self.intake.rate_limit_stats()}
         status["lease"] = self._own_lease()
         status["leases"] = self.planner.book.view()
         status["threads"] = {t.name: t.alive() for t in self.threads}

@@ -401,7 +401,7 @@ class Deliverer:
             send.started_ms = int(sent_at * 1000)
             for scheduled_at, count in send.chunk.ticks:
                 self.metrics.observe_lateness(sent_at - scheduled_at, count)
-        return await self._attempt(send.chunk, send.secret, int(sent_at), send.previous)
+        return await self.send_once(send.chunk, send.secret, int(sent_at), send.previous)
 
     def _outcomes(self, send: _Send, status: int | None,
                   error: str | None) -> list[Outcome]:
@@ -416,10 +416,17 @@ class Deliverer:
                         error=error, started_at_ms=send.started_ms, finished_at_ms=finished_ms)
                 for eid in chunk.execution_ids]
 
-    async def _attempt(self, chunk: Chunk, secret: str | None, timestamp: int,
-                       previous: PreviousSecret | None = None) -> tuple[int | None, str | None]:
-        """One request: (status, None) on success (2xx, or the job's success codes), else
-        (status or None, reason)."""
+    async def send_once(self, chunk: Chunk, secret: str | None, timestamp: int,
+                        previous: PreviousSecret | None = None) -> tuple[int | None, str | None]:
+        """Send `chunk` in one request, with no retry: (status, None) on success (2xx, or the
+        job's success codes), else (status or None, the reason).
+
+        The request is signed with `secret` at `timestamp` (epoch s; None: unsigned), and
+        with `previous` too while its grace period lasts. When the network policy restricts
+        callbacks, the session's resolver checks every address it connects to against it
+        (SSRF; checked at connect, so a name that re-resolves elsewhere cannot slip past
+        `problem`, the pre-check) and the attempt fails naming the refused address. Retries,
+        backoff and metrics are the caller's (deliver's, or the notifier's)."""
         assert self._session is not None, "Deliverer.start() was not awaited"
         delivery = chunk.delivery
         if delivery is None:  # the usual chunk: the node's settings, a POST

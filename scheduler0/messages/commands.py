@@ -62,11 +62,15 @@ import msgspec
 from scheduler0 import clock, notifications
 from scheduler0.errors import ApiError, ValidationError
 from scheduler0.messages import fields
+from scheduler0.messages.wire import RateLimit
 from scheduler0.vocabulary import (
     BULK_ACTIONS,
     CREDENTIAL_ROLES,
     DEFAULT_CREDENTIAL_ROLE,
     FINAL_STATES,
+    RATE_CONCURRENCY_RANGE,
+    RATE_PER_SECOND_RANGE,
+    BulkAction,
     ExecutionState,
     execution_id,
 )
@@ -256,9 +260,10 @@ class CredentialDelete(Body, frozen=True, kw_only=True):
 
 
 class ProjectCreate(Body, frozen=True, kw_only=True):
-    """`notification_url` (None: no failure notifications) and `notification_format`
-    (scheduler0.notifications.FORMATS) are left out of the journal while they have their
-    defaults, so a project without notifications is written as before they existed."""
+    """`notification_url` (None: no failure notifications), `notification_format`
+    (scheduler0.notifications.FORMATS) and `rate_limit` (None: unlimited) are left out of the
+    journal while they have their defaults, so a project without them is written as before
+    they existed."""
 
     TYPE = PROJECT_CREATE
     name: str
@@ -266,6 +271,7 @@ class ProjectCreate(Body, frozen=True, kw_only=True):
     description: str = ""
     notification_url: str | None = None
     notification_format: str = notifications.DEFAULT_FORMAT
+    rate_limit: RateLimit | None = None
 
     def encode(self) -> dict[str, Any]:
         encoded = super().encode()
@@ -273,6 +279,8 @@ class ProjectCreate(Body, frozen=True, kw_only=True):
             del encoded["notification_url"]
         if self.notification_format == notifications.DEFAULT_FORMAT:
             del encoded["notification_format"]
+        if self.rate_limit is None:
+            del encoded["rate_limit"]
         return encoded
 
     @classmethod
@@ -282,7 +290,31 @@ class ProjectCreate(Body, frozen=True, kw_only=True):
                    signing_secret=fields.req_str(data, "signing_secret"),
                    notification_url=fields.opt_str(data, "notification_url", None),
                    notification_format=_notification_format(data) or (
-                       notifications.DEFAULT_FORMAT))
+                       notifications.DEFAULT_FORMAT),
+                   rate_limit=rate_limit_of(data.get("rate_limit")))
+
+
+def rate_limit_of(value: Any) -> RateLimit | None:
+    """A body's `rate_limit` (None when absent, null or with neither kind of limit)."""
+    if value is None:
+        return None
+    limit = fields.mapping(value, "rate_limit")
+    concurrency = fields.opt_int(limit, "concurrency", "rate_limit.")
+    per_second = limit.get("per_second")
+    if concurrency is not None and not (
+            RATE_CONCURRENCY_RANGE[0] <= concurrency <= RATE_CONCURRENCY_RANGE[1]):
+        raise ValidationError(f"rate_limit.concurrency must be {RATE_CONCURRENCY_RANGE[0]}-"
+                              f"{RATE_CONCURRENCY_RANGE[1]}, got {concurrency}")
+    if per_second is not None:
+        if isinstance(per_second, bool) or not isinstance(per_second, (int, float)) or not (
+                RATE_PER_SECOND_RANGE[0] <= per_second <= RATE_PER_SECOND_RANGE[1]):
+            raise ValidationError(f"rate_limit.per_second must be a number "
+                                  f"{RATE_PER_SECOND_RANGE[0]}-{RATE_PER_SECOND_RANGE[1]}, "
+                                  f"got {per_second!r}")
+        per_second = float(per_second)
+    if concurrency is None and per_second is None:
+        return None
+    return RateLimit(concurrency=concurrency, per_second=per_second)
 
 
 def _notification_format(data: Mapping[str, Any]) -> str | None:
@@ -310,6 +342,8 @@ class ProjectUpdate(Body, frozen=True, kw_only=True, omit_defaults=True):
     notification_url: str | None = None
     notification_format: str | None = None
     remove_notification_url: bool = False  # no more notifications (the URL becomes NULL)
+    rate_limit: RateLimit | None = None
+    remove_rate_limit: bool = False  # unlimited again
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
@@ -321,23 +355,34 @@ class ProjectUpdate(Body, frozen=True, kw_only=True, omit_defaults=True):
         if remove and url is not None:
             raise ValidationError("notification_url and remove_notification_url contradict "
                                   "each other; send one")
+        limit = rate_limit_of(data.get("rate_limit"))
+        remove_limit = fields.opt_bool(data, "remove_rate_limit", False)
+        if remove_limit and limit is not None:
+            raise ValidationError("rate_limit and remove_rate_limit contradict each other; "
+                                  "send one")
         return cls(id=fields.req_int(data, "id"), name=fields.opt_str(data, "name", None),
                    description=fields.opt_str(data, "description", None),
                    signing_secret=fields.opt_str(data, "signing_secret", None),
                    grace_seconds=grace, notification_url=url,
                    notification_format=_notification_format(data),
-                   remove_notification_url=remove)
+                   remove_notification_url=remove, rate_limit=limit,
+                   remove_rate_limit=remove_limit)
 
-    def changes(self) -> dict[str, str | None]:
-        """The fields to change, in a fixed order (notification_url None: removed)."""
+    def changes(self) -> dict[str, Any]:
+        """The columns to change, in a fixed order (notification_url None: removed; the rate
+        limit's columns None: unlimited)."""
         given = {"name": self.name, "description": self.description,
                  "signing_secret": self.signing_secret,
                  "notification_url": self.notification_url,
                  "notification_format": self.notification_format}
-        changed: dict[str, str | None] = {
+        changed: dict[str, Any] = {
             name: value for name, value in given.items() if value is not None}
         if self.remove_notification_url:
             changed["notification_url"] = None
+        if self.rate_limit is not None or self.remove_rate_limit:
+            limit = self.rate_limit or RateLimit()
+            changed["rate_concurrency"] = limit.concurrency
+            changed["rate_per_second"] = limit.per_second
         return changed
 
 
@@ -616,7 +661,8 @@ class OperationCreate(Body, frozen=True, kw_only=True, omit_defaults=True):
     request gave it: {"ids": [...]} or {"filter": {...}}), applied by OperationStep commands
     that `runner_token` on node `runner_node` sends. `scope`: the projects the creating
     credential is limited to (None: every one); `projects`: those the operation concerns
-    (None: not known, shown only to credentials for every project); `labels`: set_labels's."""
+    (None: not known, shown only to credentials for every project); `labels`: set_labels's;
+    `data`: run's, delivered by each run-now instead of its job's (None: the job's)."""
 
     TYPE = OPERATION_CREATE
     action: str
@@ -628,6 +674,7 @@ class OperationCreate(Body, frozen=True, kw_only=True, omit_defaults=True):
     labels: dict[str, Any] | None = None
     scope: list[int] | None = None
     projects: list[int] | None = None
+    data: str | None = None
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
@@ -637,6 +684,8 @@ class OperationCreate(Body, frozen=True, kw_only=True, omit_defaults=True):
                                   f"got {body.action!r}")
         if body.total < 0:
             raise ValidationError(f"total must not be negative, got {body.total}")
+        if body.data is not None and body.action != BulkAction.RUN.value:
+            raise ValidationError(f"data applies only to the action run, not {body.action}")
         return body
 
 

@@ -111,6 +111,15 @@ class PreviousSecret(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: int
 
 
+class RateLimit(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A project's limit on its receivers: executions in flight at once (`concurrency`) and
+    started per second (`per_second`); None is no limit of that kind. A project's journal
+    entries and the batches of a limited project carry it in this shape."""
+
+    concurrency: int | None = None
+    per_second: float | None = None
+
+
 class Batch(Message, frozen=True, kw_only=True, tag="batch"):
     """Executions of one tick for one node, delivered no earlier than `fire_at` (epoch s).
 
@@ -122,6 +131,9 @@ class Batch(Message, frozen=True, kw_only=True, tag="batch"):
     `deliveries` holds the distinct delivery settings of its jobs that have their own, each
     once (executions name theirs by index), so the node that delivers looks nothing up; a node
     of the previous release ignores them and delivers with its own settings.
+    `rate_limit` is set on the batches of a rate-limited project (every execution of such a
+    batch is of that one project): the node that takes it lets it go to its executors only
+    within the limit (scheduler0.rationing); a node of the previous release ignores it.
     """
 
     batch_id: str
@@ -134,11 +146,13 @@ class Batch(Message, frozen=True, kw_only=True, tag="batch"):
     unreadable: list[Unreadable] = []
     previous_secrets: dict[str, PreviousSecret] = {}  # project id (as text) -> its previous
     deliveries: list[Delivery] = []
+    rate_limit: RateLimit | None = None
 
     @classmethod
     def of(cls, batch_id: str, fire_at: int, jobs: Sequence[Job], secrets: Mapping[int, str],
            deadline: float, term: int | None = None, lease: LeaseId | None = None,
-           previous: Mapping[int, PreviousSecret] | None = None) -> Batch:
+           previous: Mapping[int, PreviousSecret] | None = None,
+           rate_limit: RateLimit | None = None) -> Batch:
         """The batch of `jobs` firing at `fire_at`, with their projects' signing secrets (and
         the previous ones still in their grace period) and their delivery settings."""
         from scheduler0.vocabulary import execution_id
@@ -165,7 +179,7 @@ class Batch(Message, frozen=True, kw_only=True, tag="batch"):
                    executions=executions, term=term, lease=lease,
                    signing_secrets={str(p): secrets[p] for p in projects if p in secrets},
                    previous_secrets={str(p): previous[p] for p in projects if p in previous},
-                   deliveries=list(index))
+                   deliveries=list(index), rate_limit=rate_limit)
 
 
 # -- results and load: executors -> their coordinator --------------------------------------------

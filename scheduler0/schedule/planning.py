@@ -12,12 +12,13 @@ only, so a re-planned or re-dispatched tick has the same id on every node.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from scheduler0 import rationing
 from scheduler0.delivery.core import delivery_budget
-from scheduler0.messages import Delivery
+from scheduler0.messages import Delivery, RateLimit
 from scheduler0.schedule import Schedule, ScheduleCache, decide_misfires
 
 # Executions per batch (one ZeroMQ message, one PLAN command). A PLAN row is [job_id,
@@ -148,6 +149,7 @@ class Batch:
     fire_at: int
     jobs: Sequence[PlannedJob]
     node_id: int
+    rate_limit: RateLimit | None = None  # its project's: a limited project's batch has no other
 
 
 class Missed(NamedTuple):
@@ -157,12 +159,45 @@ class Missed(NamedTuple):
     jobs: Sequence[PlannedJob]
 
 
-def make_batches(plan: Plan, node_for: Any) -> list[Batch]:
-    """Split each tick's jobs into batches; `node_for(batch_index)` picks the target node."""
+def make_batches(plan: Plan, node_for: Any, limits: Mapping[int, RateLimit] | None = None,
+                 node_of_project: Callable[[int], int] | None = None) -> list[Batch]:
+    """Split each tick's jobs into batches; `node_for(batch_index)` picks the target node.
+
+    The jobs of a project in `limits` (rate-limited) go in batches of their own, of at most
+    rationing.batch_limit executions, each carrying the limit, all of a round to the node
+    `node_of_project(project_id)` picks."""
+    if limits:
+        assert node_of_project is not None
+        return _batches_with_limits(plan, node_for, limits, node_of_project)
     batches: list[Batch] = []
     for tick in sorted(plan.fires):
         for part in chunk(sorted(plan.fires[tick], key=lambda j: j.id)):
             batches.append(Batch(batch_id(tick, part), tick, part, node_for(len(batches))))
+    return batches
+
+
+def _batches_with_limits(plan: Plan, node_for: Any, limits: Mapping[int, RateLimit],
+                         node_of_project: Callable[[int], int]) -> list[Batch]:
+    batches: list[Batch] = []
+    nodes: dict[int, int] = {}  # project id -> its node this round
+    for tick in sorted(plan.fires):
+        jobs = sorted(plan.fires[tick], key=lambda j: j.id)
+        limited: dict[int, list[PlannedJob]] = {}
+        free = []
+        for job in jobs:
+            if job.project_id in limits:
+                limited.setdefault(job.project_id, []).append(job)
+            else:
+                free.append(job)
+        for part in chunk(free):
+            batches.append(Batch(batch_id(tick, part), tick, part, node_for(len(batches))))
+        for project_id in sorted(limited):
+            limit = limits[project_id]
+            if project_id not in nodes:
+                nodes[project_id] = node_of_project(project_id)
+            for part in chunk(limited[project_id], rationing.batch_limit(limit, BATCH_SIZE)):
+                batches.append(Batch(batch_id(tick, part), tick, part, nodes[project_id],
+                                     limit))
     return batches
 
 

@@ -75,19 +75,47 @@ def manual_execution(row: Sequence[Any]) -> dict[str, Any]:
 # -- starting them ----------------------------------------------------------------------------
 
 
-def start_run(tx: Tx, job_id: int, project_id: int, data: str | None = None) -> dict[str, Any]:
+def start_run(tx: Tx, job_id: int, project_id: int, data: str | None = None,
+              operation_id: int | None = None) -> dict[str, Any]:
     """A run-now of job `job_id` (of `project_id`; the caller has checked it exists) at the
     command's second: its row, with the data it delivers instead of the job's (None: the
     job's, as it is when delivered), and its batch, planned and unfinished. Returns the
-    execution, scheduled. A bulk run calls this once per job."""
+    execution, scheduled. A bulk run calls this once per job, naming its `operation_id`."""
     cursor = tx.conn.execute(
-        "INSERT INTO runs_manual (project_id, job_id, scheduled_at, data) VALUES (?, ?, ?, ?)",
-        (project_id, job_id, tx.ts_s, data))
+        "INSERT INTO runs_manual (project_id, job_id, scheduled_at, data, operation_id) "
+        "VALUES (?, ?, ?, ?, ?)", (project_id, job_id, tx.ts_s, data, operation_id))
     run = int(cursor.lastrowid or 0)
     batch_id = manual.manual_batch_id(run)
     pending.open_batch(tx.conn, batch_id, tx.ts_s, None, tx.ts_ms, {job_id: project_id})
     return scheduled_execution(ExecutionKey(job_id, tx.ts_s, run), project_id, batch_id, None,
                                tx.ts_ms, Trigger.MANUAL.value, 0)
+
+
+def fired_by(conn: sqlite3.Connection, operation_id: int, after_run: int, offset: int,
+             limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The run-nows bulk run `operation_id` fired, in the order it fired them (by run number),
+    those after run `after_run`: `limit` of them after skipping `offset`, each as it is now
+    (scheduled until its result is recorded), and how many it fired in all (of those the
+    history still holds)."""
+    where = (f"FROM {history.MANUAL_TABLE} INDEXED BY runs_manual_operation "
+             "WHERE operation_id = ?")
+    (total,) = conn.execute(f"SELECT count(*) {where}", (operation_id,)).fetchone()
+    rows = conn.execute(f"SELECT {MANUAL_COLUMNS} {where} AND run > ? ORDER BY run "
+                        "LIMIT ? OFFSET ?", (operation_id, after_run, limit, offset)).fetchall()
+    return [_as_it_is(conn, row) for row in rows], int(total)
+
+
+def _as_it_is(conn: sqlite3.Connection, row: Sequence[Any]) -> dict[str, Any]:
+    """A runs_manual row (MANUAL_COLUMNS) as an execution: settled, or still in flight."""
+    if row[history.STATE] is not None:
+        return manual_execution(row)
+    key = ExecutionKey(row[history.JOB], row[history.TICK], row[RUN])
+    batch_id = manual.manual_batch_id(row[RUN])
+    batch = pending.load(conn, batch_id)  # None once its job is deleted (the pruner settles it)
+    return scheduled_execution(key, row[history.PROJECT], batch_id,
+                               None if batch is None else batch.node_id,
+                               row[history.TICK] * 1000 if batch is None else batch.planned_at_ms,
+                               Trigger.MANUAL.value, row[REDELIVERIES])
 
 
 def job_project(conn: sqlite3.Connection, job_id: int) -> int:

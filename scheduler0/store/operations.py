@@ -5,7 +5,7 @@ An operation row dict:
 
     {id, action, selection, labels, total, done, skipped, skipped_ids, state, errors, scope,
      projects, created_by, runner_node, runner_token, created_at_ms, updated_at_ms,
-     finished_at_ms}
+     finished_at_ms, data}
 
 (selection, labels, skipped_ids, errors, scope and projects decoded from their JSON columns). The pause row:
 {paused, paused_at_ms, paused_by, reason, resumed_at_ms, resumed_by}.
@@ -36,7 +36,7 @@ FAILED = OperationState.FAILED.value
 
 COLUMNS = ("id", "action", "selection", "labels", "total", "done", "skipped", "skipped_ids",
            "state", "errors", "scope", "projects", "created_by", "runner_node", "runner_token",
-           "created_at_ms", "updated_at_ms", "finished_at_ms")
+           "created_at_ms", "updated_at_ms", "finished_at_ms", "data")
 _JSON_COLUMNS = frozenset({"selection", "labels", "skipped_ids", "errors", "scope", "projects"})
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM operations"
 PAUSE_COLUMNS = ("paused", "paused_at_ms", "paused_by", "reason", "resumed_at_ms",

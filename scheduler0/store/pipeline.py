@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from scheduler0.messages import Delivery, PreviousSecret
+from scheduler0.messages import Delivery, PreviousSecret, RateLimit
 from scheduler0.schedule.planning import DueSchedule, PlannedJob
 from scheduler0.store import manual, operations, pending
 from scheduler0.store.reads import Reader
@@ -97,6 +97,16 @@ class PipelineReader(Reader):
                         "previous_signing_secret_expires_at > ?", (*part, now)):
                     found[project_id] = PreviousSecret(secret=secret, expires_at=expires_at)
         return found
+
+    def rate_limits(self) -> dict[int, RateLimit]:
+        """The rate-limited projects and their limits (read from their partial index: no row
+        at all while no project has a limit)."""
+        with self._read() as conn:
+            return {project_id: RateLimit(concurrency=concurrency, per_second=per_second)
+                    for project_id, concurrency, per_second in conn.execute(
+                        "SELECT id, rate_concurrency, rate_per_second FROM projects "
+                        "INDEXED BY projects_rate_limited "
+                        "WHERE rate_concurrency IS NOT NULL OR rate_per_second IS NOT NULL")}
 
     def unfinished_of_batch(self, batch_id: str) -> list[PlannedJob]:
         """The batch's ticks not settled yet, of jobs that still exist, by job id (a run-now's

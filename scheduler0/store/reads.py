@@ -429,6 +429,17 @@ class Reader:
         found = found[:limit]
         return Page(found, total, True, str(found[-1]["id"]) if more and found else None)
 
+    def operation_executions(self, operation_id: int, limit: int = 50, offset: int = 0,
+                             after_run: int = 0) -> Page:
+        """The run-nows bulk run `operation_id` fired (none for another action), in the order
+        it fired them; the operation must be one the scope sees (get_operation)."""
+        with self._read() as conn:
+            found, total = manual.fired_by(conn, operation_id, after_run, max(0, offset),
+                                           limit + 1)
+        more = len(found) > limit
+        found = found[:limit]
+        return Page(found, total, True, found[-1]["execution_id"] if more and found else None)
+
     def running_operations(self) -> list[dict[str, Any]]:
         with self._read() as conn:
             return operations.running(conn)

@@ -6,7 +6,8 @@ One place defines each shape, so the StateMachine's results and the Reader's ans
                 (projects: a sorted list of ids, or None for every project;
                  + secret_hash only from Reader.credential_by_api_key)
     project     {id, name, description, created_at_ms, updated_at_ms,
-                 previous_signing_secret_expires_at, notification_url, notification_format}
+                 previous_signing_secret_expires_at, notification_url, notification_format,
+                 rate_limit}  (rate_limit: {concurrency, per_second}, or None: unlimited)
                 (+ signing_secret only in project.create and a rotating project.update)
     job         {id, project_id, spec, timezone, callback_url, data, execution_type,
                  start_date, end_date, paused, misfire_policy, method, headers, timeout,
@@ -33,7 +34,8 @@ from scheduler0.vocabulary import JOB_COLUMNS, JOB_FIELDS
 
 CREDENTIAL_COLUMNS = "id, api_key, archived, created_at_ms, updated_at_ms, role, project_ids"
 PROJECT_COLUMNS = ("id, name, description, created_at_ms, updated_at_ms, "
-                   "previous_signing_secret_expires_at, notification_url, notification_format")
+                   "previous_signing_secret_expires_at, notification_url, notification_format, "
+                   "rate_concurrency, rate_per_second")
 
 # `j` is jobs (every column, in vocabulary.JOB_COLUMNS order), `s` its schedule, `l` its last
 # result. The last seven columns feed next_execution_at, resolved_spec, completed and the last
@@ -89,7 +91,14 @@ def project(row: Sequence[Any]) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "description": row[2],
             "created_at_ms": row[3], "updated_at_ms": row[4],
             "previous_signing_secret_expires_at": row[5], "notification_url": row[6],
-            "notification_format": row[7]}
+            "notification_format": row[7], "rate_limit": rate_limit(row[8], row[9])}
+
+
+def rate_limit(concurrency: int | None, per_second: float | None) -> dict[str, Any] | None:
+    """A project's rate limit columns read back (None: unlimited)."""
+    if concurrency is None and per_second is None:
+        return None
+    return {"concurrency": concurrency, "per_second": per_second}
 
 
 def job(row: Sequence[Any], cache: ScheduleCache) -> dict[str, Any]:

@@ -464,7 +464,32 @@ _V4: Migration = (
     "CREATE INDEX pending_requested ON pending (batch_id) WHERE open > 0 AND node_id IS NULL",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+_V5: Migration = (
+    # -- per-project rate limits --
+    # A project's limit on its receivers (NULL: none of that kind, as for every existing
+    # project): executions in flight at once and started per second.
+    "ALTER TABLE projects ADD COLUMN rate_concurrency INTEGER "
+    "CHECK (rate_concurrency IS NULL OR rate_concurrency >= 1)",
+    "ALTER TABLE projects ADD COLUMN rate_per_second REAL "
+    "CHECK (rate_per_second IS NULL OR rate_per_second > 0)",
+    # The planner reads the limited projects every round it plans: through this index that is
+    # one short read, and an empty one while no project has a limit.
+    "CREATE INDEX projects_rate_limited ON projects (id) "
+    "WHERE rate_concurrency IS NOT NULL OR rate_per_second IS NOT NULL",
+)
+
+_V6: Migration = (
+    # -- bulk run --
+    # A bulk run (POST /jobs/bulk {"action": "run"}): the data each run-now delivers instead of
+    # its job's (NULL: the job's), and on each run-now the operation that fired it (NULL: a
+    # single POST /jobs/{id}/run), so GET /operations/{id}/executions lists exactly its own.
+    "ALTER TABLE operations ADD COLUMN data TEXT",
+    "ALTER TABLE runs_manual ADD COLUMN operation_id INTEGER",
+    "CREATE INDEX runs_manual_operation ON runs_manual (operation_id, run) "
+    "WHERE operation_id IS NOT NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

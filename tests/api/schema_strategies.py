@@ -65,8 +65,8 @@ FIELD_HINTS: dict[str, Any] = {
     "to": INSTANTS,
     "since": INSTANTS, "until": INSTANTS, "start_date": INSTANTS, "end_date": INSTANTS,
     "run_at": INSTANTS, "name": NAMES, "labels": LABELS,
-    # POST /jobs/bulk: every action, the one not built yet, and ids that exist (or not).
-    "action": st.sampled_from([*BULK_ACTIONS, "run", "RUN", ""]),
+    # POST /jobs/bulk: every action, near misses, and ids that exist (or not).
+    "action": st.sampled_from([*BULK_ACTIONS, "RUN", "stop", ""]),
     "ids": st.one_of(st.lists(st.integers(1, 8), min_size=1, max_size=5, unique=True),
                      st.lists(st.integers(1, 8), min_size=2, max_size=4), GARBAGE),
 }

@@ -12,8 +12,10 @@ import pytest
 from scheduler0 import messages
 from scheduler0.api import bulk, bulk_runner, create_app
 from scheduler0.api.context import EXTENSION
+from scheduler0.api.validation import MAX_DATA_BYTES
 from scheduler0.errors import UnavailableError
 from scheduler0.testing import wait_for
+from scheduler0.vocabulary import parse_execution_key
 from tests.api.helpers import NODE_AUTH, Api, basic_auth, data, error, job_body
 
 BULK = "/api/v1/jobs/bulk"
@@ -223,6 +225,59 @@ def test_a_retry_with_its_idempotency_key_answers_the_same_operation_run_once(
     assert len(steps) == 1 and finished(api, first["id"])["done"] == 3
 
 
+def fired(api: Api, operation_id: int, **query: Any) -> dict[str, Any]:
+    """A page of GET /operations/{id}/executions."""
+    page: dict[str, Any] = data(api.get(f"/api/v1/operations/{operation_id}/executions",
+                                        query_string=query))
+    return page
+
+
+def test_a_bulk_run_fires_each_job_once_paused_ones_too_each_its_own_run_now(
+        api: Api, project: dict[str, Any]) -> None:
+    ids = jobs(api, project["id"], 2) + jobs(api, project["id"], 1, paused=True)
+    done = run(api, {"action": "run", "ids": ids, "data": "bulk"})
+    assert (done["action"], done["state"], done["done"], done["skipped"], done["errors"]) == (
+        "run", "succeeded", 3, 0, [])
+    assert paused(api, ids) == [False, False, True]  # a run leaves the jobs as they are
+    page = fired(api, done["id"])
+    assert (page["total"], page["next_after"]) == (3, None)
+    executions = page["executions"]
+    assert [e["job_id"] for e in executions] == ids
+    assert {e["trigger"] for e in executions} == {"manual"}
+    runs = [parse_execution_key(e["execution_id"]).run for e in executions]
+    assert all(runs) and len(set(runs)) == 3  # run-now ids: never a tick's
+    for execution in executions:
+        found = data(api.get(f"/api/v1/executions/{execution['execution_id']}"))
+        assert (found["job_id"], found["trigger"]) == (execution["job_id"], "manual")
+    first = fired(api, done["id"], limit=2)
+    rest = fired(api, done["id"], limit=2, after=first["next_after"])
+    assert [e["execution_id"] for e in first["executions"] + rest["executions"]] == [
+        e["execution_id"] for e in executions]
+    assert rest["next_after"] is None
+
+
+def test_a_bulk_run_with_data_skips_jobs_delivered_with_get(api: Api,
+                                                             project: dict[str, Any]) -> None:
+    [posted] = jobs(api, project["id"], 1)
+    [got] = jobs(api, project["id"], 1, method="GET")
+    done = run(api, {"action": "run", "ids": [posted, got], "data": "x"})
+    assert (done["done"], done["skipped"], done["skipped_ids"]) == (1, 1, [got])
+    assert f"jobs {got} left as they were: they are delivered with GET" in done["errors"][0]
+    assert [e["job_id"] for e in fired(api, done["id"])["executions"]] == [posted]
+    without = run(api, {"action": "run", "filter": {"project_id": project["id"]}})
+    assert (without["done"], without["skipped"]) == (2, 0)
+
+
+def test_the_executions_of_an_operation_that_is_no_run_are_none(
+        api: Api, project: dict[str, Any]) -> None:
+    done = run(api, {"action": "pause", "ids": jobs(api, project["id"], 1)})
+    assert fired(api, done["id"])["executions"] == []
+    error(api.get(f"/api/v1/operations/{done['id']}/executions?after=7-1"), 400,
+          "invalid_after", "after: '7-1' is not a run-now's execution id")
+    error(api.get("/api/v1/operations/999999999/executions"), 404, "not_found",
+          "operation 999999999 does not exist")
+
+
 # -- the runner's limits and failures ---------------------------------------------------------
 
 
@@ -382,19 +437,17 @@ def test_bad_operation_reads_are_refused_naming_the_field(api: Api, path: str, s
 
 # -- bad requests -----------------------------------------------------------------------------
 
-ACTIONS = "pause, resume, delete, set_labels"
+ACTIONS = "pause, resume, delete, set_labels, run"
 
 
 @pytest.mark.parametrize(("body", "status", "code", "fragment"), [
     ([], 400, "invalid_body", "expected a JSON object"),
     ({}, 400, "invalid_action", f"action: required; use one of {ACTIONS}"),
-    ({"action": "run", "ids": ["MINE"]}, 400, "invalid_action",
-     f"action: run (run the jobs now) is not supported yet; supported actions: {ACTIONS}"),
     ({"action": "stop", "ids": ["MINE"]}, 400, "invalid_action",
      f"'stop' is not an action; use one of {ACTIONS}"),
     ({"action": 3, "ids": ["MINE"]}, 400, "invalid_action", "expected a string, got a number"),
     ({"action": "pause", "zz": 1, "ids": ["MINE"]}, 400, "unknown_field",
-     "'zz': unknown field; accepted fields: action, ids, filter, labels"),
+     "'zz': unknown field; accepted fields: action, ids, filter, labels, data"),
     ({"action": "pause"}, 400, "invalid_ids", "ids: required: name the jobs by ids"),
     ({"action": "pause", "ids": ["MINE"], "filter": {"paused": False}}, 400, "invalid_ids",
      "ids: send ids or filter, not both"),
@@ -449,6 +502,16 @@ ACTIONS = "pause, resume, delete, set_labels"
     ({"action": "set_labels", "ids": ["MINE"],
       "labels": {f"k{i}": "v" for i in range(65)}}, 400, "invalid_labels",
      "65 labels is too many; at most 64"),
+    ({"action": "pause", "ids": ["MINE"], "data": "x"}, 400, "invalid_data",
+     "data: applies only to the action run, not pause"),
+    ({"action": "run", "ids": ["MINE"], "data": 7}, 400, "invalid_data",
+     "data: expected a string, got a number"),
+    ({"action": "run", "ids": ["MINE"], "data": "x" * (MAX_DATA_BYTES + 1)}, 400,
+     "invalid_data", f"data: too large; at most {MAX_DATA_BYTES} bytes"),
+    ({"action": "run", "ids": ["MINE"], "labels": {"a": "b"}}, 400, "invalid_labels",
+     "labels: applies only to the action set_labels, not run"),
+    ({"action": "run", "ids": ["MINE", 999_999_999]}, 404, "not_found",
+     "ids: job 999999999 does not exist; remove it from ids"),
 ])
 def test_bad_bulk_requests_are_refused_naming_the_field_and_the_fix(
         api: Api, project: dict[str, Any], body: Any, status: int, code: str,
@@ -475,6 +538,17 @@ def test_a_filter_that_selects_too_many_is_refused(api: Api, project: dict[str, 
     error(api.post(BULK, json={"action": "pause", "filter": {"project_id": project["id"]}}),
           413, "payload_too_large", "filter: selects more than 2 jobs, the most one operation "
           "may take; narrow it")
+
+
+def test_a_run_that_selects_more_than_a_run_may_is_refused(
+        api: Api, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs(api, project["id"], 3)
+    monkeypatch.setattr(bulk, "MAX_RUN_SELECTED", 2)
+    before = data(api.get("/api/v1/operations"))["total"]
+    error(api.post(BULK, json={"action": "run", "filter": {"project_id": project["id"]}}),
+          413, "payload_too_large", "filter: selects more than 2 jobs, the most a run may "
+          "take; narrow it")
+    assert data(api.get("/api/v1/operations"))["total"] == before
 
 
 def test_a_selection_of_no_job_is_an_operation_finished_at_once(api: Api,

@@ -291,15 +291,19 @@ def targets(api: Api) -> dict[tuple[str, str], Target]:
         ("/projects/{project_id}", "put"): Target(
             lambda: {"description": "base", "rotate_signing_secret": True},
             lambda: f"/api/v1/projects/{renamed['id']}", fill=project_fill),
+        ("/projects/{project_id}", "patch"): Target(
+            lambda: {"description": "base", "rotate_signing_secret": True},
+            lambda: f"/api/v1/projects/{renamed['id']}", fill=project_fill),
         ("/credentials", "post"): Target(dict, lambda: "/api/v1/credentials"),
         ("/credentials/{credential_id}", "put"): Target(
             lambda: {"archived": True}, lambda: f"/api/v1/credentials/{spare['id']}"),
         ("/cluster/members", "post"): Target(
             lambda: {"raft_address": "127.0.0.1:1"}, lambda: "/api/v1/cluster/members",
             headers=basic_auth(*NODE_AUTH), accepts=False),
-        # A job of its own for every probe, which an accepted probe pauses.
+        # A job of its own for every probe, which an accepted probe runs (here nothing
+        # delivers it): run, as data belongs to it alone.
         ("/jobs/bulk", "post"): Target(
-            lambda: {"action": "pause", "ids": [api.job(project["id"])["id"]]},
+            lambda: {"action": "run", "ids": [api.job(project["id"])["id"]]},
             lambda: "/api/v1/jobs/bulk",
             semantic={("action", "enum"): "set_labels needs labels too, which the base body "
                                           "of the other actions may not have"}),
@@ -472,6 +476,8 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
     answered(ledger, api.get(project_path), "/projects/{project_id}", "get")
     answered(ledger, api.put(project_path, json={"rotate_signing_secret": True}),
              "/projects/{project_id}", "put")
+    answered(ledger, api.request("PATCH", project_path, json={"rate_limit": {"concurrency": 2}}),
+             "/projects/{project_id}", "patch")
 
     job = answered(ledger, api.post("/api/v1/jobs", json=job_body(project["id"])), "/jobs",
                    "post")
@@ -529,6 +535,14 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
              message="the bulk pause to finish")
     answered(ledger, api.get(operation_path), "/operations/{operation_id}", "get")
     answered(ledger, api.get("/api/v1/operations"), "/operations", "get")
+    bulk_run = answered(ledger, api.post("/api/v1/jobs/bulk", json={
+        "action": "run", "ids": [job["id"]], "data": "keys"}), "/jobs/bulk", "post")
+    run_path = f"/api/v1/operations/{bulk_run['operation_id']}"
+    wait_for(lambda: data(api.get(run_path))["state"] == "succeeded",
+             message="the bulk run to finish")
+    fired = answered(ledger, api.get(f"{run_path}/executions"),
+                     "/operations/{operation_id}/executions", "get")
+    assert [e["trigger"] for e in fired["executions"]] == ["manual"]
     answered(ledger, api.post("/api/v1/pause", json={"reason": "keys"}), "/pause", "post")
     answered(ledger, api.post("/api/v1/resume"), "/resume", "post")
     answered(ledger, api.delete(job_path), "/jobs/{job_id}", "delete")

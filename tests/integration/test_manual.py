@@ -1,7 +1,7 @@
-"""Run-now, redelivery and backfill on a real node (API -> Raft -> SQLite -> planner -> executor
--> HTTP receiver on port 0): each delivered once with the id it should have, the schedule's own
-ticks unaffected, a retry with the same Idempotency-Key firing nothing more, a redelivery shown
-as a new attempt of the same execution. Loopback only."""
+"""Run-now, redelivery, backfill and a bulk run on a real node (API -> Raft -> SQLite -> planner
+-> executor -> HTTP receiver on port 0): each delivered once with the id it should have, the
+schedule's own ticks unaffected, a retry with the same Idempotency-Key firing nothing more, a
+redelivery shown as a new attempt of the same execution. Loopback only."""
 
 from __future__ import annotations
 
@@ -177,3 +177,39 @@ def test_the_cli_runs_backfills_and_redelivers(node_factory):
                   "--to", format_rfc3339_utc(end), "--dry-run")
         assert (dry["count"], dry["dry_run"]) == (3, True)
         assert node.executions(job_id=job["id"], state="scheduled") == []
+
+
+def test_a_bulk_run_of_five_jobs_delivers_each_once_as_its_own_run_now(node_factory):
+    node = started(node_factory)
+    with Receiver() as rx:
+        project = node.api("POST", "/projects", {"name": "bulk-run"})
+        # New Year's Day only: no tick of the schedule comes while the test runs. One paused:
+        # a bulk run fires it too, as a run-now does.
+        jobs = node.api("POST", "/jobs", [
+            {"project_id": project["id"], "spec": "0 0 1 1 *", "paused": i == 0,
+             "callback_url": rx.url(f"/bulk/{i}")} for i in range(5)])
+        ids = [job["id"] for job in jobs]
+        operation = node.api("POST", "/jobs/bulk", {"action": "run", "ids": ids, "data": "all"})
+        done = wait_for(lambda: (o := node.api("GET", f"/operations/{operation['id']}"))
+                        and o["state"] != "running" and o, timeout=30,
+                        message="the bulk run to finish")
+        assert (done["state"], done["done"], done["skipped"]) == ("succeeded", 5, 0)
+        fired = node.api("GET", f"/operations/{operation['id']}/executions")["executions"]
+        assert [e["job_id"] for e in fired] == ids
+        eids = [e["execution_id"] for e in fired]
+        assert all(parse_execution_key(eid).run for eid in eids) and len(set(eids)) == 5
+        for eid in eids:
+            settled = recorded(node, eid, state="succeeded")
+            assert (settled["trigger"], settled["attempts"]) == ("manual", 1)
+        listed = node.api("GET", f"/operations/{operation['id']}/executions")["executions"]
+        assert [(e["execution_id"], e["state"]) for e in listed] == [
+            (eid, "succeeded") for eid in eids]
+        got = elements(rx)
+        assert sorted(e["execution_id"] for e in got) == sorted(eids)  # each once, nothing else
+        assert {e["data"] for e in got} == {"all"}
+        assert sorted(r.path for r in rx.requests) == [f"/bulk/{i}" for i in range(5)]
+        history = node.executions(project_id=project["id"])
+        assert sorted(e["execution_id"] for e in history) == sorted(eids)
+        assert {e["trigger"] for e in history} == {"manual"}
+        assert [node.api("GET", f"/jobs/{i}")["paused"] for i in ids] == [
+            True, False, False, False, False]

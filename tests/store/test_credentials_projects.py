@@ -52,7 +52,7 @@ def test_project_create_shows_the_signing_secret_once(log: Log, reader: Reader) 
     row = log.project("acme", description="the shop")
     assert row == {"id": 1, "name": "acme", "description": "the shop", "created_at_ms": TS_MS,
                    "updated_at_ms": TS_MS, "previous_signing_secret_expires_at": None,
-                   "notification_url": None, "notification_format": "json",
+                   "notification_url": None, "notification_format": "json", "rate_limit": None,
                    "signing_secret": "s3cret"}
     assert "signing_secret" not in reader.get_project(1)
     assert reader.get_project_signing_secret(1) == "s3cret"

@@ -3,6 +3,7 @@ finish and cluster.pause / resume applied to a real SQLite file."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -246,8 +247,42 @@ def test_two_nodes_fed_the_same_operations_build_identical_files(tmp_path: Path)
     assert sum(row.startswith('INSERT INTO "operations"') for row in results[0]) == 2
 
 
+def test_a_run_step_fires_a_run_now_of_each_job_that_is_still_there(log: Log,
+                                                                    reader: Reader) -> None:
+    project = log.project()
+    ids = jobs_of(log, project["id"], 3) + jobs_of(log, project["id"], 1, paused=True)
+    [got] = jobs_of(log, project["id"], 1, method="GET")
+    log.ok(messages.JOB_DELETE, {"id": ids[1]})
+    operation = create(log, action="run", total=5, data="override")
+    done = step(log, operation["id"], [*ids, got], final=True, ts_ms=TS_MS + 1000)
+    assert (done["state"], done["done"], done["skipped"], done["skipped_ids"]) == (
+        "succeeded", 3, 2, [ids[1], got])
+    assert done["errors"] == [f"jobs {got} left as they were: they are delivered with GET, "
+                              "which sends no body, so the data would never reach their "
+                              "receivers; run them without data"]
+    page = reader.operation_executions(operation["id"])
+    fired = [ids[0], ids[2], ids[3]]
+    assert [e["job_id"] for e in page.rows] == fired and page.total == 3
+    assert {(e["state"], e["trigger"], e["scheduled_at"]) for e in page.rows} == {
+        ("scheduled", "manual", TS_MS // 1000 + 1)}
+    runs = [int(e["execution_id"].rsplit("-m", 1)[1]) for e in page.rows]
+    assert runs == sorted(runs) and len(set(runs)) == 3
+    assert column(reader, fired, "paused") == [False, False, True]  # left as they were
+    with sqlite3.connect(log.machine.db_path) as conn:
+        assert conn.execute("SELECT job_id, data, operation_id FROM runs_manual ORDER BY run"
+                            ).fetchall() == [(j, "override", operation["id"]) for j in fired]
+    # A run without data fires a job delivered with GET too; a single run-now is no
+    # operation's.
+    plain = create(log, action="run", total=1)
+    step(log, plain["id"], [got], final=True)
+    assert [e["job_id"] for e in reader.operation_executions(plain["id"]).rows] == [got]
+    log.ok(messages.JOB_RUN, {"job_id": got})
+    assert reader.operation_executions(plain["id"]).total == 1
+
+
 @pytest.mark.parametrize(("changes", "fragment"), [
-    ({"action": "run"}, "action must be one of pause, resume, delete, set_labels"),
+    ({"action": "stop"}, "action must be one of pause, resume, delete, set_labels, run"),
+    ({"data": "x"}, "data applies only to the action run, not pause"),
     ({"total": -1}, "total must not be negative"),
     ({"total": "3"}, "operation.create body: Expected `int`"),
     ({"runner_token": None}, "operation.create body"),

@@ -150,3 +150,15 @@ def test_project_commands_refuse_contradictions_before_calling_the_node(tmp_path
     bad = run(["create", "project", "--name", "p", "--notification-format", "xml"], tmp_path)
     assert bad.exit_code == 2 and "'xml' is not one of 'json', 'slack'" in bad.output
     assert "--notification-url" in run(["create", "project", "--help"], tmp_path).output
+
+
+def test_rate_limit_options_refuse_bad_values_and_contradictions_before_calling_the_node(
+        tmp_path):
+    both = run(["update", "project", "1", "--concurrency", "2", "--no-rate-limit"], tmp_path)
+    assert both.exit_code == 2 and "not both" in both.output
+    zero = run(["create", "project", "--name", "p", "--concurrency", "0"], tmp_path)
+    assert zero.exit_code == 2 and "0 is not in the range 1<=x<=10000" in zero.output
+    slow = run(["create", "project", "--name", "p", "--per-second", "0.001"], tmp_path)
+    assert slow.exit_code == 2 and "--per-second" in slow.output
+    assert "--no-rate-limit" in run(["update", "project", "1", "--help"], tmp_path).output
+    assert "nothing to change" in run(["update", "project", "1"], tmp_path).output

@@ -75,8 +75,21 @@ def test_job_bulk_needs_ids_or_filters_not_both(calls: list[Any], args: tuple[st
 
 
 def test_job_bulk_refuses_an_action_the_node_does_not_have(calls: list[Any]) -> None:
-    result = run("job", "bulk", "run", "--id", "1")
-    assert result.exit_code == 2 and "'run' is not one of" in result.output
+    result = run("job", "bulk", "stop", "--id", "1")
+    assert result.exit_code == 2 and "'stop' is not one of" in result.output
+    assert calls == []
+
+
+def test_job_bulk_run_sends_its_data_and_operation_executions_pages_them(
+        calls: list[Any]) -> None:
+    assert run("job", "bulk", "run", "--id", "3", "--data", "now").exit_code == 0
+    assert run("job", "bulk", "run", "--active").exit_code == 0
+    assert run("operation", "executions", "7", "--limit", "5", "--after", "3-9-m1"
+               ).exit_code == 0
+    assert [(m, p, b, q) for m, p, b, q in calls] == [
+        ("POST", "/jobs/bulk", {"action": "run", "ids": [3], "data": "now"}, None),
+        ("POST", "/jobs/bulk", {"action": "run", "filter": {"paused": False}}, None),
+        ("GET", "/operations/7/executions", None, {"limit": 5, "after": "3-9-m1"})]
 
 
 def test_operation_get_list_and_the_cluster_pause(calls: list[Any]) -> None:

@@ -105,3 +105,60 @@ def test_executors_are_not_lost_while_the_results_thread_is_behind_on_their_repo
         assert held(holdings, float(now), drained=False) == ["b"]
     holdings.vouch(0, pid=100, batch_ids=[], now=60.0)  # the backlog read: still alive
     assert held(holdings, 61.0) == ["b"] and holdings.orphaned == 0
+
+
+def test_a_rate_limited_batch_counts_in_flight_until_it_stops_being_held_however():
+    holdings = Holdings()
+    for batch_id in ("settles", "revoked", "orphaned"):
+        holdings.take(batch_id, (1, 1) if batch_id == "revoked" else None, 0, 60)
+        assert holdings.ration(batch_id, project_id=7, size=2)
+    assert holdings.in_flight(7) == 6 and holdings.in_flight(8) == 0
+    holdings.settled("settles", now=1.0)
+    assert holdings.in_flight(7) == 4
+    holdings.revoke(keep=[], current=(1, 2))
+    assert holdings.in_flight(7) == 2
+    # Relayed before its executor was lost, and held by no live executor since.
+    holdings.relayed("orphaned", now=1.0)
+    holdings.vouch(executor=0, pid=1, batch_ids=[], now=1.0)
+    holdings.vouch(executor=0, pid=2, batch_ids=[], now=2.0)
+    assert held(holdings, 2.0 + VOUCH_WAIT) == []
+    assert holdings.in_flight(7) == 0
+
+
+def test_a_batch_revoked_while_it_waited_at_its_limit_is_not_counted():
+    holdings = Holdings()
+    holdings.take("b", (1, 1), 0, 60)
+    holdings.revoke(keep=[], current=(1, 2))
+    assert not holdings.ration("b", project_id=7, size=1)
+    assert holdings.in_flight(7) == 0
+
+
+def test_a_batch_waiting_at_its_limit_stays_listed_however_late_and_executors_come_and_go():
+    """Not relayed yet: it is in this process, so no executor's loss takes it."""
+    holdings = Holdings()
+    holdings.take("gated", None, fire_at=0, deadline=50)
+    for now in range(1, 600):
+        holdings.vouch(executor=0, pid=now // 100, batch_ids=[], now=float(now))
+        assert held(holdings, float(now)) == ["gated"]
+
+
+def test_a_silent_executor_counts_as_lost_only_once_it_is_fenced():
+    # Silent may be only starved: killed first, it cannot deliver what is re-sent.
+    fenced: list[int] = []
+    can_fence = [False]
+
+    def fence(pid: int) -> bool:
+        fenced.append(pid)
+        return can_fence[0]
+
+    holdings = Holdings(fence=fence)
+    holdings.take("b", None, fire_at=0, deadline=50)
+    holdings.relayed("b", now=0.5)
+    holdings.vouch(0, pid=100, batch_ids=["b"], now=1.0)
+    late = 1.1 + EXECUTOR_SILENT
+    assert held(holdings, late + VOUCH_WAIT) == ["b"]  # not fenced: still its holder
+    assert fenced == [100]
+    can_fence[0] = True
+    assert held(holdings, late + VOUCH_WAIT + 0.1) == ["b"]  # fenced now: the others report
+    assert held(holdings, late + 2 * VOUCH_WAIT + 0.2) == []
+    assert fenced == [100, 100]

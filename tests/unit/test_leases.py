@@ -31,6 +31,27 @@ def test_a_node_is_live_until_one_lease_period_after_its_latest_heartbeat():
     assert table.lapses == 1
 
 
+def test_the_leaders_own_node_never_lapses_by_silence_and_keeps_what_it_holds():
+    # Its heartbeats are late only when the leader's own process is starved: re-sending its
+    # batches would hand them back to the node that still holds them.
+    table = LeaseTable(term=3, started=0.0, own=1)
+    table.observe({1: beat(1, seen=10.0, held_batches=["b1"]),
+                   2: beat(1, seen=10.0, held_batches=["b2"])})
+    late = 10.0 + 10 * LEASE_PERIOD
+    assert table.expire(late) == [2]
+    assert table.live(late) == {1}
+    assert table.still_held({"b1": 1, "b2": 2}, late) == {"b1"}
+    assert table.lapses == 1
+
+
+def test_the_leaders_own_node_is_still_taken_back_when_it_says_it_is_stopping():
+    table = LeaseTable(term=3, started=0.0, own=1)
+    table.observe({1: beat(1, seen=0.0)})
+    table.observe({1: beat(2, seen=0.1, stopping=True)})
+    assert table.expire(0.2) == [1]
+    assert table.live(0.2) == set()
+
+
 def test_a_node_back_after_a_lapse_gets_a_new_epoch_that_continues_nothing():
     table = LeaseTable(term=3, started=0.0)
     table.observe({2: beat(1, seen=0.0, lease=[2, 5])})

@@ -125,6 +125,7 @@ def _lease_samples(status: dict[str, Any]) -> Iterator[Sample]:
              "Batches dropped here because the leader gave them to another node.")):
         if isinstance(intake.get(key), int):
             yield name, "counter", help_text, {}, intake[key]
+    yield from _rate_limit_samples(intake.get("rate_limited") or {})
     for node, lease in sorted((status.get("leases") or {}).items()):
         yield ("scheduler0_lease_age_seconds", "gauge",
                "Seconds since the leader last heard the node's heartbeat.", {"node": node},
@@ -133,6 +134,19 @@ def _lease_samples(status: dict[str, Any]) -> Iterator[Sample]:
             yield ("scheduler0_clock_offset_seconds", "gauge",
                    "The node's wall clock minus the leader's, as the node measured it.",
                    {"node": node}, lease["clock_offset_ms"] / 1000)
+
+
+def _rate_limit_samples(projects: dict[str, Any]) -> Iterator[Sample]:
+    """Per rate-limited project whose batches this node took: what waits at its limit now,
+    and how long its ticks waited in all."""
+    for project_id, values in sorted(projects.items(), key=lambda item: int(item[0])):
+        yield ("scheduler0_rate_limited_waiting", "gauge",
+               "Executions of the project held back at its rate limit on this node now.",
+               {"project_id": project_id}, values.get("waiting") or 0)
+    for project_id, values in sorted(projects.items(), key=lambda item: int(item[0])):
+        yield ("scheduler0_rate_limit_wait_seconds_total", "counter",
+               "Seconds the project's ticks waited at its rate limit on this node, summed "
+               "over executions.", {"project_id": project_id}, values.get("wait_seconds") or 0)
 
 
 def _store_samples() -> Iterator[Sample]:

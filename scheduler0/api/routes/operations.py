@@ -1,5 +1,6 @@
 """POST /jobs/bulk starts a bulk operation (202, applied in chunks in the background);
-/operations lists them and shows one's progress."""
+/operations lists them and shows one's progress, /operations/{id}/executions what a run
+fired."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from scheduler0.api.context import api, ok, reader
 from scheduler0.api.writes import submit
 from scheduler0.errors import ApiError, NotFoundError, ValidationError
 from scheduler0.store.operations import MAX_OPERATIONS_KEPT, Selection
-from scheduler0.vocabulary import OPERATION_STATES, OperationState
+from scheduler0.vocabulary import OPERATION_STATES, OperationState, parse_execution_key
 
 bp = Blueprint("operations", __name__)
 
@@ -43,7 +44,7 @@ def _create_body(wanted: bulk.BulkRequest, found: Selection,
     scope = None if access is None or access.projects is None else list(access.projects)
     return messages.OperationCreate(
         action=wanted.action, selection=wanted.selection, labels=wanted.labels,
-        total=len(found.ids), created_by=str(g.get("principal") or "unknown"),
+        data=wanted.data, total=len(found.ids), created_by=str(g.get("principal") or "unknown"),
         runner_node=runner.node_id, runner_token=runner.token, scope=scope,
         projects=bulk.concerned_projects(wanted, found, None if scope is None else tuple(scope)),
     ).encode()
@@ -83,9 +84,39 @@ def _state(raw: str | None) -> str | None:
 
 @bp.get("/operations/<operation_id>")
 def get_one(operation_id: str) -> Response:
+    return ok(serialize.operation(_existing(operation_id)))
+
+
+@bp.get("/operations/<operation_id>/executions")
+def executions(operation_id: str) -> Response:
+    """The run-nows a bulk run fired, in the order it fired them (none for another action),
+    each as it is now."""
+    ident = int(_existing(operation_id)["id"])
+    limit, offset = validation.pagination(request.args)
+    found = reader().operation_executions(ident, limit=limit, offset=offset,
+                                          after_run=_after_run(request.args.get("after")))
+    return ok(serialize.page("executions", found, limit, offset, serialize.execution))
+
+
+def _existing(operation_id: str) -> dict[str, Any]:
     ident = validation.path_id(operation_id)
     found = reader().get_operation(ident)
     if found is None:
         raise NotFoundError(f"operation {ident} does not exist (the newest "
                             f"{MAX_OPERATIONS_KEPT} finished operations are kept)")
-    return ok(serialize.operation(found))
+    return found
+
+
+def _after_run(raw: str | None) -> int:
+    """The run number of the `after` cursor (a run-now's execution id; none: 0)."""
+    if not raw:
+        return 0
+    try:
+        key = parse_execution_key(raw)
+    except ValueError:
+        key = None
+    if key is None or not key.run:
+        raise ValidationError(f"after: {raw[:60]!r} is not a run-now's execution id "
+                              "(<job>-<tick>-m<run>); pass the previous page's next_after",
+                              code="invalid_after")
+    return key.run

@@ -3,7 +3,9 @@ failure notifications go; /projects/{id}/notifications lists the recent ones.
 
 Rotating the secret keeps the old one signing too (a second signature header) for a grace
 period, so receivers can switch to the new secret without refusing a callback. A
-notification_url is checked as a job's callback_url is (the node's network policy)."""
+notification_url is checked as a job's callback_url is (the node's network policy). A
+rate_limit bounds what the project's receivers get (scheduler0.rationing): ticks above it wait,
+recorded late, never dropped."""
 
 from __future__ import annotations
 
@@ -50,18 +52,22 @@ def get_one(project_id: str) -> Response:
     return ok(serialize.project(row))
 
 
-@bp.put("/projects/<project_id>")
+@bp.route("/projects/<project_id>", methods=["PUT", "PATCH"])
 def update(project_id: str) -> Response:
     ident = validation.path_id(project_id)
     changes = validation.project_update(validation.parse_json(request.get_data()),
                                         api().guard.problem)
     body: dict[str, Any] = {"id": ident}
     body.update({k: v for k, v in changes.items()
-                 if k not in ("rotate_signing_secret", "grace_seconds", "notification_url")})
+                 if k not in ("rotate_signing_secret", "grace_seconds", "notification_url",
+                              "rate_limit")})
     if "notification_url" in changes:
         url = changes["notification_url"]
         body.update({"notification_url": url} if url is not None
                     else {"remove_notification_url": True})
+    if "rate_limit" in changes:
+        limit = changes["rate_limit"]
+        body.update({"rate_limit": limit} if limit is not None else {"remove_rate_limit": True})
     if changes.get("rotate_signing_secret"):
         body["signing_secret"] = new_signing_secret()
         body["grace_seconds"] = changes.get("grace_seconds",

@@ -5,9 +5,12 @@ jobs created later are not in it) and sends them in OperationStep chunks of a fe
 no Raft entry is large and no apply holds the state machine for long. Each step applies the
 operation's action to the jobs of its chunk that still exist (within the creating credential's
 projects) and counts them: `done` those it applied to, `skipped` those gone by then (deleted
-meanwhile) or that it had to leave as they were (set_labels past a job's label limit); the last
-step finishes the operation. A step for an operation that no longer runs is refused (409): its
-runner then stops.
+meanwhile) or that it had to leave as they were (set_labels past a job's label limit, a run
+with data of a job delivered with GET); the last step finishes the operation. A step for an
+operation that no longer runs is refused (409): its runner then stops.
+
+A run fires a run-now of each job (store/manual.py), paused or not, as POST /jobs/{id}/run
+does; each carries the operation's id, which lists them (GET /operations/{id}/executions).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from scheduler0.errors import (
     ValidationError,
 )
 from scheduler0.messages import OperationCreate, OperationFinish, OperationStep
-from scheduler0.store import counters, history, schedules
+from scheduler0.store import counters, history, manual, schedules
 from scheduler0.store import operations as ops
 from scheduler0.store.tx import Tx
 from scheduler0.vocabulary import BulkAction
@@ -51,12 +54,12 @@ def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
                        status=429, code="too_many_operations")
     state, finished = (ops.RUNNING, None) if body.total else (ops.SUCCEEDED, tx.ts_ms)
     cursor = conn.execute(
-        "INSERT INTO operations (action, selection, labels, total, state, scope, projects, "
-        "created_by, runner_node, runner_token, created_at_ms, updated_at_ms, finished_at_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (body.action, ops.as_json(body.selection), ops.as_json(body.labels), body.total, state,
-         ops.as_json(body.scope), ops.as_json(body.projects), body.created_by, body.runner_node,
-         body.runner_token, tx.ts_ms, tx.ts_ms, finished))
+        "INSERT INTO operations (action, selection, labels, data, total, state, scope, "
+        "projects, created_by, runner_node, runner_token, created_at_ms, updated_at_ms, "
+        "finished_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (body.action, ops.as_json(body.selection), ops.as_json(body.labels), body.data,
+         body.total, state, ops.as_json(body.scope), ops.as_json(body.projects),
+         body.created_by, body.runner_node, body.runner_token, tx.ts_ms, tx.ts_ms, finished))
     _prune(conn)
     return _fetch(conn, int(cursor.lastrowid or 0))
 
@@ -195,9 +198,28 @@ def _set_labels(tx: Tx, ids: list[int], operation: dict[str, Any]) -> tuple[list
     return left, f"they would have more than {labels.MAX_LABELS} labels"
 
 
+def _run(tx: Tx, ids: list[int], operation: dict[str, Any]) -> tuple[list[int], str]:
+    """A run-now of each job, delivering the operation's data when it has some. A job
+    delivered with GET is left as it was then: GET sends no body, so the data would never
+    reach its receiver (a single run-now with data is refused for it likewise)."""
+    data = operation["data"]
+    left: list[int] = []
+    for marks, part in _in_parts(ids):
+        for job_id, project_id, method in tx.conn.execute(
+                f"SELECT id, project_id, method FROM jobs WHERE id IN {marks} ORDER BY id",
+                part).fetchall():
+            if data and method == "GET":
+                left.append(job_id)
+            else:
+                manual.start_run(tx, job_id, project_id, data, operation["id"])
+    return left, ("they are delivered with GET, which sends no body, so the data would never "
+                  "reach their receivers; run them without data")
+
+
 ACTIONS: dict[str, Action] = {
     BulkAction.PAUSE.value: _set_paused(1),
     BulkAction.RESUME.value: _set_paused(0),
     BulkAction.DELETE.value: _delete,
     BulkAction.SET_LABELS.value: _set_labels,
+    BulkAction.RUN.value: _run,
 }

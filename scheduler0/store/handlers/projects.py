@@ -16,11 +16,15 @@ URL_REMOVED = "not sent: the project's notification_url was removed"
 def create(tx: Tx, data: Mapping[str, Any]) -> dict[str, Any]:
     body = ProjectCreate.decode(data)
     _require_free_name(tx, body.name, None)
+    limit = body.rate_limit
     cursor = tx.conn.execute(
         "INSERT INTO projects (name, description, signing_secret, created_at_ms, updated_at_ms, "
-        "notification_url, notification_format) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "notification_url, notification_format, rate_concurrency, rate_per_second) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (body.name, body.description, body.signing_secret, tx.ts_ms, tx.ts_ms,
-         body.notification_url, body.notification_format))
+         body.notification_url, body.notification_format,
+         None if limit is None else limit.concurrency,
+         None if limit is None else limit.per_second))
     counters.add(tx.conn, {counters.PROJECTS: 1})
     return {**_fetch(tx, int(cursor.lastrowid or 0)), "signing_secret": body.signing_secret}
 
