@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from scheduler0 import messages
-from scheduler0.store import StateMachine
+from scheduler0.store import StateMachine, schema
 
 TS_MS = 1_700_000_000_000  # 2023-11-14T22:13:20Z, the default command time in these tests
 TS_S = TS_MS // 1000
@@ -117,3 +118,12 @@ def execution(**fields: Any) -> dict[str, Any]:
             "planned_at_ms": TS_MS, "started_at_ms": TS_MS, "finished_at_ms": TS_MS,
             "state": "succeeded"}
     return {**base, **fields}
+
+
+def file_at_version(db_path: str, version: int) -> sqlite3.Connection:
+    """A new SQLite file at `db_path` migrated to schema `version` only, as a node of that
+    release left it (autocommit); the caller writes its rows and closes it."""
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    schema.migrate(conn, db_path, schema.MIGRATIONS[:version])
+    return conn

@@ -14,7 +14,7 @@ import pytest
 from scheduler0 import messages
 from scheduler0.store import Reader, StateMachine, history, schema
 from scheduler0.vocabulary import execution_id
-from tests.store.helpers import TS_MS, Log, job_input
+from tests.store.helpers import TS_MS, Log, file_at_version, job_input
 
 T0 = 1_800_000_000 - 1_800_000_000 % 3600  # an hour boundary
 
@@ -288,9 +288,7 @@ def test_counters_equal_a_fresh_count_after_a_restart_and_a_snapshot_restore(
 
 def _v1_file(path: Path) -> None:
     """A file as the previous schema left it: one `executions` row per tick."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    schema.migrate(conn, str(path), schema.MIGRATIONS[:1])
+    conn = file_at_version(str(path), 1)
     ts = TS_MS
     conn.execute("INSERT INTO projects (id, name, description, signing_secret, created_at_ms, "
                  "updated_at_ms) VALUES (1, 'p', '', 's', ?, ?)", (ts, ts))

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from scheduler0 import labels, messages
-from scheduler0.store import Reader, StateMachine, schema
-from tests.store.helpers import TS_MS, Log, job_input
+from scheduler0.store import Reader, StateMachine
+from tests.store.helpers import TS_MS, Log, file_at_version, job_input
 
 
 def _ranges(db_path: str) -> list[tuple[str, str, int, int]]:
@@ -312,9 +312,7 @@ def test_jobs_named_finds_a_name_in_a_project_or_in_any(log: Log, reader: Reader
 
 
 def test_a_file_of_the_previous_version_keeps_every_job(db_path: str) -> None:
-    Path(db_path).parent.mkdir(parents=True)
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    schema.migrate(conn, db_path, schema.MIGRATIONS[:3])
+    conn = file_at_version(db_path, 3)
     conn.execute("INSERT INTO projects (name, signing_secret, created_at_ms, updated_at_ms) "
                  "VALUES ('old', 's', 1, 1)")
     conn.execute("INSERT INTO schedules (spec, timezone, anchor) VALUES ('@daily', 'UTC', 0)")

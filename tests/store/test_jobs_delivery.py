@@ -4,16 +4,15 @@ planner's read, which hands each job's settings to its batch."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from typing import Any
 
 import pytest
 
 from scheduler0 import messages
-from scheduler0.store import Reader, StateMachine, schema
+from scheduler0.store import Reader, StateMachine
 from scheduler0.store.pipeline import PipelineReader
-from tests.store.helpers import TS_S, Log, job_input
+from tests.store.helpers import TS_S, Log, file_at_version, job_input
 
 SETTINGS = ("method", "headers", "timeout", "retries", "retry_delay", "success_codes")
 STORED = {"method": "PUT", "headers": '{"Authorization":"Bearer t","X-Tenant":"acme"}',
@@ -21,9 +20,7 @@ STORED = {"method": "PUT", "headers": '{"Authorization":"Bearer t","X-Tenant":"a
 
 
 def test_a_file_from_before_the_settings_keeps_every_job_as_it_was(db_path: str) -> None:
-    os.makedirs(os.path.dirname(db_path))  # a file at version 3, written by hand
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    schema.migrate(conn, db_path, schema.MIGRATIONS[:3])
+    conn = file_at_version(db_path, 3)  # a file at version 3, written by hand
     conn.execute("INSERT INTO projects (name, signing_secret, created_at_ms, updated_at_ms) "
                  "VALUES ('old', 's', 1, 1)")
     conn.execute("INSERT INTO schedules (spec, timezone, anchor, next_fire_at) "

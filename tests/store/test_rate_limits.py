@@ -4,7 +4,6 @@ every existing project unlimited."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 
@@ -13,7 +12,7 @@ import pytest
 from scheduler0 import messages
 from scheduler0.store import Reader, StateMachine, schema
 from scheduler0.store.pipeline import PipelineReader
-from tests.store.helpers import Log
+from tests.store.helpers import Log, file_at_version
 
 
 @pytest.fixture
@@ -54,9 +53,7 @@ def test_the_planners_read_goes_through_the_partial_index(machine: StateMachine)
 
 
 def test_a_version_4_file_is_migrated_with_every_project_unlimited(db_path: str) -> None:
-    os.makedirs(os.path.dirname(db_path))
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    schema.migrate(conn, db_path, schema.MIGRATIONS[:4])
+    conn = file_at_version(db_path, 4)
     conn.execute("INSERT INTO projects (name, signing_secret, created_at_ms, updated_at_ms) "
                  "VALUES ('old', 's', 1, 1)")
     conn.close()

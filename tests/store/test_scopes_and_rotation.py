@@ -3,15 +3,13 @@ grace period: in the commands, the migration and the readers, on real SQLite fil
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from scheduler0 import messages
 from scheduler0.errors import ForbiddenError
-from scheduler0.store import Reader, StateMachine, schema
+from scheduler0.store import Reader, StateMachine
 from scheduler0.store.pipeline import PipelineReader
-from tests.store.helpers import TS_MS, TS_S, Log, execution, insert_executions, job_input
+from tests.store.helpers import TS_MS, TS_S, Log, execution, file_at_version, insert_executions, job_input
 
 CRED = {"api_key": "key-1", "secret_hash": "hash-1"}
 
@@ -49,11 +47,7 @@ def test_a_credential_create_outside_the_rules_is_refused(log: Log, fields: dict
 
 
 def test_migrating_a_version_2_file_gives_old_credentials_full_access(db_path: str) -> None:
-    import os
-
-    os.makedirs(os.path.dirname(db_path))
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    schema.migrate(conn, db_path, schema.MIGRATIONS[:2])
+    conn = file_at_version(db_path, 2)
     conn.execute("INSERT INTO credentials (api_key, secret_hash, archived, created_at_ms, "
                  "updated_at_ms) VALUES ('old', 'h', 0, 1, 1)")
     conn.execute("INSERT INTO projects (name, signing_secret, created_at_ms, updated_at_ms) "
