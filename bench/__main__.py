@@ -35,6 +35,8 @@ SCENARIOS: dict[str, tuple[str, list[str], str]] = {
     "reads": ("read_bench.py", [], "list and metric answers at 3,000,000 jobs and "
                                    "100,000,000 execution rows (jobs through the state machine, the "
                                    "history with bulk SQL from 10M rows: --apply-seed to apply it)"),
+    "ui": ("ui_bench.py", [], "console page weights and p95 server times at 1,000,000 jobs "
+                              "and 100,000,000 execution rows (--keep reuses a `reads` seed)"),
     "urls": ("pipeline_bench.py", ["--jobs", "30000", "--spec", "@every 10s", "--per-job-urls",
                                    "--spread", "10", "--minutes", "3"],
              "30,000 jobs, own URL each, @every 10s, phases spread: 3,000 POSTs/s"),

@@ -183,7 +183,7 @@ def measure(workdir: Path, jobs: int, ticks: int, repeat: int) -> dict[str, dict
         services.stop()
 
 
-def _kept_seed(workdir: Path, jobs: int, rows: int) -> dict[str, Any]:
+def kept_seed(workdir: Path, jobs: int, rows: int) -> dict[str, Any]:
     """What seeded the kept folder; refuses a folder whose seed did not finish (seed.json is
     written last) or was for another size (the queries aim at its jobs and ticks)."""
     path = Path(workdir, "seed.json")
@@ -229,7 +229,7 @@ def main() -> None:
             seeded = seed(settings.db_path, args.jobs, args.rows, fast)
             Path(workdir, "seed.json").write_text(json.dumps(seeded))
         else:
-            seeded = _kept_seed(workdir, args.jobs, args.rows)
+            seeded = kept_seed(workdir, args.jobs, args.rows)
         if args.seed_only:
             return
         size = os.path.getsize(settings.db_path)

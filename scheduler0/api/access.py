@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 
 from scheduler0.api.context import api
 from scheduler0.errors import AuthError, ForbiddenError
@@ -125,6 +125,10 @@ ROUTES: dict[str, Need] = {
     "POST /executions/{execution_id}/redeliver": Need(WRITE),
     "GET /rollups": Need(READ),
     "GET /schedules/preview": Need(READ),
+    # The overview's counts: those of the credential's projects.
+    "GET /summary": Need(READ),
+    # The upcoming load is the whole cluster's (the schedules are shared by every project).
+    "GET /load": Need(READ, all_projects=True),
     "GET /cluster": Need(ADMIN, all_projects=True),
     "POST /cluster/members": Need(ADMIN, all_projects=True, node_only=True),
     "DELETE /cluster/members/{raft_address}": Need(ADMIN, all_projects=True, node_only=True),
@@ -137,6 +141,21 @@ ROUTES: dict[str, Need] = {
     "GET /openapi.json": PUBLIC,
     "GET /docs": PUBLIC,
 }
+
+# The web console's pages (scheduler0.console) are not REST routes: they are not in ROUTES, need
+# a signed-in caller (except sign-in and the static files, marked public) and nothing more, as
+# everything a page shows or does goes through a REST call, which this module checks.
+CONSOLE_BLUEPRINT = "console"
+# Served to anyone: the console's static files (a view Flask makes, which cannot be marked).
+PUBLIC_ENDPOINTS = frozenset({f"{CONSOLE_BLUEPRINT}.static"})
+
+
+def is_public(endpoint: str | None) -> bool:
+    """Whether the view `endpoint` needs no credentials (marked `public`, or the console's
+    static files)."""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return True
+    return bool(getattr(current_app.view_functions.get(endpoint or ""), "public", False))
 
 # The prefixes scheduler0.api.app mounts every blueprint under.
 _PREFIX = re.compile(r"^/(?:api/)?v1(?=/)")
@@ -154,6 +173,9 @@ def authorize() -> None:
     or projects do not cover."""
     if request.url_rule is None or request.method == "OPTIONS":
         return  # 404/405, and OPTIONS, which answers only the Allow header
+    if request.blueprint == CONSOLE_BLUEPRINT:
+        _authorize_console()
+        return
     name = operation(request.method, request.url_rule.rule)
     need = ROUTES.get(name)
     if need is PUBLIC:
@@ -171,6 +193,15 @@ def authorize() -> None:
     _check_need(access, need, name)
     if not access.every_project:
         _check_named_objects(access)
+
+
+def _authorize_console() -> None:
+    """A console page needs a signed-in caller (scheduler0.api.auth has redirected the others
+    to the sign-in page); what it may see is for the REST calls it makes to decide."""
+    if is_public(request.endpoint):
+        return
+    if g.get("access") is None:
+        raise AuthError("unauthorized: sign in at /ui/signin")
 
 
 def _check_need(access: Access, need: Need, name: str) -> None:

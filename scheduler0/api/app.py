@@ -10,12 +10,17 @@ scheduler0.api.process, with the messages below.
 
 Request bodies are JSON: a POST, PUT or PATCH with a body must say `Content-Type:
 application/json` (parameters such as charset allowed) or send no Content-Type; anything else
-is a 415. There is no static folder and no /static route.
+is a 415. The API has no static folder and no /static route.
+
+The web console (scheduler0.console) is mounted once, at /ui; its errors are HTML pages
+(render.error_page), the same statuses and messages, and its responses carry its own security
+headers and caching (render.apply_headers).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from typing import Any
 
@@ -30,8 +35,11 @@ from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
 from scheduler0.api.metrics import Metrics
 from scheduler0.api.routes import BLUEPRINTS
 from scheduler0.api.services import NodeServices
+from scheduler0.api.session import session_key
 from scheduler0.api.validation import MAX_JOBS_PER_REQUEST
 from scheduler0.config import Settings
+from scheduler0.console import console
+from scheduler0.console.render import error_page, is_console_path
 from scheduler0.delivery.target import CallbackGuard, NetworkPolicy
 from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
 
@@ -64,12 +72,15 @@ def body_too_large_message(limit_bytes: int) -> str:
 
 def create_app(settings: Settings, services: NodeServices,
                node_auth: tuple[str, str] | None = None,
-               stopping: threading.Event | None = None) -> Flask:
+               stopping: threading.Event | None = None,
+               secret_key: str | None = None) -> Flask:
     """The API app for one node.
 
     `services` is what the node gives the API (writes, reads, status, membership); `node_auth` is
     (AuthUsername, AuthPassword) from the node secrets, accepted as HTTP Basic auth (None: no
-    Basic auth); `stopping`, once set, stops the bulk operations this app runs.
+    Basic auth); `stopping`, once set, stops the bulk operations this app runs; `secret_key`
+    is the node's SecretKey, which signs the console's sessions so that they work on every
+    node of the cluster (None: a random key, sessions valid on this app only).
     """
     app = Flask("scheduler0.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes(settings)
@@ -80,7 +91,8 @@ def create_app(settings: Settings, services: NodeServices,
         settings=settings, services=services, node_auth=node_auth,
         guard=CallbackGuard(NetworkPolicy.of(settings.callback_allowed_networks,
                                               settings.callback_denied_networks)),
-        metrics=Metrics(), operations=OperationRunner(services, settings.node_id, stopping))
+        metrics=Metrics(), operations=OperationRunner(services, settings.node_id, stopping),
+        session_key=session_key(secret_key or secrets.token_urlsafe(32)))
     app.before_request(_start_timer)
     app.before_request(require_auth)
     app.before_request(authorize)
@@ -92,6 +104,7 @@ def create_app(settings: Settings, services: NodeServices,
     for prefix, suffix in PREFIXES:
         for blueprint in BLUEPRINTS:
             app.register_blueprint(blueprint, url_prefix=prefix, name=blueprint.name + suffix)
+    app.register_blueprint(console)  # once, at /ui
     return app
 
 
@@ -103,6 +116,8 @@ def _require_json_body() -> None:
     """Refuse a body that says it is not JSON instead of parsing it anyway."""
     if request.method not in BODY_METHODS or request.url_rule is None:
         return  # 404/405 are answered by the error handlers
+    if request.blueprint == console.name:
+        return  # the console's own forms post form fields, as browsers do
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if not (request.content_length or chunked):
         return
@@ -126,8 +141,15 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def _error(status: int, code: str, message: str) -> Response:
+    """The error envelope, or under /ui the console's error page with the same message."""
+    if is_console_path(request.path):
+        return error_page(status, message)
+    return error_response(status, code, message)
+
+
 def _api_error(exc: ApiError) -> Response:
-    response = error_response(exc.status, exc.code, exc.message)
+    response = _error(exc.status, exc.code, exc.message)
     if exc.status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -138,7 +160,9 @@ def _http_error(exc: HTTPException) -> Any:
     if 300 <= status < 400:
         return exc  # a routing redirect keeps its Location
     code = HTTP_CODES.get(status, f"http_{status}")
-    if status == 404:
+    if status == 404 and is_console_path(request.path):
+        message = f"the console has no page {request.path[:200]}"
+    elif status == 404:
         message = (f"no route {request.path[:200]}; routes live under /api/v1 (or /v1), "
                    "see /api/v1/docs")
     elif status == 405:
@@ -150,7 +174,7 @@ def _http_error(exc: HTTPException) -> Any:
         message = f"bad request: {exc.description or 'the request could not be read'}"
     else:
         message = exc.description or exc.name
-    response = error_response(status, code, message)
+    response = _error(status, code, message)
     if status == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return response
@@ -159,9 +183,9 @@ def _http_error(exc: HTTPException) -> Any:
 def _unexpected(exc: Exception) -> Response:
     if isinstance(exc, (StoreError, RaftError, TransportError)):
         log.warning("%s %s: %s", request.method, request.path, exc)
-        response = error_response(503, "unavailable",
-                                  f"the node cannot serve this now ({exc}); retry shortly")
+        response = _error(503, "unavailable",
+                          f"the node cannot serve this now ({exc}); retry shortly")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "internal_error", INTERNAL_ERROR_MESSAGE)
+    return _error(500, "internal_error", INTERNAL_ERROR_MESSAGE)

@@ -34,6 +34,8 @@ class ApiContext:
     guard: CallbackGuard
     metrics: Metrics
     operations: OperationRunner
+    # Signs the console's session cookies (scheduler0.api.session.session_key).
+    session_key: bytes = b""
 
 
 def api() -> ApiContext:

@@ -16,6 +16,8 @@ from typing import Any
 from scheduler0 import __version__, labels, manual, notifications, schedule, vocabulary
 from scheduler0.api import access, bulk, bulk_runner, dry_run
 from scheduler0.api import validation as v
+from scheduler0.schedule import load
+from scheduler0.store import execution_browse, job_browse, load_reads
 from scheduler0.store import notifications as store_notifications
 from scheduler0.store.operations import MAX_OPERATIONS_KEPT, MAX_SKIPPED_IDS
 from scheduler0.vocabulary import JOB_INPUT_FIELDS, JobField, Kind
@@ -175,6 +177,68 @@ EXECUTION_FILTERS = [
     _param("until", "query", {"type": "string"},
            "only ticks scheduled before this instant (exclusive; RFC 3339 or epoch seconds)"),
     LIMIT, OFFSET, AFTER_EXECUTION,
+]
+
+# GET /executions: the executions screen's filters and the CSV export.
+EXECUTION_JOB_FILTERS = [
+    _param("labels", "query", {"type": "string", "maxLength": v.MAX_SELECTOR_LENGTH},
+           "only executions of jobs whose labels meet this selector (the grammar of GET "
+           "/jobs?labels=)"),
+    _param("host", "query", {"type": "string", "minLength": 1, "maxLength": v.MAX_HOST_LENGTH},
+           "only executions of jobs whose callback URL has this host (as GET /jobs?host=)"),
+    _param("node", "query", {"type": "integer", "minimum": 1, "maximum": v.MAX_ID},
+           "only executions delivered by the node with this id (node_id); a bounded scan"),
+]
+EXPORT_FORMAT = _param(
+    "format", "query", {"type": "string", "enum": list(v.EXPORT_FORMATS), "default": "json"},
+    "csv: the same filtered rows as text/csv (a header row, then one row per execution; "
+    f"limit= 1-{v.MAX_CSV_ROWS}, default {v.DEFAULT_CSV_ROWS}, instead of the page size), "
+    "streamed, as an attachment (executions.csv); without format, an Accept header that "
+    "prefers text/csv to application/json asks for it too")
+CSV_DESCRIPTION = ("columns: " + ", ".join(
+    ("execution_id", "job_id", "project_id", "scheduled_at", "state", "attempts",
+     "http_status", "node_id", "batch_id", "error", "planned_at", "started_at", "finished_at",
+     "trigger", "redeliveries")) + " (the Execution's fields; empty for null; RFC 4180 "
+    "quoting, CRLF line ends; an error text starting with = + - @ is written with a "
+    "leading apostrophe so a spreadsheet does not run it)")
+CSV_HEADERS = {
+    "Link": {"schema": {"type": "string"},
+             "description": 'CSV only: <...&after=<execution id>>; rel="next" when rows follow '
+                            "the export (the same query with the next cursor)"},
+    "Content-Disposition": {"schema": {"type": "string"},
+                            "description": "CSV only: attachment; filename=executions.csv"}}
+
+
+
+def _or_csv(answer: dict[str, Any]) -> dict[str, Any]:
+    """A 200 answer (_ok) that may also be the CSV export."""
+    ok = answer["200"]
+    ok["content"]["text/csv"] = {"schema": {"type": "string", "description": CSV_DESCRIPTION}}
+    ok["headers"] = CSV_HEADERS
+    return answer
+
+
+# GET /jobs: the jobs screen's filters and sorts (Reader.browse_jobs: store/job_browse.py).
+_BOUNDED = (f"; not served by an index unless it drives the walk: checked on at most "
+            f"{job_browse.SCAN_LIMIT} jobs per request (a bounded scan: see scan_limited)")
+JOB_BROWSE_PARAMETERS = [
+    _param("contains", "query", {"type": "string", "minLength": 1,
+                                 "maxLength": labels.MAX_NAME_LENGTH},
+           "only jobs whose names contain this, in any case of ASCII letters (jobs without a "
+           "name never match)" + _BOUNDED),
+    _param("status", "query", {"type": "string", "enum": list(job_browse.STATUSES)},
+           "paused: paused jobs (indexed); completed: not paused, no tick left (ended, or a "
+           "one-off that fired); active: the others" + _BOUNDED),
+    _param("last_state", "query", {"type": "string", "enum": list(job_browse.LAST_STATES)},
+           "only jobs whose last result is this; failed and missed walk the failing index, "
+           "succeeded is checked on the rows" + _BOUNDED),
+    _param("host", "query", {"type": "string", "minLength": 1,
+                             "maxLength": v.MAX_HOST_LENGTH},
+           "only jobs whose callback URL has this host, exactly (no scheme, port or path; "
+           "letters in any case; an IPv6 literal with or without brackets). Indexed (jobs_host)"),
+    _param("sort", "query", {"type": "string", "enum": list(job_browse.SORTS), "default": "id"},
+           "id (oldest first), -id (newest first), name or -name (by name, then project: only "
+           "jobs that have a name are listed in a name sort). Every sort pages with after="),
 ]
 
 # /healthcheck: what anyone gets (Health), then what a caller with credentials gets on top.
@@ -485,6 +549,26 @@ def job_output_schema() -> dict[str, Any]:
             "properties": {f.name: _job_output_property(f) for f in vocabulary.JOB_API_FIELDS}}
 
 
+def job_listed_schema() -> dict[str, Any]:
+    """A Job as GET /jobs lists it: with what the jobs screen shows besides."""
+    schema = job_output_schema()
+    schema["required"] = [*schema["required"], "status", "callback_host", "last_late_ms"]
+    schema["properties"] = {
+        **schema["properties"],
+        "status": {"type": "string", "enum": list(job_browse.STATUSES),
+                   "description": "paused when paused, else completed when no tick is left "
+                                  "(completed true), else active: what status= filters"},
+        "callback_host": {"type": "string",
+                          "description": "the host of callback_url as written (ASCII letters "
+                                         "lowered, an IPv6 literal without brackets): what "
+                                         "host= matches"},
+        "last_late_ms": {"type": ["integer", "null"],
+                         "description": "how many ms after its tick the last execution "
+                                        "(last_execution_at) started; null when it did not "
+                                        "start (missed), for a run-now, or with no result yet"}}
+    return schema
+
+
 def job_dry_run_schema() -> dict[str, Any]:
     """A Job as a create would make it now, and its next fire times."""
     schema = job_output_schema()
@@ -578,6 +662,11 @@ SCHEMAS: dict[str, Any] = {
                 "/projects/{project_id}/notifications")},
             "notification_format": NOTIFICATION_FORMAT,
             "rate_limit": RATE_LIMIT,
+            "job_count": {"type": "integer", "minimum": 0,
+                          "description": "GET /projects and GET /projects/{project_id} only: "
+                                         "its jobs, exactly (what DELETE ?cascade=true "
+                                         "deletes with it); counted in the project's range "
+                                         "of the jobs_project index"},
             "previous_signing_secret_expires_at": {
                 **INSTANT,
                 "description": "after a rotation: until this instant callbacks also carry "
@@ -626,6 +715,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Deleted": {"type": "object", "required": ["id"], "properties": {"id": ID}},
     "Job": job_output_schema(),
+    "JobListed": job_listed_schema(),
     "JobDryRun": job_dry_run_schema(),
     "JobInput": job_input_schema(update=False),
     "JobUpdate": job_input_schema(update=True),
@@ -719,21 +809,56 @@ SCHEMAS: dict[str, Any] = {
         "properties": {**HEALTH, **HEALTH_DETAIL},
     },
     "Preview": {
-        "type": "object", "required": ["spec", "timezone", "from", "count", "times"],
+        "type": "object", "required": ["spec", "resolved_spec", "job_id", "timezone", "from",
+                                       "count", "times"],
         "properties": {
-            "spec": {"type": "string"}, "timezone": {"type": "string"}, "from": INSTANT,
+            "spec": {"type": "string"},
+            "resolved_spec": {"type": "string",
+                              "description": "the spec the times are of: with H, as job_id "
+                                             "resolves it; else the spec"},
+            "job_id": {"type": ["integer", "null"],
+                       "description": "the job whose id H was resolved with (null: none given)"},
+            "timezone": {"type": "string"}, "from": INSTANT,
             "count": {"type": "integer"},
             "times": {"type": "array", "items": {
-                "type": "object", "required": ["utc", "local", "epoch"],
+                "type": "object", "required": ["utc", "local", "epoch", "utc_offset",
+                                               "utc_offset_seconds", "dst_change"],
                 "properties": {"utc": {"type": "string", "format": "date-time"},
                                "local": {"type": "string", "format": "date-time",
                                          "description": "the same instant with the zone's offset"},
-                               "epoch": {"type": "integer"}}}}},
+                               "epoch": {"type": "integer"},
+                               "utc_offset": {"type": "string", "pattern": r"^[+-]\d\d:\d\d$",
+                                              "description": "the zone's offset from UTC at "
+                                                             "this fire time, e.g. +02:00"},
+                               "utc_offset_seconds": {"type": "integer"},
+                               "dst_change": {"type": "boolean",
+                                              "description": "true when the zone's offset "
+                                                             "changed (a daylight-saving "
+                                                             "jump) since the previous fire "
+                                                             "time, or for the first since "
+                                                             "`from`"}}}}},
     },
 }
 
 
-def _page(name: str, item: str) -> dict[str, Any]:
+SCAN_LIMITED = {
+    "type": "boolean",
+    "description": "true when a filter that no index serves was checked on as many rows as one "
+                   "request reads (a bounded scan) before the page was full: the rows shown are "
+                   "all the matches among those, next_after is where the scan stopped (pass it "
+                   "as after= to carry on), and total counts the matches scanned"}
+
+
+def _page(name: str, item: str, scans: bool = False) -> dict[str, Any]:
+    """A page; with `scans` also scan_limited, which the lists that may scan answer
+    (GET /jobs, GET /executions, GET /jobs/{job_id}/executions) and the others leave out."""
+    page = _plain_page(name, item)
+    if scans:
+        page["properties"]["scan_limited"] = SCAN_LIMITED
+    return page
+
+
+def _plain_page(name: str, item: str) -> dict[str, Any]:
     return {"type": "object",
             "required": ["total", "total_exact", "limit", "offset", "next_after", name],
             "properties": {
@@ -768,8 +893,8 @@ SCHEMAS.update({
                     for name, text in ROLLUP_COUNTS.items()}}}}}},
     "CredentialPage": _page("credentials", "Credential"),
     "ProjectPage": _page("projects", "Project"),
-    "JobPage": _page("jobs", "Job"),
-    "ExecutionPage": _page("executions", "Execution"),
+    "JobPage": _page("jobs", "JobListed", scans=True),
+    "ExecutionPage": _page("executions", "Execution", scans=True),
 })
 
 
@@ -905,7 +1030,20 @@ PATHS: dict[str, Any] = {
                 **_errors(400, 401, 404, 409, 413, 503)},
         },
         "get": {
-            "operationId": "listJobs", "tags": ["jobs"], "summary": "List jobs, oldest first",
+            "operationId": "listJobs", "tags": ["jobs"],
+            "summary": "List jobs, oldest first (or in sort=)",
+            "description": "One index drives each page: the failing jobs for failing=true or "
+                           "last_state=failed|missed, else (in id order) the label index for a "
+                           "selector with an = / in / bare-key requirement, else the host index "
+                           "for host=, else the jobs by id (by project, or the paused ones); "
+                           "for sort=name|-name the name index. With contains, status, "
+                           "last_state, host or sort given, every filter the walk's index does "
+                           "not serve is checked on at most "
+                           f"{job_browse.SCAN_LIMIT} rows of the walk per request: a page "
+                           "that is not full by then answers scan_limited=true with next_after "
+                           "where the scan stopped, and total is a lower bound "
+                           "(total_exact=false). Each job also carries status, callback_host "
+                           "and last_late_ms.",
             "parameters": [
                 _param("project_id", "query", ID, "only this project's jobs (projectId accepted)"),
                 _param("paused", "query", {"type": "boolean"}, "only paused (true) or active "
@@ -923,7 +1061,13 @@ PATHS: dict[str, Any] = {
                 _param("name", "query", {"type": "string", "maxLength": labels.MAX_NAME_LENGTH,
                                          "pattern": labels.NAME_PATTERN},
                        "only jobs whose names start with this"),
-                LIMIT, OFFSET, AFTER_ID],
+                *JOB_BROWSE_PARAMETERS, LIMIT, OFFSET,
+                _param("after", "query", {"type": "string", "maxLength": 2048},
+                       "keyset cursor: the previous page's next_after. With sort=id (and "
+                       "without the console's filters) a job id, the page starting after it; "
+                       "with -id a job id too, the page starting below it; with name or -name "
+                       "an opaque token (n.<...>) that only a page of the same sort gives; a "
+                       "cursor of another sort is a 400 (invalid_after)")],
             "responses": {**_ok("a page of jobs", _ref("JobPage")), **_errors(400, 401)},
         },
     },
@@ -960,11 +1104,19 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "listExecutions", "tags": ["executions"],
             "summary": "Execution history, newest first",
+            "description": "labels= and host= name jobs: up to "
+                           f"{execution_browse.JOB_SET_CAP} of them are read as that many "
+                           "jobs' histories (exact); more, or node=, is a bounded scan of the "
+                           f"history: at most {execution_browse.SCAN_LIMIT} rows per request, "
+                           "after which a page that is not full answers scan_limited=true and "
+                           "next_after where the scan stopped. format=csv (or an Accept header "
+                           "preferring text/csv) answers the same filtered rows as CSV.",
             "parameters": [_param("project_id", "query", ID, "only this project (projectId "
                                                              "accepted)"),
                            _param("job_id", "query", ID, "only this job (jobId accepted)"),
-                           *EXECUTION_FILTERS],
-            "responses": {**_ok("a page of executions", _ref("ExecutionPage")),
+                           *EXECUTION_JOB_FILTERS, *EXECUTION_FILTERS, EXPORT_FORMAT],
+            "responses": {**_or_csv(_ok("a page of executions (or CSV)",
+                                        _ref("ExecutionPage"))),
                           **_errors(400, 401)},
         },
     },
@@ -1003,7 +1155,11 @@ PATHS: dict[str, Any] = {
                 _param("count", "query", {"type": "integer", "minimum": 1,
                                           "maximum": v.MAX_PREVIEW_COUNT,
                                           "default": v.DEFAULT_PREVIEW_COUNT},
-                       "how many fire times")],
+                       "how many fire times"),
+                _param("job_id", "query", ID,
+                       "resolve the spec's H as for this job (jobId accepted): required with "
+                       "H (400 invalid_job_id otherwise); the job need not exist, and one of "
+                       "a project outside a limited credential's is a 403")],
             "responses": {**_ok("the fire times", _ref("Preview")), **_errors(400, 401)},
         },
     },
@@ -1498,6 +1654,133 @@ def _declare_access(paths: dict[str, Any]) -> None:
             op["responses"].setdefault("403", {"$ref": "#/components/responses/Forbidden"})
 
 
+# -- the console's reads -----------------------------------------------------------------------
+
+_COUNT = {"type": "integer", "minimum": 0}
+_EXACT_FLAGS = {"type": "object", "additionalProperties": False,
+                "required": ["total", "paused", "failing", "completed"],
+                "properties": {name: {"type": "boolean"} for name in
+                               ("total", "paused", "failing", "completed")},
+                "description": "false: the count was capped (at least that many)"}
+SCHEMAS.update({
+    "Summary": {
+        "type": "object", "additionalProperties": False, "required": ["jobs", "last_day"],
+        "properties": {
+            "jobs": {"type": "object", "additionalProperties": False,
+                     "required": ["total", "paused", "failing", "completed", "exact"],
+                     "properties": {
+                         "total": {**_COUNT, "description": "every job (a counter; for a "
+                                                            "limited credential its projects', "
+                                                            "counted up to 10000)"},
+                         "paused": {**_COUNT, "description": "paused (jobs_paused)"},
+                         "failing": {**_COUNT, "description": "whose last result failed or "
+                                                              "was missed (job_last_failing)"},
+                         "completed": {**_COUNT, "description": (
+                             "not paused, on a schedule with no fire time left (one-offs "
+                             "that fired); a job whose own end_date passed while its "
+                             "schedule goes on is not counted: no index holds it")},
+                         "exact": _EXACT_FLAGS}},
+            "last_day": {"type": "object", "additionalProperties": False,
+                         "required": ["since", "until", "succeeded", "failed", "missed"],
+                         "properties": {
+                             "since": {**INSTANT, "description": "the start of the first hour "
+                                                                 "counted: the 24 hourly "
+                                                                 "rollups up to now"},
+                             "until": INSTANT,
+                             "succeeded": _COUNT, "failed": _COUNT,
+                             "missed": {**_COUNT, "description": "misfires: ticks recorded "
+                                                                 "missed"}}}},
+    },
+    "Load": {
+        "type": "object", "additionalProperties": False,
+        "required": ["from", "minutes", "seconds", "bucket_seconds", "buckets", "total",
+                     "mean_per_second", "peak", "threshold", "schedules", "truncated",
+                     "bursts"],
+        "properties": {
+            "from": {**INSTANT, "description": "the first second counted (now + 1 s)"},
+            "minutes": {"type": "integer"}, "seconds": {"type": "integer"},
+            "bucket_seconds": {"type": "integer", "minimum": 1,
+                               "description": "seconds per entry of buckets: 1 up to 60 "
+                                              "minutes, more beyond (at most "
+                                              f"{load.MAX_BUCKETS} entries)"},
+            "buckets": {"type": "array", "items": _COUNT,
+                        "description": "executions due per bucket, from `from` on"},
+            "total": _COUNT,
+            "mean_per_second": {"type": "number"},
+            "peak": {"type": "object", "additionalProperties": False,
+                     "required": ["at", "executions"],
+                     "properties": {"at": INSTANT, "executions": _COUNT}},
+            "threshold": {"type": "number",
+                          "description": "a second above this many executions is a burst "
+                                         f"(threshold=, else {load.BURST_FACTOR} times the "
+                                         "mean, at least 1)"},
+            "schedules": {**_COUNT, "description": "schedules that fire in the window"},
+            "truncated": {"type": "boolean",
+                          "description": "a cap was reached (more than "
+                                         f"{load_reads.MAX_SCHEDULES} schedules, "
+                                         f"{load_reads.MAX_PAUSED} paused jobs or "
+                                         f"{load.MAX_FIRE_TIMES} fire times): the counts are "
+                                         "partial"},
+            "bursts": {"type": "array", "maxItems": load.MAX_BURSTS, "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["at", "epoch", "executions", "causes"],
+                "properties": {
+                    "at": INSTANT, "epoch": {"type": "integer"}, "executions": _COUNT,
+                    "causes": {"type": "array", "maxItems": load.MAX_CAUSES, "items": {
+                        "type": "object", "additionalProperties": False,
+                        "required": ["spec", "timezone", "jobs", "suggestion"],
+                        "properties": {
+                            "spec": {"type": "string",
+                                     "description": "the schedule's concrete spec (a job's "
+                                                    "H already resolved)"},
+                            "timezone": {"type": "string"},
+                            "jobs": {**_COUNT, "description": "its unpaused jobs"},
+                            "suggestion": {"type": ["string", "null"],
+                                           "description": "the spec with H in its finest "
+                                                          "fixed field (0 * * * * -> H * * "
+                                                          "* *, */5 -> H/5, @every 1m -> "
+                                                          "@every 1m H): each job then "
+                                                          "fires at its own second; null: "
+                                                          "no advice"}}}}}}},
+        },
+    },
+})
+PATHS.update({
+    "/summary": {
+        "get": {
+            "operationId": "summary", "tags": ["console"],
+            "summary": "The overview's counts: jobs total, paused, failing, completed; the "
+                       "last day's executions (misfires: missed)",
+            "description": "Each count comes from a counter or an index (capped at 10000), "
+                           "for the projects the credential sees.",
+            "responses": {**_ok("the counts", _ref("Summary")), **_errors(401)},
+        },
+    },
+    "/load": {
+        "get": {
+            "operationId": "upcomingLoad", "tags": ["console"],
+            "summary": "Executions due per second over the next minutes, the busiest seconds "
+                       "and the schedules causing them, with an H spelling that spreads them",
+            "description": "Computed from the schedules, not the jobs: each schedule that "
+                           "fires in the window (schedules_next_fire) has its fire times "
+                           "computed once and counted times its unpaused jobs (jobs_schedule "
+                           "index entries, less the paused ones). A job's own start and end "
+                           "dates are not read: an upper bound. The whole cluster's, so it "
+                           "needs a credential for every project.",
+            "parameters": [
+                _param("minutes", "query", {"type": "integer", "minimum": 1,
+                                            "maximum": v.MAX_LOAD_MINUTES,
+                                            "default": v.DEFAULT_LOAD_MINUTES},
+                       "how far ahead"),
+                _param("threshold", "query", {"type": "integer", "minimum": 1,
+                                              "maximum": v.MAX_LOAD_THRESHOLD},
+                       "a second above this many executions is a burst (default: "
+                       f"{load.BURST_FACTOR} times the mean)")],
+            "responses": {**_ok("the load", _ref("Load")), **_errors(400, 401)},
+        },
+    },
+})
+
 _declare_access(PATHS)
 
 DOCUMENT: dict[str, Any] = {
@@ -1509,7 +1792,7 @@ DOCUMENT: dict[str, Any] = {
     "security": [{"apiKey": [], "secretKey": []}, {"nodeBasic": []}],
     "tags": [{"name": name} for name in ("credentials", "projects", "jobs", "operations",
                                          "executions", "schedules", "cluster", "health",
-                                         "meta")],
+                                         "meta", "console")],
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

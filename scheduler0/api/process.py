@@ -102,7 +102,7 @@ def run(settings: Settings, lifecycle: Lifecycle) -> int:
         return 2
     app = create_app(settings, CoordinatorClient(settings),
                      node_auth=(node_secrets.auth_username, node_secrets.auth_password),
-                     stopping=lifecycle.stopping)
+                     stopping=lifecycle.stopping, secret_key=node_secrets.secret_key)
     runner = app.extensions[EXTENSION].operations
     # Records failed the bulk operations an earlier API process of this node left running.
     threading.Thread(target=sweep_forever, args=(runner, lifecycle.stopping.wait),

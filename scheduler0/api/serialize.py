@@ -15,6 +15,8 @@ from typing import Any
 
 from scheduler0 import notifications
 from scheduler0.schedule import format_rfc3339_utc, format_rfc3339_utc_ms
+from scheduler0.schedule.load import Load
+from scheduler0.store import hosts
 from scheduler0.store.history import ROLLUP_COLUMNS
 from scheduler0.store.reads import Page
 from scheduler0.vocabulary import DEFAULT_CREDENTIAL_ROLE, JOB_API_FIELDS, JobField, Kind, Trigger
@@ -61,6 +63,12 @@ def project(row: Row) -> dict[str, Any]:
     if row.get("signing_secret"):
         result["signing_secret"] = row["signing_secret"]
     return result
+
+
+def project_counted(row: Row, job_count: int) -> dict[str, Any]:
+    """A project as GET /projects and GET /projects/{id} answer it: with its job count (what a
+    cascading delete takes with it)."""
+    return {**project(row), "job_count": job_count}
 
 
 def _job_value(field: JobField) -> str:
@@ -117,6 +125,21 @@ def _compile_job() -> Callable[[Row], dict[str, Any]]:
 
 
 job = _compile_job()
+
+
+def job_status(shown: Mapping[str, Any]) -> str:
+    """paused, else completed (no tick left), else active: what `GET /jobs?status=` filters."""
+    return "paused" if shown["paused"] else "completed" if shown["completed"] else "active"
+
+
+def listed_job(row: Row) -> dict[str, Any]:
+    """A job of GET /jobs: `job`, and what the jobs screen shows besides: its status, its
+    callback URL's host, and how late its last result's tick started."""
+    shown = job(row)
+    shown["status"] = job_status(shown)
+    shown["callback_host"] = hosts.callback_host(row["callback_url"])
+    shown["last_late_ms"] = row.get("last_late_ms")
+    return shown
 
 
 def _same(value: Any) -> Any:
@@ -235,13 +258,17 @@ def rollup(row: Row) -> dict[str, Any]:
 
 
 def page(name: str, found: Page, limit: int, offset: int,
-         convert: Callable[[Row], dict[str, Any]]) -> dict[str, Any]:
+         convert: Callable[[Row], dict[str, Any]], *, scans: bool = False) -> dict[str, Any]:
     """A list answer: the original's page shape `{"total", "limit", "offset", name: [...]}`
     plus `total_exact` (False: at least `total` rows match) and `next_after` (the cursor of
-    the next page, null on the last)."""
-    return {"total": int(found.total), "total_exact": found.exact, "limit": limit,
-            "offset": offset, "next_after": found.next_after,
-            name: [convert(row) for row in found.rows]}
+    the next page, null on the last); with `scans` (a list whose filters may be a bounded
+    scan) also `scan_limited`."""
+    answer: dict[str, Any] = {"total": int(found.total), "total_exact": found.exact,
+                              "limit": limit, "offset": offset, "next_after": found.next_after}
+    if scans:
+        answer["scan_limited"] = found.scan_limited
+    answer[name] = [convert(row) for row in found.rows]
+    return answer
 
 
 def operation(row: Row) -> dict[str, Any]:
@@ -275,4 +302,29 @@ def pause(row: Row) -> dict[str, Any]:
         "reason": row.get("reason"),
         "resumed_at": instant_ms(row.get("resumed_at_ms")),
         "resumed_by": row.get("resumed_by"),
+    }
+
+
+def summary(counts: Row, now: int) -> dict[str, Any]:
+    """The overview's counts (store/summary_reads.py)."""
+    last_day = counts["last_day"]
+    return {"jobs": counts["jobs"], "last_day": {
+        "since": instant(last_day["since"]), "until": instant(now),
+        "succeeded": last_day["succeeded"], "failed": last_day["failed"],
+        "missed": last_day["missed"]}}
+
+
+def load(found: Load, minutes: int, schedules: int, capped: bool) -> dict[str, Any]:
+    """The upcoming load (scheduler0.schedule.load.Load) as GET /load answers it."""
+    return {
+        "from": instant(found.start), "minutes": minutes, "seconds": found.seconds,
+        "bucket_seconds": found.bucket_seconds, "buckets": list(found.buckets),
+        "total": found.total, "mean_per_second": round(found.mean_per_second, 3),
+        "peak": {"at": instant(found.peak_at), "executions": found.peak},
+        "threshold": found.threshold, "schedules": schedules,
+        "truncated": bool(found.truncated or capped),
+        "bursts": [{"at": instant(burst.at), "epoch": burst.at, "executions": burst.executions,
+                    "causes": [{"spec": cause.spec, "timezone": cause.timezone,
+                                "jobs": cause.jobs, "suggestion": cause.suggestion}
+                               for cause in burst.causes]} for burst in found.bursts],
     }

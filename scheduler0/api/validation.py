@@ -27,6 +27,8 @@ from scheduler0 import labels, messages, notifications, schedule, vocabulary
 from scheduler0.config import MAX_SIGNING_SECRET_GRACE
 from scheduler0.delivery import target as callback_target
 from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
+from scheduler0.store import execution_browse, hosts
+from scheduler0.store import job_browse as job_browse_store
 from scheduler0.vocabulary import EXECUTION_STATES, JOB_INPUT_FIELDS, JobField, Kind
 
 MAX_ID = vocabulary.MAX_ID
@@ -1417,3 +1419,113 @@ def preview_query(args: Mapping[str, str], now: int, default_timezone: str) -> d
     count = query_int(args, "count", default=DEFAULT_PREVIEW_COUNT, low=1, high=MAX_PREVIEW_COUNT)
     return {"spec": spec.strip(), "timezone": zone, "from": now if start is None else start,
             "count": count}
+
+
+# -- the console's lists ----------------------------------------------------------------------
+
+MAX_HOST_LENGTH = 253  # characters of a host name (RFC 1035), also enough for an IPv6 literal
+BROWSE_PARAMETERS = ("contains", "status", "last_state", "host", "sort")
+
+
+def _choice(args: Mapping[str, str], name: str, choices: Iterable[str]) -> str | None:
+    """`?name=` as one of `choices` (case-insensitive), None when absent."""
+    raw = args.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip().lower()
+    allowed = tuple(choices)
+    if value not in allowed:
+        raise ValidationError(f"{name}: {_show(raw)} is not accepted; use one of "
+                              f"{', '.join(allowed)}", code=f"invalid_{name}")
+    return value
+
+
+def query_host(args: Mapping[str, str]) -> str | None:
+    """`?host=`: a callback host, exactly (letters in any case, an IPv6 literal with or without
+    brackets), as store/hosts.py reads hosts from URLs; None when absent."""
+    raw = args.get("host")
+    if raw is None or raw.strip() == "":
+        return None
+    host = hosts.wanted_host(raw)
+    if len(host) > MAX_HOST_LENGTH or any(ch in host for ch in "/?#@ \t") or not host.isprintable():
+        raise ValidationError(f"host: {_show(raw)} is not a host; send the host of a callback "
+                              "URL alone, e.g. host=api.example.com (no scheme, port or path)",
+                              code="invalid_host")
+    return host
+
+
+def query_contains(args: Mapping[str, str]) -> str | None:
+    """`?contains=`: a part of a job name (case-insensitive); None when absent."""
+    raw = args.get("contains")
+    if raw is None or raw == "":
+        return None
+    if len(raw) > labels.MAX_NAME_LENGTH or not raw.isprintable():
+        raise ValidationError(f"contains: {_show(raw)} is not accepted; send up to "
+                              f"{labels.MAX_NAME_LENGTH} printable characters of a job name",
+                              code="invalid_contains")
+    return raw
+
+
+def job_browse(args: Mapping[str, str]) -> job_browse_store.Browse | None:
+    """The jobs screen's filters and sort (Reader.browse_jobs), or None when the query uses
+    none of BROWSE_PARAMETERS (GET /jobs then answers as it always did: Reader.list_jobs)."""
+    if not any(args.get(name) for name in BROWSE_PARAMETERS):
+        return None
+    sort = _choice(args, "sort", job_browse_store.SORTS) or "id"
+    after = args.get("after") or None
+    job_browse_store.parse_after(sort, after)  # refuses a cursor of another sort
+    if after is not None and sort in ("id", "-id"):
+        query_id(args, "after")
+    return job_browse_store.Browse(
+        project_id=query_id(args, "project_id", "projectId"), paused=query_bool(args, "paused"),
+        failing=query_bool(args, "failing"), labels=query_labels(args),
+        name_prefix=query_name_prefix(args), contains=query_contains(args),
+        status=_choice(args, "status", job_browse_store.STATUSES),
+        last_state=_choice(args, "last_state", job_browse_store.LAST_STATES),
+        host=query_host(args), sort=sort, after=after)
+
+
+MAX_CSV_ROWS = 100_000  # rows of one CSV export (GET /executions?format=csv)
+DEFAULT_CSV_ROWS = 10_000
+EXPORT_FORMATS = ("json", "csv")
+
+
+def execution_jobs(args: Mapping[str, str]) -> execution_browse.JobsOf | None:
+    """The executions screen's filters (`labels`, `host`, `node`) for
+    Reader.browse_executions, or None when none is given."""
+    found = execution_browse.JobsOf(
+        labels=query_labels(args), host=query_host(args),
+        node_id=query_int(args, "node", default=None, low=1, high=MAX_ID))
+    return found if found.on_jobs or found.node_id is not None else None
+
+
+def wants_csv(args: Mapping[str, str], best_accepted: str | None) -> bool:
+    """Whether a list is asked for as CSV: `?format=csv`, or without `format` an Accept
+    header that prefers text/csv to application/json (`best_accepted`: the better of the
+    two)."""
+    raw = args.get("format")
+    if raw is None or raw.strip() == "":
+        return best_accepted == "text/csv"
+    chosen = _choice(args, "format", EXPORT_FORMATS)
+    return chosen == "csv"
+
+
+def csv_limit(args: Mapping[str, str]) -> int:
+    """`?limit=` of a CSV export: 1-MAX_CSV_ROWS rows, default DEFAULT_CSV_ROWS."""
+    limit = query_int(args, "limit", default=DEFAULT_CSV_ROWS, low=1, high=MAX_CSV_ROWS)
+    assert limit is not None
+    return limit
+
+
+MAX_LOAD_MINUTES = 1440
+DEFAULT_LOAD_MINUTES = 60
+MAX_LOAD_THRESHOLD = 1_000_000_000
+
+
+def load_query(args: Mapping[str, str]) -> dict[str, Any]:
+    """`minutes` (1-1440, default 60) and `threshold` (executions in a second above which it
+    is a burst; default: 5 times the mean) of GET /load."""
+    return {"minutes": query_int(args, "minutes", default=DEFAULT_LOAD_MINUTES, low=1,
+                                 high=MAX_LOAD_MINUTES),
+            "threshold": query_int(args, "threshold", default=None, low=1,
+                                   high=MAX_LOAD_THRESHOLD)}

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from scheduler0.errors import StoreError
-from scheduler0.store import history, pending
+from scheduler0.store import history, hosts, pending
 
 # A step is SQL, or a function for what SQL alone cannot do (it runs in the step's transaction).
 Migration = Sequence[str | Callable[[sqlite3.Connection], None]]
@@ -489,7 +489,20 @@ _V6: Migration = (
     "WHERE operation_id IS NOT NULL",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+_V7: Migration = (
+    # -- the console's job filters --
+    # The host of each job's callback URL (store/hosts.py), for `GET /jobs?host=` and
+    # `GET /executions?host=`. Virtual generated columns: computed when read, so no row grows
+    # and every writer (job.create, job.update) keeps them exact without knowing of them; only
+    # the index stores the host (measured: about 30 bytes per job).
+    f"ALTER TABLE jobs ADD COLUMN callback_authority TEXT "
+    f"GENERATED ALWAYS AS ({hosts.AUTHORITY_SQL}) VIRTUAL",
+    f"ALTER TABLE jobs ADD COLUMN callback_host TEXT GENERATED ALWAYS AS ({hosts.HOST_SQL}) "
+    "VIRTUAL",
+    "CREATE INDEX jobs_host ON jobs (callback_host)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -25,10 +25,16 @@ ROLES = ("read", "write", "admin")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask itself, HEAD as its GET
 
 
+def rest_rules(app: Any) -> list[Any]:
+    """The app's REST routes: every rule but the web console's pages (/ui, tested below)."""
+    return [rule for rule in app.url_map.iter_rules()
+            if not rule.endpoint.startswith(access.CONSOLE_BLUEPRINT + ".")]
+
+
 def url_map_operations(app: Any) -> list[str]:
     """Every (method, route) the app answers, as access.operation names them."""
     found = {access.operation(method, rule.rule)
-             for rule in app.url_map.iter_rules()
+             for rule in rest_rules(app)
              for method in (rule.methods or ()) if method not in IGNORED_METHODS}
     return sorted(found)
 
@@ -44,11 +50,39 @@ def test_every_route_of_the_app_declares_what_it_needs(app: Any) -> None:
 
 
 def test_public_routes_are_exactly_the_views_marked_public(app: Any) -> None:
-    for rule in app.url_map.iter_rules():
+    for rule in rest_rules(app):
         view = app.view_functions[rule.endpoint]
         for method in (rule.methods or set()) - IGNORED_METHODS:
             need = access.ROUTES[access.operation(method, rule.rule)]
             assert (need is access.PUBLIC) == bool(getattr(view, "public", False)), rule.rule
+
+
+CONSOLE_OPEN = {"/ui/signin", "/ui/static/<path:filename>"}
+
+
+def test_console_pages_need_a_session_except_sign_in_and_static_files(app: Any) -> None:
+    rules = [rule for rule in app.url_map.iter_rules() if rule not in rest_rules(app)]
+    assert {rule.rule for rule in rules} >= {"/ui/", "/ui/signin", "/ui/signout"} | CONSOLE_OPEN
+    assert all(rule.rule.startswith("/ui/") for rule in rules), "the console lives under /ui"
+    client = app.test_client()
+    for rule in rules:
+        for method in sorted((rule.methods or set()) - IGNORED_METHODS):
+            url = re.sub(r"<(?:[^:<>]+:)?(\w+)>", "1", rule.rule)
+            if rule.rule == "/ui/static/<path:filename>":
+                url = "/ui/static/console.css"
+            response = client.open(url, method=method)
+            response.close()  # a static file is streamed from an open file
+            with app.app_context():
+                public = access.is_public(rule.endpoint)
+            if rule.rule in CONSOLE_OPEN:
+                assert public, rule.rule
+                # Answered, not sent to sign in (an empty sign-in form is its own 401 page).
+                assert "Location" not in response.headers and response.status_code < 500, (
+                    method, rule.rule, response.status_code)
+            else:
+                assert not public, rule.rule
+                assert response.status_code == 303, (method, rule.rule, response.status_code)
+                assert response.headers["Location"].startswith("/ui/signin?next="), rule.rule
 
 
 def test_the_declared_roles_follow_the_policy() -> None:

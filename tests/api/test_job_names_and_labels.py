@@ -48,7 +48,9 @@ def test_create_with_every_field_answers_it_and_reads_answer_it(api: Api) -> Non
     assert job["labels"] == {"env": "prod", "example.com/tier": "gold", "team": "billing"}
     assert data(api.get(f"{BASE}/{job['id']}")) == job
     listed = data(api.get(BASE, query_string={"project_id": project["id"]}))["jobs"]
-    assert listed == [job]
+    # A listed job is the job plus what the jobs screen shows besides (JobListed).
+    extra = {"status": "active", "callback_host": "127.0.0.1", "last_late_ms": None}
+    assert listed == [{**job, **extra}]
 
 
 def test_a_batch_with_shared_and_own_labels(api: Api) -> None:

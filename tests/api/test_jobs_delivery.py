@@ -41,7 +41,9 @@ def test_every_setting_is_stored_and_answered_by_every_read(api: Api,
     assert list(job["headers"]) == ["Authorization", "X-Tenant"]  # in the order given
     assert data(api.get(f"{BASE}/{job['id']}")) == job
     listed = data(api.get(BASE, query_string={"project_id": project["id"], "limit": 1000}))
-    assert [j for j in listed["jobs"] if j["id"] == job["id"]] == [job]
+    # A listed job is the job plus what the jobs screen shows besides (JobListed).
+    extra = {"status": "active", "callback_host": "127.0.0.1", "last_late_ms": None}
+    assert [j for j in listed["jobs"] if j["id"] == job["id"]] == [{**job, **extra}]
 
 
 def test_whole_seconds_are_answered_as_numbers_of_seconds(api: Api,

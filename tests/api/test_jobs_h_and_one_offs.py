@@ -158,4 +158,4 @@ def _schedule_id(node: Any, job_id: int) -> int:
 
 def test_a_preview_of_h_points_to_the_dry_run(api: Api) -> None:
     error(api.get("/api/v1/schedules/preview", query_string={"spec": "H * * * *"}), 400,
-          "invalid_spec", "POST /jobs?dry_run=true")
+          "invalid_job_id", "job_id: required", "?job_id=", "POST /jobs?dry_run=true")

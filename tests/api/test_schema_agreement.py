@@ -514,6 +514,10 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
                         "/projects/{project_id}/notifications", "get")
     assert [n["type"] for n in notified["notifications"]] == ["job.failed"]
     answered(ledger, api.get("/api/v1/executions"), "/executions", "get")
+    answered(ledger, api.get("/api/v1/executions", query_string={"node": 1}), "/executions",
+             "get")
+    answered(ledger, api.get("/api/v1/jobs", query_string={"sort": "-id", "contains": "x"}),
+             "/jobs", "get")
     answered(ledger, api.get("/api/v1/rollups", query_string={"project_id": project["id"]}),
              "/rollups", "get")
     ran = answered(ledger, api.post(f"{job_path}/run", json={"data": "keys"}),
@@ -551,6 +555,11 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
 
     answered(ledger, api.get("/api/v1/schedules/preview", query_string={"spec": "@hourly"}),
              "/schedules/preview", "get")
+    answered(ledger, api.get("/api/v1/schedules/preview",
+                             query_string={"spec": "H * * * *", "job_id": 7}),
+             "/schedules/preview", "get")
+    answered(ledger, api.get("/api/v1/summary"), "/summary", "get")
+    answered(ledger, api.get("/api/v1/load", query_string={"minutes": 2}), "/load", "get")
     answered(ledger, api.get("/api/v1/cluster"), "/cluster", "get")
     missing = api.get("/api/v1/jobs/999999999")
     envelope = DOC["components"]["responses"]["NotFound"]["content"]["application/json"]
@@ -580,7 +589,7 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
     assert {"Job", "JobDryRun", "Project", "NewCredential", "Credential", "Execution", "Health",
             "HealthDetail", "Cluster", "Preview", "Deleted", "ProjectDeleted", "MemberAdded",
             "MemberRemoved", "Operation", "OperationStarted", "OperationPage",
-            "Pause", "Backfill"} <= set(ledger.seen)
+            "Pause", "Backfill", "JobListed", "Summary", "Load"} <= set(ledger.seen)
 
 
 def test_every_tag_an_operation_uses_is_declared() -> None:

@@ -78,8 +78,11 @@ def test_the_body_limit_is_the_setting_and_the_message_names_it(node: Any) -> No
 
 def test_there_is_no_static_route(app: Any, api: Api) -> None:
     assert "static" not in {rule.endpoint for rule in app.url_map.iter_rules()}
-    assert not [rule.rule for rule in app.url_map.iter_rules() if "static" in rule.rule]
+    # The web console's files are its own, under /ui only.
+    assert [rule.rule for rule in app.url_map.iter_rules() if "static" in rule.rule] == [
+        "/ui/static/<path:filename>"]
     error(api.client.get("/static/app.js"), 404, "not_found")
+    error(api.client.get("/api/v1/static/console.js"), 404, "not_found")
 
 
 def test_every_package_data_pattern_names_existing_files() -> None:

@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from scheduler0.api.routes import (
     cluster,
+    console,
     credentials,
     executions,
     health,
@@ -20,5 +21,5 @@ from scheduler0.api.routes import (
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
     credentials.bp, projects.bp, jobs.bp, executions.bp, health.bp, schedules.bp, meta.bp,
-    cluster.bp, operations.bp, pause.bp, manual.bp,
+    cluster.bp, operations.bp, pause.bp, manual.bp, console.bp,
 )

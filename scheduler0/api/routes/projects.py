@@ -40,7 +40,9 @@ def list_all() -> Response:
     limit, offset = validation.pagination(request.args)
     found = reader().list_projects(limit=limit, offset=offset,
                                  after=validation.query_id(request.args, "after"))
-    return ok(serialize.page("projects", found, limit, offset, serialize.project))
+    counts = reader().project_job_counts([row["id"] for row in found.rows])
+    return ok(serialize.page("projects", found, limit, offset,
+                             lambda row: serialize.project_counted(row, counts[row["id"]])))
 
 
 @bp.get("/projects/<project_id>")
@@ -49,7 +51,8 @@ def get_one(project_id: str) -> Response:
     row = reader().get_project(ident)
     if row is None:
         raise NotFoundError(f"project {ident} does not exist")
-    return ok(serialize.project(row))
+    counts = reader().project_job_counts([ident])
+    return ok(serialize.project_counted(row, counts[ident]))
 
 
 @bp.route("/projects/<project_id>", methods=["PUT", "PATCH"])
