@@ -9,9 +9,7 @@ scheduler0.api.auth.
 
 from __future__ import annotations
 
-from flask import Blueprint
+from scheduler0.console import pages, render  # noqa: F401  (importing pages registers them)
+from scheduler0.console.blueprint import console
 
-console = Blueprint("console", __name__, url_prefix="/ui", template_folder="templates",
-                    static_folder="static", static_url_path="/static")
-
-from scheduler0.console import pages, render  # noqa: E402,F401
+__all__ = ["console"]

@@ -24,7 +24,7 @@ from flask import Response, g, render_template, request, url_for
 from scheduler0 import __version__
 from scheduler0.api import session
 from scheduler0.api.access import Access
-from scheduler0.console import console
+from scheduler0.console.blueprint import console
 
 CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
 STATIC_MAX_AGE = 365 * 24 * 3600

@@ -178,13 +178,15 @@ def wait_css(browser: Any, selector: str, timeout: float = 10) -> Any:
 
 def wait_text(browser: Any, selector: str, text: str, timeout: float = 10) -> Any:
     """The first element matching `selector` once its text contains `text`."""
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # A page that reloads while its element is read (an action's reload) fails that one read
+    # with a WebDriverException; the wait tries again until its deadline.
     try:
-        WebDriverWait(browser, timeout).until(
+        WebDriverWait(browser, timeout, ignored_exceptions=(WebDriverException,)).until(
             expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, selector), text))
     except TimeoutException:
         raise AssertionError(f"{selector!r} did not show {text!r} within {timeout} s "

@@ -17,7 +17,8 @@ from typing import Any
 from flask import Response, g, request
 
 from scheduler0.api import access
-from scheduler0.console import console, render, rest
+from scheduler0.console import render, rest
+from scheduler0.console.blueprint import console
 from scheduler0.console.rest import RestError
 from scheduler0.errors import ForbiddenError
 from scheduler0.vocabulary import CREDENTIAL_ROLES

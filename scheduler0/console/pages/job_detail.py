@@ -18,7 +18,8 @@ from urllib.parse import quote, urlencode
 from flask import Response, jsonify, request
 
 from scheduler0 import clock, schedule
-from scheduler0.console import console, jobview, render, rest
+from scheduler0.console import jobview, render, rest
+from scheduler0.console.blueprint import console
 from scheduler0.console.rest import RestError
 from scheduler0.errors import ScheduleError
 from scheduler0.schedule import words

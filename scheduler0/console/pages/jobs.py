@@ -25,7 +25,8 @@ from flask import Response, request
 
 from scheduler0 import clock
 from scheduler0.api import openapi
-from scheduler0.console import console, render, rest
+from scheduler0.console import render, rest
+from scheduler0.console.blueprint import console
 from scheduler0.console.rest import RestError
 from scheduler0.schedule.words import spec_in_words
 

@@ -16,7 +16,8 @@ from typing import Any
 from flask import Response
 
 from scheduler0.api import openapi
-from scheduler0.console import console, render, rest
+from scheduler0.console import render, rest
+from scheduler0.console.blueprint import console
 from scheduler0.console.rest import RestError
 
 MINUTES = 60

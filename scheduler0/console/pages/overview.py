@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response
 
 from scheduler0 import clock
-from scheduler0.console import console
+from scheduler0.console.blueprint import console
 from scheduler0.console.render import page, to_datetime
 from scheduler0.console.rest import RestError, call
 

@@ -14,7 +14,7 @@ from flask import g, redirect, request
 from werkzeug.wrappers import Response
 
 from scheduler0.api import auth, session
-from scheduler0.console import console
+from scheduler0.console.blueprint import console
 from scheduler0.console.render import page
 
 HOME = "/ui/"
