@@ -9,7 +9,11 @@ scheduler0.api.auth.
 
 from __future__ import annotations
 
-from scheduler0.console import pages, render  # noqa: F401  (importing pages registers them)
+# The blueprint first: importing the pages registers their views on it, and a page's imports
+# (scheduler0.api.app among them) may ask this package for it while the pages load.
 from scheduler0.console.blueprint import console
+
+# isort: split
+from scheduler0.console import pages, render  # noqa: F401
 
 __all__ = ["console"]
