@@ -109,3 +109,16 @@ def _answer(status: int, mimetype: str, raw: bytes) -> Any:
     error = error if isinstance(error, dict) else {}
     raise RestError(status, str(error.get("code") or f"http_{status}"),
                     str(error.get("message") or f"the API answered {status}"))
+
+
+PROJECT_CHOICES = 200  # projects a picker offers (past that, an id to type)
+
+
+def project_choices() -> tuple[list[dict[str, Any]], bool]:
+    """The projects for a picker (the first PROJECT_CHOICES the caller may see), and whether
+    that is every one of them; none when the API refuses the list."""
+    try:
+        items, next_after, _ = page_of("/projects", {"limit": PROJECT_CHOICES})
+    except RestError:
+        return [], False
+    return items, next_after is None

@@ -194,6 +194,17 @@ def wait_text(browser: Any, selector: str, text: str, timeout: float = 10) -> An
     return browser.find_element(By.CSS_SELECTOR, selector)
 
 
+def is_stale(element: Any) -> bool:
+    """True once `element` is gone from the page (it reloaded or moved on)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.tag_name  # noqa: B018 - touching it is the check
+    except StaleElementReferenceException:
+        return True
+    return False
+
+
 def sign_in(browser: Any, ui_node: UiNode, key: str | None = None,
             secret: str | None = None, next_path: str = "/ui/") -> Any:
     """Sign in through the form: the node's secrets, or the API key `key` and `secret`."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from scheduler0.testing import wait_for
 from tests.integration.receiver import Receiver
-from tests.ui.conftest import UiNode, screenshot, sign_in, wait_css, wait_text
+from tests.ui.conftest import UiNode, is_stale, screenshot, sign_in, wait_css, wait_text
 
 NEVER = "0 0 1 1 *"  # once a year: nothing fires by itself while a test runs
 
@@ -48,18 +48,8 @@ def close_secret(browser: Any) -> None:
     """"I have copied it": the dialog closes and the page reloads."""
     old = browser.find_element("tag name", "html")
     click(browser, "#secret-done")
-    wait_for(lambda: _stale(old), timeout=10, message="the page to reload")
+    wait_for(lambda: is_stale(old), timeout=10, message="the page to reload")
     wait_css(browser, "main h1")
-
-
-def _stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    try:
-        element.tag_name  # noqa: B018 - touching it is the check
-    except StaleElementReferenceException:
-        return True
-    return False
 
 
 def project_row(browser: Any, name: str) -> Any:

@@ -23,6 +23,7 @@ from tests.integration.receiver import Receiver
 from tests.ui.conftest import (
     UiNode,
     browser_console,
+    is_stale,
     json_block,
     screenshot,
     sign_in,
@@ -162,18 +163,8 @@ def walk_pages(browser: Any, limit: int = 20) -> list[int]:
         if not links:
             return seen
         links[0].click()
-        wait_for(partial(_stale, links[0]), timeout=10, message="the next page")
+        wait_for(partial(is_stale, links[0]), timeout=10, message="the next page")
     raise AssertionError(f"more than {limit} pages")
-
-
-def _stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    try:
-        element.tag_name  # noqa: B018 - touching it is the check
-    except StaleElementReferenceException:
-        return True
-    return False
 
 
 def test_keyset_pages_neither_skip_nor_repeat(browser: Any, ui_node: UiNode) -> None:

@@ -24,7 +24,6 @@ from scheduler0.errors import ForbiddenError
 from scheduler0.vocabulary import CREDENTIAL_ROLES
 
 PAGE_SIZE = 50
-PROJECT_CHOICES = 200  # projects the credential form offers to pick (more: ids to type)
 ADMIN_CHANGE = "PATCH /projects/{project_id}"
 
 
@@ -98,13 +97,6 @@ def projects_page() -> Response:
 # -- credentials --------------------------------------------------------------------------------
 
 
-def _project_choices() -> tuple[list[dict[str, Any]], bool]:
-    """Projects to offer in the credential form, and whether that is every one of them."""
-    try:
-        items, next_after, _ = rest.page_of("/projects", {"limit": PROJECT_CHOICES})
-    except RestError:
-        return [], False
-    return items, next_after is None
 
 
 @console.get("/credentials")
@@ -114,7 +106,7 @@ def credentials_page() -> Response:
                                                                 "after": _after()})
     except RestError as exc:
         return render.error_page(exc.status, exc.message)
-    choices, all_choices = _project_choices()
+    choices, all_choices = rest.project_choices()
     names = {int(p["id"]): str(p["name"]) for p in choices}
     return render.page("credentials.html", "Credentials", credentials=items, total=total,
                        roles=CREDENTIAL_ROLES, project_choices=choices,

@@ -30,7 +30,6 @@ from scheduler0.console.rest import RestError
 from scheduler0.vocabulary import parse_execution_key
 
 PAGE_SIZE = 50
-PROJECT_CHOICES = 200  # projects offered in the filter's picker (more: a number to type)
 DEFAULT_STATE = "failed,missed"
 DEFAULT_SINCE = "24h"
 FILTERS = ("project_id", "job", "labels", "host", "node", "state", "since", "until")
@@ -243,13 +242,6 @@ def _resolve_job(values: Mapping[str, str]) -> int | None:
     return int(job["id"])
 
 
-def _projects() -> tuple[list[dict[str, Any]], bool]:
-    """The projects for the filter's picker, and whether that is all of them."""
-    try:
-        items, next_after, _ = rest.page_of("/projects", {"limit": PROJECT_CHOICES})
-    except RestError:
-        return [], False
-    return items, next_after is None
 
 
 def page_url(values: Mapping[str, str], after: str | None = None) -> str:
@@ -284,7 +276,7 @@ def executions_page() -> Response:
     values = form_values(request.args)
     offered = api_parameters("/executions")
     now = int(clock.now())
-    projects, all_projects = _projects()
+    projects, all_projects = rest.project_choices()
     context: dict[str, Any] = {
         "values": values, "states": STATE_CHOICES, "projects": projects,
         "all_projects": all_projects, "offered": offered, "found": Found(), "rows": [],

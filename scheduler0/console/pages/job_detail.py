@@ -28,7 +28,6 @@ from scheduler0.vocabulary import EXECUTION_STATES, HTTP_METHODS, MAX_DATA_BYTES
 HISTORY_PAGE = 25  # executions per history page: one page only, whatever the history holds
 FIRE_TIMES = 10
 DATA_SHOWN = 2000  # characters of a job's data on its page (the edit form has all of it)
-PROJECT_CHOICES = 200  # projects offered in the form's picker (any id may still be typed)
 TEXT = "text/plain; charset=utf-8"
 MAX_WORDS_SPEC = 1000  # characters of a spec /ui/jobs/spec-words describes
 
@@ -194,7 +193,7 @@ FORM_TITLES = {"new": "New job", "edit": "Edit {}", "duplicate": "Duplicate {}"}
 
 
 def _form(mode: str, job: dict[str, Any] | None, values: dict[str, str]) -> Response:
-    projects, _ = _attempt(lambda: rest.page_of("/projects", {"limit": PROJECT_CHOICES})[0])
+    projects, _ = _attempt(lambda: rest.page_of("/projects", {"limit": rest.PROJECT_CHOICES})[0])
     title = FORM_TITLES[mode].format(job_title(job) if job else "")
     return render.page("job_form.html", title, mode=mode, job=job, values=values,
                        projects=projects or [], timezones=timezones(),

@@ -31,7 +31,6 @@ from scheduler0.console.rest import RestError
 from scheduler0.schedule.words import spec_in_words
 
 PAGE_SIZE = 50
-PROJECT_CHOICES = 200  # projects offered in the filter's picker (more: an id to type)
 FILTERS = ("project_id", "name", "contains", "labels", "status", "last_state", "host", "sort")
 # Filters the API gained with the console: offered only when its OpenAPI document has them.
 OPTIONAL_FILTERS = ("contains", "status", "last_state", "host", "sort")
@@ -197,13 +196,6 @@ def count_text(answer: Mapping[str, Any]) -> str:
 # -- the page -----------------------------------------------------------------------------------
 
 
-def _projects() -> tuple[list[dict[str, Any]], bool]:
-    """The projects for the filter's picker, and whether that is all of them."""
-    try:
-        items, next_after, _ = rest.page_of("/projects", {"limit": PROJECT_CHOICES})
-    except RestError:
-        return [], False
-    return items, next_after is None
 
 
 @console.get("/jobs")
@@ -211,7 +203,7 @@ def jobs_page() -> Response:
     offered = offered_filters()
     values = form_values(request.args, offered)
     after = (request.args.get("after") or "").strip() or None
-    projects, all_projects = _projects()
+    projects, all_projects = rest.project_choices()
     context: dict[str, Any] = {
         "values": values, "offered": offered, "projects": projects,
         "all_projects": all_projects, "status_choices": STATUS_CHOICES,
