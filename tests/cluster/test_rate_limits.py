@@ -1,5 +1,7 @@
 """A rate-limited project on three real nodes: its batches all go to one node, which rations
-them, while an unlimited project's work is shared by both followers as before."""
+them, while an unlimited project's batches are placed as before, on the least-loaded follower.
+Which follower that is depends on the load each reports (the rationing node holds more), so
+only "never the leader" is asserted here; the split itself is tested in test_planning.py."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def test_a_limited_projects_batches_all_go_to_one_node(cluster):
         leader_id = str(leader.health()["node_id"])
         limited_nodes, free_nodes = nodes_of(limited), nodes_of(free)
         assert len(limited_nodes) == 1 and leader_id not in limited_nodes, limited_nodes
-        assert len(free_nodes) == 2 and leader_id not in free_nodes, free_nodes
+        assert free_nodes and leader_id not in free_nodes, free_nodes
         [rationing] = limited_nodes
         shown = cluster.node(int(rationing)).health()["intake"]["rate_limited"]
         assert str(limited["id"]) in shown and str(free["id"]) not in shown

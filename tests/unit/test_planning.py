@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scheduler0 import messages
 from scheduler0.coordinator.planner import PLAN_COMMAND_ROWS, _pack
+from scheduler0.messages.wire import RateLimit
 from scheduler0.schedule import ScheduleCache, planning
 from scheduler0.vocabulary import execution_id
 
@@ -71,6 +72,21 @@ def test_batches_are_deterministic_and_bounded():
     again = planning.make_batches(plan(jobs, T0, now=T0 - 1), lambda i: 1)
     assert [b.id for b in batches] == [b.id for b in again]
     assert len({b.id for b in batches}) == 3
+
+
+def test_a_limited_projects_jobs_go_to_its_node_and_the_rest_are_placed_per_batch():
+    jobs = [job(i, project=1 + i % 2) for i in range(1, 2401)]  # 1200 in each of projects 1, 2
+    placed = []
+    batches = planning.make_batches(
+        plan(jobs, T0, now=T0 - 1), lambda i: placed.append(i) or 10 + i,
+        {2: RateLimit(concurrency=4)}, lambda project_id: 99)
+    free = [b for b in batches if b.rate_limit is None]
+    limited = [b for b in batches if b.rate_limit is not None]
+    assert [b.node_id for b in free] == [10, 11] and placed == [0, 1]
+    assert {j.project_id for b in free for j in b.jobs} == {1}
+    assert limited and {b.node_id for b in limited} == {99}
+    assert sum(len(b.jobs) for b in limited) == 1200
+    assert {j.project_id for b in limited for j in b.jobs} == {2}
 
 
 def test_batch_message_carries_the_callback_contract():
