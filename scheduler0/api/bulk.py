@@ -2,6 +2,8 @@
 
     {"action": "pause" | "resume" | "delete", "ids": [1, 2, 3]}
     {"action": ..., "filter": {"project_id": 1, "paused": false, "labels": "team=web"}}
+    {"action": ..., "filter": {"name": "nightly-", "contains": "db", "status": "active",
+                               "last_state": "failed", "host": "api.example.com"}}
     {"action": "set_labels", "labels": {"team": "web", "old": null}, "ids" or "filter": ...}
     {"action": "run", "data": "optional", "ids" or "filter": ...}
 
@@ -9,6 +11,13 @@ set_labels merges: each label given is set, one given as null removed, the job's
 stay. run fires each job once now, as POST /jobs/{id}/run does (a paused job too: it was
 asked for), delivering `data` instead of each job's own when given; it selects at most
 MAX_RUN_SELECTED jobs, as each run-now is a batch of its own for the leader to send.
+
+A filter takes GET /jobs's filters, with their names, meanings and checks: project_id, paused
+and labels, and the jobs screen's name (a prefix), contains, status, last_state and host. Those
+last are read as GET /jobs reads them (Reader.select_browsed_jobs, store/job_browse.py), and
+like it check at most job_browse.SCAN_LIMIT rows of the index that drives the walk; where GET
+/jobs would then answer a partial page (scan_limited), a bulk filter is refused (413,
+code scan_limited) rather than acting on only the matches it had looked at.
 
 A filter is resolved once, when the request arrives, in one read transaction: the operation
 works on that snapshot, so a job created (or changed to match) while it runs is not touched.
@@ -31,8 +40,13 @@ from scheduler0.api.validation import (
     invalid,
     job_data,
     known_fields,
+    query_contains,
+    query_host,
+    query_name_prefix,
 )
-from scheduler0.errors import NotFoundError, PayloadTooLargeError, ValidationError
+from scheduler0.api.validation import _choice as query_choice
+from scheduler0.errors import ApiError, NotFoundError, PayloadTooLargeError, ValidationError
+from scheduler0.store import job_browse
 from scheduler0.store.operations import Selection, label_changes_problem
 from scheduler0.store.reads import Reader
 from scheduler0.vocabulary import BULK_ACTIONS, BulkAction
@@ -42,7 +56,9 @@ MAX_SELECTED = 1_000_000  # jobs one operation may select
 # Jobs one run may select: each run-now is a batch of its own, and the leader sends a few
 # hundred of those a round, so a larger run would keep it busy (and the store full) for long.
 MAX_RUN_SELECTED = MAX_IDS
-FILTER_FIELDS = ("project_id", "paused", "labels")
+# The filters of the jobs screen (GET /jobs) besides those: read by Reader.select_browsed_jobs.
+BROWSE_FIELDS = ("name", "contains", "status", "last_state", "host")
+FILTER_FIELDS = ("project_id", "paused", "labels", *BROWSE_FIELDS)
 RUN = BulkAction.RUN.value
 
 
@@ -172,8 +188,37 @@ def _labels_filter(value: Any, path: str) -> str:
     return value
 
 
+def _as_query(read: Callable[[Mapping[str, str]], Any], example: str
+              ) -> Callable[[Any, str], Any]:
+    """A filter field checked as GET /jobs checks its query parameter of the same name (`read`,
+    one of validation's query readers): the same rules and words, the field named
+    `filter.<name>`; `example` shows a good value."""
+    def check(value: Any, path: str) -> Any:
+        name = path.removeprefix("filter.")
+        if not isinstance(value, str):
+            raise invalid(path, f"expected a string, got {labels.json_kind(value)}, e.g. "
+                          f"{example}", "filter")
+        if value.strip() == "":
+            raise invalid(path, f"empty: leave it out, or give one, e.g. {example}", "filter")
+        try:
+            return read({name: value})
+        except ValidationError as exc:
+            raise ValidationError(f"filter.{exc.message}", code="invalid_filter") from None
+    return check
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Mapping[str, str]], str | None]:
+    """validation's check of a query parameter of `choices`, as a query reader."""
+    return lambda args: query_choice(args, next(iter(args)), choices)
+
+
 _FILTER_CHECKS: Mapping[str, Callable[[Any, str], Any]] = {
-    "project_id": identifier, "paused": boolean, "labels": _labels_filter}
+    "project_id": identifier, "paused": boolean, "labels": _labels_filter,
+    "name": _as_query(query_name_prefix, '"nightly-"'),
+    "contains": _as_query(query_contains, '"backup"'),
+    "status": _as_query(_choice(job_browse.STATUSES), '"active"'),
+    "last_state": _as_query(_choice(job_browse.LAST_STATES), '"failed"'),
+    "host": _as_query(query_host, '"api.example.com"')}
 
 
 def select(request: BulkRequest, reader: Reader) -> Selection:
@@ -196,12 +241,36 @@ def select(request: BulkRequest, reader: Reader) -> Selection:
         raise NotFoundError(f"filter.project_id: project {project_id} does not exist; use the "
                             "id of an existing project")
     selector = labels.parse_selector(chosen["labels"]) if "labels" in chosen else ()
-    found = reader.select_jobs(project_id=project_id, paused=chosen.get("paused"),
-                               labels=selector, cap=most)
+    if any(name in chosen for name in BROWSE_FIELDS):
+        found = _browsed(chosen, selector, reader, most)
+    else:
+        found = reader.select_jobs(project_id=project_id, paused=chosen.get("paused"),
+                                   labels=selector, cap=most)
     if len(found.ids) > most:
         raise PayloadTooLargeError(f"filter: selects more than {most} jobs, the most "
                                    f"{'a run' if most == MAX_RUN_SELECTED else 'one operation'} "
-                                   "may take; narrow it (project_id, paused, labels)")
+                                   "may take; narrow it (" + ", ".join(FILTER_FIELDS) + ")")
+    return found
+
+
+def _browsed(chosen: Mapping[str, Any], selector: tuple[labels.Requirement, ...],
+             reader: Reader, most: int) -> Selection:
+    """The jobs a filter with the jobs screen's fields selects, read as GET /jobs reads them;
+    413 when that read would stop at its scan limit before it had checked every job (GET
+    /jobs then shows a partial page, scan_limited): acting on the matches found so far would
+    leave the others untouched while the request said all."""
+    wanted = job_browse.Browse(
+        project_id=chosen.get("project_id"), paused=chosen.get("paused"), labels=selector,
+        name_prefix=chosen.get("name"), contains=chosen.get("contains"),
+        status=chosen.get("status"), last_state=chosen.get("last_state"),
+        host=chosen.get("host"))
+    found = reader.select_browsed_jobs(wanted, most)
+    if found is None:
+        raise ApiError(f"filter: more than {job_browse.SCAN_LIMIT} jobs would have to be "
+                       "checked one by one, the most one request checks (GET /jobs with this "
+                       "filter answers scan_limited); narrow it with a filter an index serves: "
+                       "project_id, labels (key=value), host, name (a prefix) or last_state "
+                       "failed or missed", status=413, code="scan_limited")
     return found
 
 

@@ -169,11 +169,16 @@ IDEMPOTENCY = _param("Idempotency-Key", "header", {"type": "string", "minLength"
                                                    "maxLength": v.MAX_IDEMPOTENCY_KEY},
                      "makes a retried write return the first result instead of applying twice")
 EXECUTION_FILTERS = [
-    _param("state", "query", {"type": "string", "enum": list(EXECUTION_STATES)},
-           "only executions in this state; without it the recorded ones (succeeded, failed, "
-           "missed); scheduled lists the ticks planned and not settled yet"),
+    _param("state", "query", {"type": "string", "examples": ["failed", "failed,missed"]},
+           "only executions in this state (one of " + ", ".join(EXECUTION_STATES) + "), or in "
+           "any of several recorded ones separated by commas (failed,missed); without it the "
+           "recorded ones (succeeded, failed, missed); scheduled lists the ticks planned and "
+           "not settled yet, on its own"),
     _param("since", "query", {"type": "string"},
            "only ticks scheduled at or after this instant (RFC 3339 or epoch seconds)"),
+    _param("include", "query", {"type": "string", "enum": ["job"]},
+           "job: each row carries `job`, its job's name and timezone (null when the job was "
+           "deleted since)"),
     _param("until", "query", {"type": "string"},
            "only ticks scheduled before this instant (exclusive; RFC 3339 or epoch seconds)"),
     LIMIT, OFFSET, AFTER_EXECUTION,
@@ -264,7 +269,11 @@ HEALTH_DETAIL: dict[str, Any] = {
              "properties": {"term": {"type": "integer"}, "commit_index": {"type": "integer"},
                             "last_applied": {"type": "integer"},
                             "log_len": {"type": "integer"},
-                            "leader_commit_index": {"type": ["integer", "null"]}}},
+                            "leader_commit_index": {"type": ["integer", "null"]},
+                            "became_leader": {"type": "integer", "description": "times this "
+                                              "node became leader since it started"},
+                            "became_candidate": {"type": "integer", "description": "elections "
+                                                 "this node started since it started"}}},
     "executors": {"type": "object", "description": "this node's executors: batches held, "
                                                    "processes alive, delivery counters"},
     "nodes": {"type": "object", "description": "node id -> load its executors last reported "
@@ -743,7 +752,12 @@ SCHEMAS: dict[str, Any] = {
             "redeliveries": {"type": "integer", "minimum": 0,
                              "description": "times it was redelivered (POST /executions/{id}/"
                                             "redeliver); the state, attempts, status and times "
-                                            "are the last delivery's"}},
+                                            "are the last delivery's"},
+            "job": {"type": ["object", "null"],
+                    "properties": {"name": {"type": ["string", "null"]},
+                                   "timezone": {"type": "string"}},
+                    "description": "with include=job only: its job's name and zone; null "
+                                   "when the job was deleted since"}},
     },
     "Peer": {
         "type": "object", "required": ["node_id", "address", "raft_address", "connected"],
@@ -968,7 +982,10 @@ PATHS: dict[str, Any] = {
         },
         "get": {
             "operationId": "listProjects", "tags": ["projects"], "summary": "List projects",
-            "parameters": [LIMIT, OFFSET, AFTER_ID],
+            "parameters": [LIMIT, OFFSET, AFTER_ID, _param(
+                "job_count", "query", {"type": "boolean", "default": True},
+                "false: leave each project's job_count out (a count of its jobs, about 25 ms "
+                "per million of them), for a list that only names the projects")],
             "responses": {**_ok("a page of projects", _ref("ProjectPage")), **_errors(400, 401)},
         },
     },
@@ -1245,7 +1262,10 @@ BULK_FILTER = {
     "type": "object", "additionalProperties": False, "minProperties": 1,
     "description": "the jobs matching every field given, read once when the request arrives "
                    "(a snapshot: jobs created or changed to match while it runs are not "
-                   "touched); a credential limited to projects selects among its own",
+                   "touched); a credential limited to projects selects among its own. name, "
+                   "contains, status, last_state and host are read as GET /jobs reads them; "
+                   "where GET /jobs would answer scan_limited, the filter is refused (413 "
+                   "scan_limited) rather than acting on part of the matches",
     "properties": {
         "project_id": {**ID, "description": "only this project's jobs (404 if it does not "
                                             "exist)"},
@@ -1254,7 +1274,17 @@ BULK_FILTER = {
         "labels": {"type": "string", "minLength": 1, "maxLength": v.MAX_SELECTOR_LENGTH,
                    "description": "a label selector: key=value, key!=value, key in (a,b), "
                                   "key notin (a,b), key, !key, comma-separated (all must "
-                                  "hold)", "examples": ["team=billing,env!=dev"]}},
+                                  "hold)", "examples": ["team=billing,env!=dev"]},
+        "name": {"type": "string", "minLength": 1, "description": "the start of a job name, "
+                 "as GET /jobs?name= reads it"},
+        "contains": {"type": "string", "minLength": 1, "description": "a part of a job name, "
+                     "in any case, as GET /jobs?contains="},
+        "status": {"enum": ["active", "paused", "completed"],
+                   "description": "as GET /jobs?status="},
+        "last_state": {"enum": ["succeeded", "failed", "missed"],
+                       "description": "the job's last result, as GET /jobs?last_state="},
+        "host": {"type": "string", "minLength": 1, "description": "the callback host, as GET "
+                 "/jobs?host="}},
 }
 OPERATION_STAMP = {**STAMP, "type": ["string", "null"]}
 SCHEMAS.update({

@@ -29,7 +29,7 @@ from scheduler0.delivery import target as callback_target
 from scheduler0.errors import PayloadTooLargeError, ScheduleError, ValidationError
 from scheduler0.store import execution_browse, hosts
 from scheduler0.store import job_browse as job_browse_store
-from scheduler0.vocabulary import EXECUTION_STATES, JOB_INPUT_FIELDS, JobField, Kind
+from scheduler0.vocabulary import EXECUTION_STATES, JOB_INPUT_FIELDS, ExecutionState, JobField, Kind
 
 MAX_ID = vocabulary.MAX_ID
 DEFAULT_LIMIT = 50
@@ -1371,20 +1371,40 @@ def execution_filters(args: Mapping[str, str], *, with_ids: bool = True) -> dict
     if with_ids:
         filters["project_id"] = query_id(args, "project_id", "projectId")
         filters["job_id"] = query_id(args, "job_id", "jobId")
-    state = args.get("state")
-    if state:
-        if state.strip().lower() not in EXECUTION_STATES:
-            raise ValidationError(f"state: {_show(state)} is not an execution state; use one of "
-                                  f"{', '.join(EXECUTION_STATES)}", code="invalid_state")
-        filters["state"] = state.strip().lower()
-    else:
-        filters["state"] = None
+    filters["state"] = execution_state(args.get("state"))
     filters["since"] = query_instant(args, "since")
     filters["until"] = query_instant(args, "until")
     if filters["since"] is not None and filters["until"] is not None and (
             filters["until"] < filters["since"]):
         raise ValidationError("until: must not be before since", code="invalid_until")
     return filters
+
+
+def execution_state(raw: str | None) -> str | None:
+    """The state filter: one state, or several recorded ones separated by commas
+    ("failed,missed", kept in the order of EXECUTION_STATES); None for any recorded one."""
+    if not raw or not raw.strip():
+        return None
+    named = {part.strip().lower() for part in raw.split(",") if part.strip()}
+    unknown = sorted(named - set(EXECUTION_STATES))
+    if unknown:
+        raise ValidationError(f"state: {_show(unknown[0])} is not an execution state; use one "
+                              f"of {', '.join(EXECUTION_STATES)}, or several recorded ones "
+                              "separated by commas (failed,missed)", code="invalid_state")
+    if len(named) > 1 and ExecutionState.SCHEDULED.value in named:
+        raise ValidationError("state: scheduled (in flight) cannot be combined with another "
+                              "state; ask for it on its own", code="invalid_state")
+    return ",".join(state for state in EXECUTION_STATES if state in named)
+
+
+def execution_includes(args: Mapping[str, str]) -> bool:
+    """Whether a list of executions carries each row's job (`include=job`: its name and
+    zone, null for a job deleted since), so a screen of them needs no read per job."""
+    raw = (args.get("include") or "").strip().lower()
+    if raw not in ("", "job"):
+        raise invalid("include", f"{_show(raw)} is not accepted; use include=job (each row's "
+                      "job name and zone) or leave it out")
+    return raw == "job"
 
 
 ROLLUP_PERIODS = ("minute", "hour")

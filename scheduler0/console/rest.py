@@ -118,7 +118,8 @@ def project_choices() -> tuple[list[dict[str, Any]], bool]:
     """The projects for a picker (the first PROJECT_CHOICES the caller may see), and whether
     that is every one of them; none when the API refuses the list."""
     try:
-        items, next_after, _ = page_of("/projects", {"limit": PROJECT_CHOICES})
+        items, next_after, _ = page_of("/projects", {"limit": PROJECT_CHOICES,
+                                                     "job_count": "false"})
     except RestError:
         return [], False
     return items, next_after is None

@@ -77,7 +77,8 @@ def suggestion(spec: str) -> str | None:
     """The spec with its finest fixed field written with H, so that jobs sharing it spread
     over that field's range instead of firing in one second: `0 * * * *` -> `H * * * *`,
     `*/5 * * * *` -> `H/5 * * * *`, `@every 1m` -> `@every 1m H`, `30 0 * * *` -> `H 0 * *
-    *`; None when there is nothing to spread (an @at, a field already spread)."""
+    *`, `* * * * *` (every minute, at second 0) -> `H * * * * *` (at a second of its own);
+    None when there is nothing to spread (an @at, a field already spread, every second)."""
     words = spec.split()
     if not words or words[0].lower() == "@at":
         return None
@@ -88,6 +89,8 @@ def suggestion(spec: str) -> str | None:
     except ScheduleError:
         return None
     word = fields[0]  # the finest field: seconds in a 6-field spec, else minutes
+    if word == "*" and len(fields) == 5:
+        return "H " + " ".join(fields)  # every minute at its second 0: spread the seconds
     if word.isdigit():
         fields[0] = "H"
     elif word.startswith("*/") and word[2:].isdigit():

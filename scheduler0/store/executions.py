@@ -31,19 +31,33 @@ PERIODS = {"minute": ("rollup_minute", history.MINUTE), "hour": ("rollup_hour", 
 class Query:
     project_id: int | None
     job_id: int | None
-    state: str | None
+    state: str | None  # one state, recorded ones joined by commas ("failed,missed"), or None
     since: int | None
     until: int | None
     below: Key | None  # rows strictly older than this key (the keyset cursor)
     scope: tuple[int, ...] | None = None  # only these projects' rows (None: every project)
 
-    def tables(self) -> list[tuple[str, int | None]]:
-        """(table, state code to filter on or None) to read."""
+    def recorded_states(self) -> list[str]:
+        """The recorded states the filter names: every one when it names none."""
+        return self.state.split(",") if self.state else list(history.STATE_CODES)
+
+    def state_codes(self) -> list[int] | None:
+        """The state codes to filter a table holding every state on; None: no filter."""
         if self.state is None:
-            return [(history.OK_TABLE, None), (history.BAD_TABLE, None)]
-        if self.state == ExecutionState.SUCCEEDED.value:
-            return [(history.OK_TABLE, None)]
-        return [(history.BAD_TABLE, history.STATE_CODES[self.state])]
+            return None
+        return sorted(history.STATE_CODES[state] for state in self.recorded_states())
+
+    def tables(self) -> list[tuple[str, int | None]]:
+        """(table, state code to filter on or None) to read: runs_ok holds the succeeded
+        rows, runs_bad the failed and missed ones (so both of those need no filter)."""
+        states = self.recorded_states()
+        found: list[tuple[str, int | None]] = []
+        if ExecutionState.SUCCEEDED.value in states:
+            found.append((history.OK_TABLE, None))
+        bad = [history.STATE_CODES[s] for s in states if s != ExecutionState.SUCCEEDED.value]
+        if bad:
+            found.append((history.BAD_TABLE, bad[0] if len(bad) == 1 else None))
+        return found
 
     def matches(self, tick: int, job_id: int, project_id: int, run: int = 0) -> bool:
         return ((self.project_id is None or project_id == self.project_id)
@@ -127,10 +141,14 @@ def _streams(conn: sqlite3.Connection, query: Query) -> list[Iterator[Any]]:
 def _manual_conditions(query: Query, project_id: int | None, with_cursor: bool
                        ) -> tuple[list[str], list[Any]]:
     """The ticks' conditions (_conditions) for the run-nows' table, whose key has the run."""
-    code = None if query.state is None else history.STATE_CODES[query.state]
-    terms, params = _conditions(dataclasses.replace(query, state=None, below=None), code,
+    terms, params = _conditions(dataclasses.replace(query, state=None, below=None), None,
                                 project_id, with_cursor=False)
-    terms.append("state IS NOT NULL")
+    codes = query.state_codes()
+    if codes is None:
+        terms.append("state IS NOT NULL")
+    else:
+        terms.append(f"state IN ({', '.join('?' * len(codes))})")
+        params += codes
     if with_cursor and query.below is not None:
         terms.append("(scheduled_at, job_id, run) < (?, ?, ?)")
         params += query.below
@@ -162,10 +180,7 @@ def total(conn: sqlite3.Connection, query: Query, cap: int) -> tuple[int, bool]:
     if query.job_id is None and query.project_id is None and query.since is None and (
             query.until is None) and query.scope is None:
         kept = counters.read(conn)
-        states = ([query.state] if query.state else
-                  [ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value,
-                   ExecutionState.MISSED.value])
-        return sum(kept[counters.retained(s)] for s in states), True
+        return sum(kept[counters.retained(s)] for s in query.recorded_states()), True
     found = 0
     for table, state in query.tables():
         for project_id in _projects(conn, query):  # each a range of the primary key

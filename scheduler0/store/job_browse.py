@@ -18,6 +18,10 @@ substring (`contains`) is such a check: an FTS5 trigram index would find rare ma
 but costs about three entries per character of every name, and names are short and few
 per screen, so the bounded scan is used. Its total counts the matches within the rows it
 scanned, from the cursor (exact only for a first page whose scan reached the end).
+
+A bulk operation's filter (api/bulk.py) is read by the same plan (`matching_ids`): every
+match, by id, or none at all when the walk is longer than SCAN_LIMIT rows that would be
+checked one by one.
 """
 
 from __future__ import annotations
@@ -275,6 +279,31 @@ def page(conn: sqlite3.Connection, plan: Plan, limit: int, offset: int,
     if boundary is not None:
         return Found(shown, total, False, token(plan.browse.sort, boundary), scan_limited=True)
     return Found(shown, total, exact)
+
+
+def matching_ids(conn: sqlite3.Connection, plan: Plan, cap: int
+                 ) -> list[tuple[int, int]] | None:
+    """(id, project_id) of every job `plan` matches, at most `cap` + 1 of them (one more tells
+    the caller there are too many), by id, read in the caller's transaction; None when the
+    walk holds more than SCAN_LIMIT rows and rows are checked one by one, where page() would
+    stop (scan_limited) before it had checked them all. A bulk selection must be all of the
+    matches, so it is refused rather than cut short; without row checks the walk is the
+    matches, which `cap` bounds."""
+    from_cursor = plan.cursor_terms(plan.cursor)
+    if plan.checked.sql:
+        boundary = _boundary(conn, plan, from_cursor)
+        if boundary is not None and _walk_goes_past(conn, plan, boundary):
+            return None
+    where, params = plan.driven.where(plan.checked, from_cursor)
+    found = conn.execute(f"SELECT j.id, j.project_id {plan.source}{where} "
+                         f"ORDER BY {plan.order} LIMIT ?", (*params, cap + 1)).fetchall()
+    return sorted((int(job_id), int(project_id)) for job_id, project_id in found)
+
+
+def _walk_goes_past(conn: sqlite3.Connection, plan: Plan, key: Key) -> bool:
+    """Whether the walk (its index alone) has a row after `key`."""
+    where, params = plan.driven.where(plan.cursor_terms(key))
+    return conn.execute(f"SELECT 1 {plan.source}{where} LIMIT 1", params).fetchone() is not None
 
 
 def _boundary(conn: sqlite3.Connection, plan: Plan, from_cursor: _Terms) -> Key | None:

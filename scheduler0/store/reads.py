@@ -16,6 +16,7 @@ fails.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -411,6 +412,19 @@ class Reader:
                     raise out_of_scope(self._scope, f"job {job_id} belongs to project {owner}")
         return found
 
+    def job_briefs(self, job_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Job id -> its name and zone, of those of `job_ids` that are jobs of the scope (a
+        page of executions names at most its own length of jobs: one IN list)."""
+        wanted = sorted(set(job_ids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT id, project_id, name, timezone FROM jobs "
+                                f"WHERE id IN ({marks})", wanted).fetchall()
+        return {job_id: {"name": name, "timezone": zone} for job_id, project_id, name, zone
+                in rows if self._scope is None or project_id in self._scope}
+
     def select_jobs(self, project_id: int | None = None, paused: bool | None = None,
                     labels: Sequence[Requirement] = (),
                     cap: int = 1_000_000) -> operations.Selection:
@@ -436,6 +450,28 @@ class Reader:
         with self._read() as conn:
             return operations.select(conn, [*where.terms, *terms], [*where.params, *params],
                                      cap, source)
+
+    def select_browsed_jobs(self, browse: job_browse.Browse, cap: int = 1_000_000
+                            ) -> operations.Selection | None:
+        """select_jobs for the filters of browse_jobs (read as it reads them, in id order):
+        at most `cap` + 1 ids; None when its scan would stop at job_browse.SCAN_LIMIT rows
+        before it had checked every job (job_browse.matching_ids). A name prefix walks the
+        name index, as browse_jobs's name sort does: only named jobs can match one."""
+        if (browse.project_id is not None and self._scope is not None
+                and browse.project_id not in self._scope):
+            raise out_of_scope(self._scope, f"project {browse.project_id} is not one of them")
+        if browse.name_prefix:
+            browse = dataclasses.replace(browse, sort="name")
+        plan = job_browse.plan(browse, self._scope)
+        with self._read() as conn:
+            found = job_browse.matching_ids(conn, plan, cap)
+        if found is None:
+            return None
+        selection = operations.Selection()
+        for job_id, project_id in found:
+            selection.ids.append(job_id)
+            selection.projects.add(project_id)
+        return selection
 
     def get_operation(self, operation_id: int) -> dict[str, Any] | None:
         """The operation, or None; ForbiddenError when it concerns projects outside the scope

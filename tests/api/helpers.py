@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from scheduler0 import messages
+from scheduler0.vocabulary import execution_id
 
 NODE_AUTH = ("node-admin", "node-password")
 LOOPBACK_URL = "http://127.0.0.1:9/hook"
@@ -89,3 +90,16 @@ def commit(node: Any, body: messages.Body, **kwargs: Any) -> Any:
     result = node.submit(messages.command(body, **kwargs))
     assert result["ok"] is True, result
     return result["data"]
+
+
+def record(node: Any, jobs: list[dict[str, Any]], tick: int, state: str, node_id: int = 1,
+           error_text: str | None = None) -> None:
+    """Record a PLAN of `jobs` at `tick` on `node_id`, then their RESULT in `state`, as the
+    coordinator does."""
+    batch = unique("b")
+    commit(node, messages.Plan(batches=[messages.PlanBatch(
+        batch_id=batch, node_id=node_id, scheduled_at=tick,
+        rows=[messages.PlanRow(job["id"], job["project_id"]) for job in jobs])]))
+    commit(node, messages.Result(rows=[messages.ResultRow(
+        execution_id(job["id"], tick), state, 1, 200 if state == "succeeded" else 500,
+        error_text, node_id, tick * 1000 + 25, tick * 1000 + 30, batch) for job in jobs]))

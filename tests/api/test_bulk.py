@@ -14,9 +14,10 @@ from scheduler0.api import bulk, bulk_runner, create_app
 from scheduler0.api.context import EXTENSION
 from scheduler0.api.validation import MAX_DATA_BYTES
 from scheduler0.errors import UnavailableError
+from scheduler0.store import job_browse
 from scheduler0.testing import wait_for
 from scheduler0.vocabulary import parse_execution_key
-from tests.api.helpers import NODE_AUTH, Api, basic_auth, data, error, job_body
+from tests.api.helpers import NODE_AUTH, Api, basic_auth, data, error, job_body, record
 
 BULK = "/api/v1/jobs/bulk"
 OPERATION_FIELDS = {"id", "action", "selection", "labels", "total", "done", "skipped",
@@ -123,6 +124,42 @@ def test_a_filter_selects_by_project_paused_and_labels(api: Api, project: dict[s
     negative = run(api, {"action": "pause", "filter": {"labels": "team!=web,team"}})
     assert negative["total"] >= 2 and paused(api, api_jobs) == [True, True]
     assert paused(api, elsewhere) == [False, False]
+
+
+BROWSE_FILTERS = [{"name": "bill"}, {"contains": "ILL"}, {"status": "paused"},
+                  {"status": "active"}, {"last_state": "failed"}, {"host": "localhost"},
+                  {"contains": "ly", "last_state": "succeeded"}]
+
+
+def test_a_filter_with_the_jobs_screens_fields_selects_what_get_jobs_lists(
+        node: Any, api: Api, project: dict[str, Any]) -> None:
+    pid = project["id"]
+    jobs_made = [api.job(pid, name="billing-daily", callback_url="http://127.0.0.1:9/a"),
+                 api.job(pid, name="billing-hourly", callback_url="http://localhost:9/b",
+                         paused=True),
+                 api.job(pid, name="reports", callback_url="http://127.0.0.1:9/c"),
+                 api.job(pid, callback_url="http://LOCALHOST:9/d")]
+    record(node, jobs_made[:2], 1_900_000_000, "succeeded")
+    record(node, jobs_made[2:], 1_900_000_060, "failed")
+    for mark, chosen in enumerate(BROWSE_FILTERS):
+        wanted = {"project_id": pid, **chosen}
+        listed = [j["id"] for j in data(api.get("/api/v1/jobs", query_string=wanted))["jobs"]]
+        done = run(api, {"action": "set_labels", "labels": {"mark": str(mark)},
+                         "filter": wanted})
+        assert (done["state"], done["total"]) == ("succeeded", len(listed)), chosen
+        marked = data(api.get("/api/v1/jobs", query_string={"project_id": pid,
+                                                            "labels": f"mark={mark}"}))
+        assert listed and sorted(j["id"] for j in marked["jobs"]) == sorted(listed), chosen
+
+
+def test_a_filter_whose_scan_would_stop_short_is_refused_not_cut(
+        api: Api, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = jobs(api, project["id"], 4, name=None)
+    monkeypatch.setattr(job_browse, "SCAN_LIMIT", 2)
+    error(api.post(BULK, json={"action": "pause", "filter": {"project_id": project["id"],
+                                                             "contains": "zz"}}),
+          413, "scan_limited", "more than 2 jobs would have to be checked one by one")
+    assert paused(api, ids) == [False] * 4
 
 
 def test_a_delete_removes_the_jobs(api: Api, project: dict[str, Any]) -> None:
@@ -483,6 +520,18 @@ ACTIONS = "pause, resume, delete, set_labels, run"
      "filter.labels: "),
     ({"action": "pause", "filter": {"labels": "a" * 5000}}, 400, "invalid_filter",
      "filter.labels: 5000 characters is too long"),
+    ({"action": "pause", "filter": {"name": "no spaces"}}, 400, "invalid_filter",
+     "filter.name: 'no spaces' is not the start of a job name"),
+    ({"action": "pause", "filter": {"name": 3}}, 400, "invalid_filter",
+     'filter.name: expected a string, got a number, e.g. "nightly-"'),
+    ({"action": "pause", "filter": {"contains": ""}}, 400, "invalid_filter",
+     "filter.contains: empty: leave it out"),
+    ({"action": "pause", "filter": {"status": "gone"}}, 400, "invalid_filter",
+     "filter.status: 'gone' is not accepted; use one of active, paused, completed"),
+    ({"action": "pause", "filter": {"last_state": "ok"}}, 400, "invalid_filter",
+     "filter.last_state: 'ok' is not accepted; use one of succeeded, failed, missed"),
+    ({"action": "pause", "filter": {"host": "http://x/"}}, 400, "invalid_filter",
+     "filter.host: 'http://x/' is not a host"),
     ({"action": "pause", "filter": {"project_id": 999_999_999}}, 404, "not_found",
      "filter.project_id: project 999999999 does not exist"),
     ({"action": "pause", "ids": ["MINE"], "labels": {"a": "b"}}, 400, "invalid_labels",

@@ -9,22 +9,9 @@ from typing import Any
 
 import pytest
 
-from scheduler0 import messages
-from scheduler0.vocabulary import execution_id
-from tests.api.helpers import Api, commit, data, error, unique
+from tests.api.helpers import Api, data, error, record
 
 TICK = 1_900_000_000
-
-
-def _record(node: Any, jobs: list[dict[str, Any]], tick: int, state: str, node_id: int = 1,
-            error_text: str | None = None) -> None:
-    batch = unique("b")
-    commit(node, messages.Plan(batches=[messages.PlanBatch(
-        batch_id=batch, node_id=node_id, scheduled_at=tick,
-        rows=[messages.PlanRow(job["id"], job["project_id"]) for job in jobs])]))
-    commit(node, messages.Result(rows=[messages.ResultRow(
-        execution_id(job["id"], tick), state, 1, 200 if state == "succeeded" else 500,
-        error_text, node_id, tick * 1000 + 25, tick * 1000 + 30, batch) for job in jobs]))
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +27,10 @@ def seeded(api: Api, node: Any) -> dict[str, Any]:
                 labels={"team": "data"}),
         api.job(pid, callback_url="http://localhost:9/d"),
     ]
-    _record(node, jobs[:3], TICK, "succeeded", node_id=1)
-    _record(node, jobs[2:], TICK + 60, "failed", node_id=2,
+    record(node, jobs[:3], TICK, "succeeded", node_id=1)
+    record(node, jobs[2:], TICK + 60, "failed", node_id=2,
             error_text='HTTP 500, "oops"\nline two')
-    _record(node, jobs[:1], TICK + 120, "failed", node_id=2, error_text="=cmd()")
+    record(node, jobs[:1], TICK + 120, "failed", node_id=2, error_text="=cmd()")
     return {"project": project, "jobs": jobs}
 
 

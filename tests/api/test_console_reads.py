@@ -25,6 +25,12 @@ def test_projects_answer_their_job_count(api: Api) -> None:
     assert data(api.get(f"/api/v1/projects/{project['id']}"))["job_count"] == 3
     listed = data(api.get("/api/v1/projects", query_string={"limit": 1000}))["projects"]
     assert {p["id"]: p["job_count"] for p in listed}[project["id"]] == 3
+    named = data(api.get("/api/v1/projects", query_string={"limit": 1000,
+                                                           "job_count": "false"}))["projects"]
+    assert {p["id"] for p in named} == {p["id"] for p in listed}
+    assert all("job_count" not in p for p in named)
+    error(api.get("/api/v1/projects", query_string={"job_count": "some"}), 400,
+          "invalid_job_count")
 
 
 def test_summary_counts_what_the_caller_sees(api: Api, app: Any, node: Any) -> None:
@@ -52,7 +58,7 @@ def test_load_from_the_schedules(api: Api, app: Any) -> None:
     assert found["bursts"] and all(b["executions"] > found["threshold"] for b in found["bursts"])
     causes = {c["spec"]: c for b in found["bursts"] for c in b["causes"]}
     assert causes["* * * * *"]["jobs"] >= 4
-    assert causes["* * * * *"]["suggestion"] is None  # every second of a minute: nothing to do
+    assert causes["* * * * *"]["suggestion"] == "H * * * * *"  # a second of its own
     error(api.get("/api/v1/load", query_string={"minutes": 1441}), 400, "invalid_minutes",
           "minutes: ", "1-1440")
     error(api.get("/api/v1/load", query_string={"threshold": "many"}), 400,

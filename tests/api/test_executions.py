@@ -135,3 +135,40 @@ def test_job_history_errors(api: Api, seeded: dict[str, Any]) -> None:
     error(api.get("/api/v1/jobs/x/executions"), 404, "not_found", '"x"')  # a job name
     error(api.get(f"/api/v1/jobs/{seeded['job']['id']}/executions",
                   query_string={"state": "?"}), 400, "invalid_state")
+
+
+def test_several_states_read_as_one_list(api: Api, seeded: dict[str, Any]) -> None:
+    path = "/api/v1/executions"
+    each = {state: set(_ids(data(api.get(path, query_string={"state": state}))))
+            for state in ("succeeded", "failed", "missed")}
+    both = data(api.get(path, query_string={"state": "missed, FAILED"}))
+    assert set(_ids(both)) == each["failed"] | each["missed"] and len(_ids(both)) == 3
+    assert both["total"] == 3 and both["total_exact"] is True
+    assert [e["state"] for e in both["executions"]] == ["missed", "failed", "failed"]
+    ok_and_failed = data(api.get(path, query_string={"state": "succeeded,failed",
+                                                     "project_id": seeded["project"]["id"]}))
+    assert {e["state"] for e in ok_and_failed["executions"]} == {"succeeded", "failed"}
+    assert ok_and_failed["total"] == 4
+    # Keyset pages of a combined filter neither skip nor repeat.
+    first = data(api.get(path, query_string={"state": "failed,missed", "limit": 2}))
+    rest = data(api.get(path, query_string={"state": "failed,missed", "limit": 2,
+                                            "after": first["next_after"]}))
+    assert _ids(first) + _ids(rest) == _ids(both) and rest["next_after"] is None
+    error(api.get(path, query_string={"state": "failed,scheduled"}), 400, "invalid_state",
+          "scheduled", "on its own")
+    error(api.get(path, query_string={"state": "failed,exploded"}), 400, "invalid_state",
+          "'exploded'", "separated by commas")
+
+
+def test_include_job_gives_each_rows_job_name_and_zone(api: Api,
+                                                       seeded: dict[str, Any]) -> None:
+    job = seeded["job"]
+    page = data(api.get("/api/v1/executions", query_string={"include": "job",
+                                                             "job_id": job["id"]}))
+    assert page["executions"] and all(
+        e["job"] == {"name": job.get("name"), "timezone": job["timezone"]}
+        for e in page["executions"])
+    plain = data(api.get("/api/v1/executions", query_string={"job_id": job["id"]}))
+    assert all("job" not in e for e in plain["executions"])
+    error(api.get("/api/v1/executions", query_string={"include": "jobs"}), 400,
+          "invalid_include", "include=job")

@@ -516,6 +516,8 @@ def test_response_schemas_list_exactly_the_keys_answered(api: Api, node: Any) ->
     answered(ledger, api.get("/api/v1/executions"), "/executions", "get")
     answered(ledger, api.get("/api/v1/executions", query_string={"node": 1}), "/executions",
              "get")
+    answered(ledger, api.get("/api/v1/executions", query_string={"include": "job"}),
+             "/executions", "get")
     answered(ledger, api.get("/api/v1/jobs", query_string={"sort": "-id", "contains": "x"}),
              "/jobs", "get")
     answered(ledger, api.get("/api/v1/rollups", query_string={"project_id": project["id"]}),

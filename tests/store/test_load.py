@@ -63,6 +63,8 @@ def test_bursts_name_their_schedules_and_how_to_spread_them() -> None:
     assert causes["0 * * * *"].suggestion == "H * * * *"
     assert causes["*/5 * * * *"].suggestion == "H/5 * * * *"
     assert load.suggestion("@every 1m") == "@every 1m H"
+    assert load.suggestion("* * * * *") == "H * * * * *"
+    assert load.suggestion("* * * * * *") is None  # every second: nothing to spread
     assert load.suggestion("@daily") == "H 0 * * *"
     assert load.suggestion("0 30 9 * * *") == "H 30 9 * * *"
     assert load.suggestion("17-19 * * * *") is None

@@ -154,24 +154,6 @@ def test_a_filter_the_api_refuses_shows_its_message(browser: Any, ui_node: UiNod
     wait_text(browser, "#filter-problem", "no-such-job-here")
 
 
-def _rows(*ticks: int) -> list[dict[str, Any]]:
-    return [{"execution_id": f"7-{tick}"} for tick in ticks]
-
-
-def test_two_states_read_from_one_cursor_merge_into_one_page() -> None:
-    failed = executions.Found(_rows(100, 80), next_after="7-80", total=5)
-    missed = executions.Found(_rows(90, 50), next_after=None, total=2)
-    page = executions.merge_pages([failed, missed], limit=2)
-    assert [r["execution_id"] for r in page.rows] == ["7-100", "7-90"]
-    assert (page.next_after, page.total) == ("7-90", 7)
-    # Below the failed page's cursor the failed rows are unread: the missed 50 waits for them.
-    page = executions.merge_pages([failed, missed], limit=10)
-    assert [r["execution_id"] for r in page.rows] == ["7-100", "7-90", "7-80"]
-    assert page.next_after == "7-80"
-    last = executions.merge_pages([executions.Found(_rows(40)), executions.Found(_rows(45))], 10)
-    assert [r["execution_id"] for r in last.rows] == ["7-45", "7-40"] and last.next_after is None
-
-
 def test_a_duration_back_from_now_becomes_an_instant() -> None:
     assert executions.instant_text("24h", 100_000) == str(100_000 - 86_400)
     assert executions.instant_text("30m", 10_000) == "8200"

@@ -253,16 +253,24 @@ def test_all_matching_carries_the_label_filter(browser: Any, ui_node: UiNode) ->
     assert all(labels[job_id] == {"team": "ops"} for job_id in ops)
 
 
-def test_all_matching_is_not_offered_for_filters_the_bulk_api_lacks(
-        browser: Any, ui_node: UiNode) -> None:
+def test_all_matching_carries_the_name_filter(browser: Any, ui_node: UiNode) -> None:
     project = make_project(ui_node, "ui-jobs-contains")
-    make_jobs(ui_node, project, [{"name": "alpha-report"}, {"name": "beta-report"}])
+    reports = make_jobs(ui_node, project, [{"name": "alpha-report"}, {"name": "beta-report"}])
+    [other] = make_jobs(ui_node, project, [{"name": "gamma-export"}])
     sign_in(browser, ui_node)
     open_jobs(browser, ui_node, f"?project_id={project}&contains=report")
-    assert len(listed_ids(browser)) == 2
-    assert not browser.find_elements("id", "select-matching")
-    assert json_block(browser, "jobs-page")["filter"] is None
-    wait_css(browser, "#no-select-matching")
+    assert sorted(listed_ids(browser)) == sorted(reports)
+    assert json_block(browser, "jobs-page")["filter"] == {"project_id": project,
+                                                          "contains": "report"}
+    browser.find_element("id", "select-matching").click()
+    wait_text(browser, "#selection-text", "all 2 matching jobs")
+    browser.find_element("css selector", '[data-bulk="pause"]').click()
+    assert "all 2 matching jobs" in accept_confirm(browser)
+    done = wait_operation_done(browser)
+    assert done["state"] == "succeeded" and done["value"] == done["max"] == 2
+    assert [ui_node.rest("GET", f"/jobs/{job_id}")["paused"] for job_id in reports] == [
+        True, True]
+    assert ui_node.rest("GET", f"/jobs/{other}")["paused"] is False
 
 
 def api_refusal(ui_node: UiNode, key: str, secret: str, body: dict[str, Any]) -> str:
@@ -299,18 +307,25 @@ def test_a_read_credential_sees_no_bulk_buttons_and_gets_the_api_403(
 # -- the page's pure parts (no browser) ---------------------------------------------------------
 
 
-def test_all_matching_is_a_bulk_filter_only_when_the_filters_say_the_same() -> None:
-    from scheduler0.console.pages.jobs import FILTERS, bulk_filter
+def test_all_matching_is_a_bulk_filter_of_the_lists_filters() -> None:
+    from scheduler0.console.pages.jobs import FILTERS, bulk_filter, bulk_filter_fields
 
     blank = dict.fromkeys(FILTERS, "")
     assert bulk_filter({**blank, "project_id": "3", "labels": "team=web"}) == {
         "project_id": 3, "labels": "team=web"}
     assert bulk_filter({**blank, "status": "paused", "sort": "-name"}) == {"paused": True}
     assert bulk_filter(blank) is None  # every job: the API takes no empty filter
-    for name, value in (("status", "active"), ("status", "completed"), ("contains", "x"),
-                        ("name", "billing"), ("last_state", "failed"), ("host", "a.example"),
-                        ("project_id", "x1")):
-        assert bulk_filter({**blank, "labels": "team=web", name: value}) is None, name
+    assert bulk_filter({**blank, "project_id": "x1"}) is None
+    every = {"name": "billing", "contains": "x", "status": "active", "last_state": "failed",
+             "host": "a.example"}
+    assert bulk_filter({**blank, **every, "labels": "team=web"}) == {**every, "labels": "team=web"}
+    # A node whose bulk API knows only project_id, paused and labels: no "all matching".
+    older = frozenset({"project_id", "paused", "labels"})
+    assert bulk_filter({**blank, "labels": "team=web", "status": "paused"}, older) == {
+        "labels": "team=web", "paused": True}
+    for name, value in every.items():
+        assert bulk_filter({**blank, "labels": "team=web", name: value}, older) is None, name
+    assert set(every) <= bulk_filter_fields()
 
 
 def test_a_label_chip_adds_its_label_once_and_keeps_the_other_filters() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,9 +46,20 @@ def _answer(filters: dict[str, Any], jobs: JobsOf | None) -> Response:
     if validation.wants_csv(request.args, best):
         return _csv(filters, jobs)
     limit, offset = validation.pagination(request.args)
+    with_jobs = validation.execution_includes(request.args)
     found = _fetch(filters, jobs, request.args.get("after") or None, offset, limit)
-    return ok(serialize.page("executions", found, limit, offset, serialize.execution,
-                             scans=True))
+    show = _with_jobs(found.rows) if with_jobs else serialize.execution
+    return ok(serialize.page("executions", found, limit, offset, show, scans=True))
+
+
+def _with_jobs(rows: Sequence[Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """serialize.execution plus each row's job (name and zone; null once deleted), read in
+    one lookup for the page."""
+    briefs = reader().job_briefs([int(row["job_id"]) for row in rows])
+
+    def show(row: Mapping[str, Any]) -> dict[str, Any]:
+        return {**serialize.execution(row), "job": briefs.get(int(row["job_id"]))}
+    return show
 
 
 def _fetch(filters: dict[str, Any], jobs: JobsOf | None, after: str | None, offset: int,

@@ -40,6 +40,8 @@ def list_all() -> Response:
     limit, offset = validation.pagination(request.args)
     found = reader().list_projects(limit=limit, offset=offset,
                                  after=validation.query_id(request.args, "after"))
+    if validation.query_bool(request.args, "job_count") is False:
+        return ok(serialize.page("projects", found, limit, offset, serialize.project))
     counts = reader().project_job_counts([row["id"] for row in found.rows])
     return ok(serialize.page("projects", found, limit, offset,
                              lambda row: serialize.project_counted(row, counts[row["id"]])))

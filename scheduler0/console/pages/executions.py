@@ -7,9 +7,10 @@ means "any". `since` and `until` take what the API takes (RFC 3339, epoch second
 duration back from now such as `24h` or `30m`, which the page turns into an instant before it
 asks the API (so a bookmark of "the last 24 hours" stays the last 24 hours).
 
-Rows come from GET /executions; the job of each row (its name and zone) from GET /jobs/{id},
-once per job of the page. The filters the node's API does not take (older nodes: labels,
-callback host, node, CSV) are left out of the form rather than ignored silently.
+Rows come from one GET /executions (`include=job`: each row with its job's name and zone,
+`state=failed,missed`: several states read as one). The filters the node's API does not take
+(older nodes: labels, callback host, node, CSV) are left out of the form rather than ignored
+silently.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from scheduler0.api import openapi
 from scheduler0.console import render, rest
 from scheduler0.console.blueprint import console
 from scheduler0.console.rest import RestError
-from scheduler0.vocabulary import parse_execution_key
 
 PAGE_SIZE = 50
 DEFAULT_STATE = "failed,missed"
@@ -54,24 +54,6 @@ def api_parameters(path: str) -> frozenset[str]:
 def csv_supported() -> bool:
     """Whether GET /executions answers format=csv."""
     return "format" in api_parameters("/executions")
-
-
-_STATE_LISTS: dict[str, bool] = {}
-
-
-def state_lists_supported() -> bool:
-    """Whether GET /executions takes several states (state=failed,missed). Asked of the API
-    once per process: a refusal names the parameter (invalid_state)."""
-    if "answer" not in _STATE_LISTS:
-        try:
-            rest.call("GET", "/executions", {"state": DEFAULT_STATE, "limit": 1,
-                                             "since": int(clock.now()) + 86400})
-            _STATE_LISTS["answer"] = True
-        except RestError as exc:
-            if exc.status != 400:
-                raise
-            _STATE_LISTS["answer"] = False
-    return _STATE_LISTS["answer"]
 
 
 # -- the filters --------------------------------------------------------------------------------
@@ -131,30 +113,6 @@ class Found:
     scan_limited: bool = False
 
 
-def sort_key(execution_id: str) -> tuple[int, int, int]:
-    """The API's order (newest first is this key descending): scheduled_at, job, run."""
-    key = parse_execution_key(execution_id)
-    return key.scheduled_at, key.job_id, key.run
-
-
-def merge_pages(pages: list[Found], limit: int) -> Found:
-    """One page from pages of different states read from the same cursor: the newest `limit`
-    rows above every page's own cursor (below the highest one, some page has not looked yet:
-    its rows there come on the next page), and the cursor of the next page."""
-    stops = [f.next_after for f in pages if f.next_after]
-    floor = max(stops, key=sort_key) if stops else None
-    rows = sorted((row for found in pages for row in found.rows),
-                  key=lambda row: sort_key(str(row["execution_id"])), reverse=True)
-    if floor is not None:
-        rows = [row for row in rows if sort_key(str(row["execution_id"])) >= sort_key(floor)]
-    next_after = floor
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_after = str(rows[-1]["execution_id"])
-    return Found(rows, next_after, sum(f.total for f in pages), all(f.exact for f in pages),
-                 any(f.scan_limited for f in pages))
-
-
 def read_one(query: Mapping[str, Any]) -> Found:
     data = rest.call("GET", "/executions", query)
     after = data.get("next_after")
@@ -164,24 +122,10 @@ def read_one(query: Mapping[str, Any]) -> Found:
 
 
 def read_page(query: Mapping[str, Any], state: str, after: str | None) -> Found:
-    """One page of executions in `state` (a filter value: one state, several, or any)."""
-    states = states_of(state)
-    if len(states) > 1 and state_lists_supported():
-        states = [",".join(states)]
-    pages = [read_one({**query, "state": one or None, "limit": PAGE_SIZE, "after": after})
-             for one in states]
-    return pages[0] if len(pages) == 1 else merge_pages(pages, PAGE_SIZE)
-
-
-def jobs_of(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any] | None]:
-    """The job of every row (None: deleted, or not readable now), one GET per job."""
-    jobs: dict[int, dict[str, Any] | None] = {}
-    for job_id in dict.fromkeys(int(row["job_id"]) for row in rows):
-        try:
-            jobs[job_id] = rest.call("GET", f"/jobs/{job_id}")
-        except RestError:
-            jobs[job_id] = None
-    return jobs
+    """One page of executions in `state` (a filter value: one state, several, or any), each
+    row with its job's name and zone."""
+    return read_one({**query, "state": ",".join(s for s in states_of(state) if s) or None,
+                     "limit": PAGE_SIZE, "after": after, "include": "job"})
 
 
 def lateness_seconds(execution: Mapping[str, Any]) -> float | None:
@@ -207,12 +151,12 @@ def duration_text(seconds: float | None) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
-def table_rows(rows: list[dict[str, Any]],
-               jobs: Mapping[int, dict[str, Any] | None]) -> list[dict[str, Any]]:
-    """What each row of the table shows."""
+def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each row of the table shows (`job`: what include=job gave, None for a job
+    deleted since)."""
     shown = []
     for row in rows:
-        job = jobs.get(int(row["job_id"]))
+        job = row.get("job")
         shown.append({**row, "zone": (job or {}).get("timezone") or "UTC",
                       "job_label": _job_label(int(row["job_id"]), job),
                       "job_missing": job is None,
@@ -242,8 +186,6 @@ def _resolve_job(values: Mapping[str, str]) -> int | None:
     return int(job["id"])
 
 
-
-
 def page_url(values: Mapping[str, str], after: str | None = None) -> str:
     """This page with these filters (every filter written, so defaults stay what they were)."""
     pairs = [(name, values[name]) for name in FILTERS]
@@ -253,14 +195,11 @@ def page_url(values: Mapping[str, str], after: str | None = None) -> str:
 
 
 def csv_links(query: Mapping[str, Any], state: str) -> list[tuple[str, str]]:
-    """(label, URL) of the API's CSV of the same executions: one link, or one per state when
-    the API takes one state at a time; none when the API writes no CSV."""
+    """(label, URL) of the API's CSV of the same executions; none when the API writes no
+    CSV."""
     if not csv_supported():
         return []
-    states = states_of(state)
-    if len(states) > 1 and not state_lists_supported():
-        return [(f"Export CSV ({one})", _csv_url(query, one)) for one in states]
-    return [("Export CSV", _csv_url(query, ",".join(states)))]
+    return [("Export CSV", _csv_url(query, ",".join(s for s in states_of(state) if s)))]
 
 
 def _csv_url(query: Mapping[str, Any], state: str) -> str:
@@ -292,7 +231,7 @@ def executions_page() -> Response:
         context["problem"] = exc.message
         return render.page("executions.html", "Executions", status=exc.status, **context)
     context.update(
-        found=found, rows=table_rows(found.rows, jobs_of(found.rows)),
+        found=found, rows=table_rows(found.rows),
         next_url=page_url(values, found.next_after) if found.next_after else None,
         first_url=page_url(values) if request.args.get("after") else None,
         csv_links=csv_links(query, values["state"]))

@@ -6,9 +6,9 @@ credential: the list is exactly what the API lets that viewer see); the page ren
 page of it (PAGE_SIZE rows) and the API's capped total, never the whole list.
 
 The bulk operations (static/jobs.js) go to POST /jobs/bulk from the browser: by ids for the
-rows ticked, or by a filter for "all N matching". The bulk filter takes project_id, paused and
-labels only, so "all matching" is offered only when the page's filters say the same in those
-terms (`bulk_filter`); otherwise only ticked rows can be acted on.
+rows ticked, or by a filter for "all N matching": the bulk filter takes the list's filters
+(`bulk_filter`), read as GET /jobs reads them. Where the list's scan stopped short
+(scan_limited), the API would refuse that filter, so only ticked rows can be acted on.
 
 Filters the node's API does not document (an older node: contains, status, last_state, host,
 sort) are left out of the form rather than ignored silently.
@@ -71,25 +71,32 @@ def api_query(values: Mapping[str, str], after: str | None) -> dict[str, Any]:
     return query
 
 
-def bulk_filter(values: Mapping[str, str]) -> dict[str, Any] | None:
+def bulk_filter_fields() -> frozenset[str]:
+    """The fields the node's POST /jobs/bulk documents for its filter."""
+    request = openapi.SCHEMAS.get("BulkRequest", {})
+    chosen = request.get("properties", {}).get("filter", {})
+    return frozenset(chosen.get("properties", {}))
+
+
+def bulk_filter(values: Mapping[str, str], accepted: frozenset[str] | None = None
+                ) -> dict[str, Any] | None:
     """The POST /jobs/bulk filter that selects exactly the jobs the page's filters match, or
-    None when they cannot be said in its terms (project_id, paused, labels) or say nothing
-    (the API refuses an empty filter, so "every job" is not one)."""
-    chosen: dict[str, Any] = {}
-    if any(values.get(name) for name in ("name", "contains", "last_state", "host")):
-        return None
-    status = values.get("status", "")
-    if status == "paused":
+    None when the bulk API does not take one of them (an older node: `accepted`, by default
+    from its OpenAPI document) or they say nothing (the API refuses an empty filter, so
+    "every job" is not one). The sort changes no selection and is left out."""
+    accepted = bulk_filter_fields() if accepted is None else accepted
+    chosen: dict[str, Any] = {name: values[name] for name in FILTERS
+                              if name != "sort" and values.get(name)}
+    if chosen.get("status") == "paused":  # as api_query sends it: the indexed selection
+        del chosen["status"]
         chosen["paused"] = True
-    elif status:
-        return None  # active and completed both mean "not paused" and more
-    project = values.get("project_id", "")
-    if project:
+    if any(name not in accepted for name in chosen):
+        return None
+    if "project_id" in chosen:
+        project = chosen["project_id"]
         if not (project.isascii() and project.isdigit()):
             return None
         chosen["project_id"] = int(project)
-    if values.get("labels"):
-        chosen["labels"] = values["labels"]
     return chosen or None
 
 
@@ -220,12 +227,13 @@ def jobs_page() -> Response:
     now = int(clock.now())
     rows = [job_row(job, values, now) for job in answer.get("jobs") or ()]
     next_after = answer.get("next_after")
-    chosen = bulk_filter(values)
+    scan_limited = bool(answer.get("scan_limited"))
+    chosen = None if scan_limited else bulk_filter(values)
     page_data = {"filter": chosen, "count": count_text(answer), "page_ids": [r.id for r in rows],
                  "filter_words": filter_words(values)}
     return render.page(
         "jobs.html", "Jobs", problem=None, rows=rows, count=count_text(answer),
-        scan_limited=bool(answer.get("scan_limited")),
+        scan_limited=scan_limited,
         next_url=page_url(values, str(next_after)) if next_after else None,
         first_url=page_url(values) if after else None, page_data=page_data,
         **context)
