@@ -100,6 +100,9 @@ class RaftNode:
         self._ids_by_address = {r.raft_address: r.node_id for r in settings.replicas}
         self.snapshots = BackgroundSnapshots(machine, self._dump_path())
         self._replicas_by_id = {r.node_id: r for r in settings.replicas}
+        # Times this node entered each state, for /metrics: written only by the tick thread,
+        # on a state change (not per command), so a plain dict of ints is enough.
+        self.states_entered = {name: 0 for name in STATE_NAMES.values()}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -176,6 +179,8 @@ class RaftNode:
 
     def _state_changed(self, old: int, new: int) -> None:
         log.info("raft state %s -> %s", STATE_NAMES.get(old, old), STATE_NAMES.get(new, new))
+        if new in STATE_NAMES:
+            self.states_entered[STATE_NAMES[new]] += 1
         if self._on_state_change is not None:
             self._on_state_change(STATE_NAMES.get(old, str(old)), STATE_NAMES.get(new, str(new)))
 
@@ -306,6 +311,8 @@ class RaftNode:
                 "last_applied": raw["last_applied"],
                 "log_len": raw["log_len"],
                 "leader_commit_index": raw["leader_commit_idx"],
+                "became_leader": self.states_entered["leader"],
+                "became_candidate": self.states_entered["candidate"],
             },
         }
 

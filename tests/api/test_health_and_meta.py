@@ -144,11 +144,28 @@ def test_metrics(api: Api, node: Any) -> None:
     assert re.search(r"^scheduler0_raft_commit_index \d+$", text, re.M)
     assert re.search(r"^scheduler0_raft_last_applied \d+$", text, re.M)
     assert "scheduler0_is_leader 1" in text
+    _assert_raft_view(text, str(node.settings.node_id))
     before = _count(text, "/api/v1/projects", "GET", 200)
     api.get("/api/v1/projects")
     after = _count(api.get("/api/v1/metrics").get_data(as_text=True), "/api/v1/projects", "GET", 200)
     assert after == before + 1
     assert api.client.get("/api/v1/metrics").status_code == 401
+
+
+def _assert_raft_view(text: str, node_id: str) -> None:
+    """The single node's own view, labelled by its id: it leads, so it knows a leader and a
+    quorum, lags nothing, and became leader at least once (after one election at least)."""
+    label = f'{{node="{node_id}"}}'
+    assert f"scheduler0_raft_has_leader{label} 1" in text
+    assert f"scheduler0_raft_has_quorum{label} 1" in text
+    assert f"scheduler0_raft_replication_lag_entries{label} 0" in text
+    changes = re.search(rf"^scheduler0_raft_leader_changes_total{re.escape(label)} (\d+)$",
+                        text, re.M)
+    elections = re.search(rf"^scheduler0_raft_elections_started_total{re.escape(label)} (\d+)$",
+                          text, re.M)
+    assert changes and int(changes.group(1)) >= 1, text
+    assert elections and int(elections.group(1)) >= int(changes.group(1))
+    assert "# TYPE scheduler0_raft_leader_changes_total counter" in text
 
 
 def _count(text: str, route: str, method: str, status: int) -> int:

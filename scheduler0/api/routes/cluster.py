@@ -25,14 +25,19 @@ def _require_node_auth() -> None:
                        status=403, code="forbidden")
 
 
+def replication_lag(raft: dict[str, Any]) -> int | None:
+    """Entries the leader committed that this node has not applied yet (None: no leader
+    heard from yet), from the Raft status this node reports anyway."""
+    leader_commit = raft.get("leader_commit_index")
+    return None if leader_commit is None else max(0, leader_commit - (raft.get("last_applied") or 0))
+
+
 def cluster_view(status: dict[str, Any]) -> dict[str, Any]:
     raft = status.get("raft") or {}
-    leader_commit = raft.get("leader_commit_index")
-    lag = None if leader_commit is None else max(0, leader_commit - (raft.get("last_applied") or 0))
     return {"node_id": status.get("node_id"), "leader_id": status.get("leader_id"),
             "is_leader": bool(status.get("is_leader")), "term": raft.get("term"),
-            "lag": lag, "peers": status.get("peers") or [], "nodes": _nodes(status),
-            "lease": status.get("lease")}
+            "lag": replication_lag(raft), "peers": status.get("peers") or [],
+            "nodes": _nodes(status), "lease": status.get("lease")}
 
 
 def _nodes(status: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from scheduler0.api import docs, openapi
 from scheduler0.api.auth import public
 from scheduler0.api.context import api, reader
 from scheduler0.api.metrics import CONTENT_TYPE, histogram_lines
+from scheduler0.api.routes.cluster import replication_lag
 from scheduler0.errors import ApiError, RaftError, StoreError, TransportError
 from scheduler0.store import counters
 from scheduler0.vocabulary import FINAL_STATES
@@ -203,3 +204,30 @@ def _raft_samples(status: dict[str, Any] | None) -> Iterator[Sample]:
             yield f"scheduler0_raft_{key}", "gauge", help_text, {}, raft[key]
     yield ("scheduler0_memory_pressure", "gauge", "1 while over 70% of MaxMemory.", {},
            int(bool(status.get("memory_pressure"))))
+    yield from _raft_view_samples(status)
+
+
+RAFT_STATE_COUNTERS = (
+    ("became_leader", "scheduler0_raft_leader_changes_total",
+     "Times this node became the Raft leader (summed over the nodes: the leader changes)."),
+    ("became_candidate", "scheduler0_raft_elections_started_total",
+     "Elections this node started (it became a candidate)."),
+)
+
+
+def _raft_view_samples(status: dict[str, Any]) -> Iterator[Sample]:
+    """This node's view of the cluster, labelled by its node id: whether it knows a leader
+    and a quorum, how far its copy lags the leader, and its state changes."""
+    raft = status.get("raft") or {}
+    node = {"node": str(status.get("node_id"))}
+    yield ("scheduler0_raft_has_leader", "gauge", "1 while this node knows a Raft leader.",
+           node, int(status.get("leader_id") is not None))
+    yield ("scheduler0_raft_has_quorum", "gauge", "1 while this node sees a Raft quorum.",
+           node, int(bool(status.get("has_quorum"))))
+    lag = replication_lag(raft)
+    if lag is not None:
+        yield ("scheduler0_raft_replication_lag_entries", "gauge",
+               "Entries the leader committed that this node has not applied yet.", node, lag)
+    for key, name, help_text in RAFT_STATE_COUNTERS:
+        if isinstance(raft.get(key), int):
+            yield name, "counter", help_text, node, raft[key]
