@@ -231,9 +231,13 @@ class Reader:
 
     # -- projects -----------------------------------------------------------------------------
 
-    def get_project(self, project_id: int) -> dict[str, Any] | None:
-        if self._scope is not None and project_id not in self._scope:
+    def _require_in_scope(self, project_id: int | None) -> None:
+        """ForbiddenError when `project_id` is a project outside the credential's scope."""
+        if project_id is not None and self._scope is not None and project_id not in self._scope:
             raise out_of_scope(self._scope, f"project {project_id} is not one of them")
+
+    def get_project(self, project_id: int) -> dict[str, Any] | None:
+        self._require_in_scope(project_id)
         return self._one(f"SELECT {rows.PROJECT_COLUMNS} FROM projects WHERE id = ?",
                          (project_id,), rows.project)
 
@@ -431,8 +435,7 @@ class Reader:
         """The ids of the jobs matching every filter (`labels`: a selector's requirements),
         by id, read in one transaction: at most `cap` + 1 of them. A selector with a positive
         requirement walks the label index (job_labels.driver), as list_jobs does."""
-        if project_id is not None and self._scope is not None and project_id not in self._scope:
-            raise out_of_scope(self._scope, f"project {project_id} is not one of them")
+        self._require_in_scope(project_id)
         where = _Where()
         where.add("j.project_id = ?", project_id)
         where.add_in("j.project_id", self._scope)
@@ -457,9 +460,7 @@ class Reader:
         at most `cap` + 1 ids; None when its scan would stop at job_browse.SCAN_LIMIT rows
         before it had checked every job (job_browse.matching_ids). A name prefix walks the
         name index, as browse_jobs's name sort does: only named jobs can match one."""
-        if (browse.project_id is not None and self._scope is not None
-                and browse.project_id not in self._scope):
-            raise out_of_scope(self._scope, f"project {browse.project_id} is not one of them")
+        self._require_in_scope(browse.project_id)
         if browse.name_prefix:
             browse = dataclasses.replace(browse, sort="name")
         plan = job_browse.plan(browse, self._scope)
