@@ -40,11 +40,11 @@ from scheduler0.api.validation import (
     invalid,
     job_data,
     known_fields,
+    query_choice,
     query_contains,
     query_host,
     query_name_prefix,
 )
-from scheduler0.api.validation import _choice as query_choice
 from scheduler0.errors import ApiError, NotFoundError, PayloadTooLargeError, ValidationError
 from scheduler0.store import job_browse
 from scheduler0.store.operations import Selection, label_changes_problem

@@ -1447,7 +1447,7 @@ MAX_HOST_LENGTH = 253  # characters of a host name (RFC 1035), also enough for a
 BROWSE_PARAMETERS = ("contains", "status", "last_state", "host", "sort")
 
 
-def _choice(args: Mapping[str, str], name: str, choices: Iterable[str]) -> str | None:
+def query_choice(args: Mapping[str, str], name: str, choices: Iterable[str]) -> str | None:
     """`?name=` as one of `choices` (case-insensitive), None when absent."""
     raw = args.get(name)
     if raw is None or raw.strip() == "":
@@ -1491,7 +1491,7 @@ def job_browse(args: Mapping[str, str]) -> job_browse_store.Browse | None:
     none of BROWSE_PARAMETERS (GET /jobs then answers as it always did: Reader.list_jobs)."""
     if not any(args.get(name) for name in BROWSE_PARAMETERS):
         return None
-    sort = _choice(args, "sort", job_browse_store.SORTS) or "id"
+    sort = query_choice(args, "sort", job_browse_store.SORTS) or "id"
     after = args.get("after") or None
     job_browse_store.parse_after(sort, after)  # refuses a cursor of another sort
     if after is not None and sort in ("id", "-id"):
@@ -1500,8 +1500,8 @@ def job_browse(args: Mapping[str, str]) -> job_browse_store.Browse | None:
         project_id=query_id(args, "project_id", "projectId"), paused=query_bool(args, "paused"),
         failing=query_bool(args, "failing"), labels=query_labels(args),
         name_prefix=query_name_prefix(args), contains=query_contains(args),
-        status=_choice(args, "status", job_browse_store.STATUSES),
-        last_state=_choice(args, "last_state", job_browse_store.LAST_STATES),
+        status=query_choice(args, "status", job_browse_store.STATUSES),
+        last_state=query_choice(args, "last_state", job_browse_store.LAST_STATES),
         host=query_host(args), sort=sort, after=after)
 
 
@@ -1526,7 +1526,7 @@ def wants_csv(args: Mapping[str, str], best_accepted: str | None) -> bool:
     raw = args.get("format")
     if raw is None or raw.strip() == "":
         return best_accepted == "text/csv"
-    chosen = _choice(args, "format", EXPORT_FORMATS)
+    chosen = query_choice(args, "format", EXPORT_FORMATS)
     return chosen == "csv"
 
 
