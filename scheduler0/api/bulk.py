@@ -15,9 +15,9 @@ MAX_RUN_SELECTED jobs, as each run-now is a batch of its own for the leader to s
 A filter takes GET /jobs's filters, with their names, meanings and checks: project_id, paused
 and labels, and the jobs screen's name (a prefix), contains, status, last_state and host. Those
 last are read as GET /jobs reads them (Reader.select_browsed_jobs, store/job_browse.py), and
-like it check at most job_browse.SCAN_LIMIT rows of the index that drives the walk; where GET
-/jobs would then answer a partial page (scan_limited), a bulk filter is refused (413,
-code scan_limited) rather than acting on only the matches it had looked at.
+like it check at most job_browse.SCAN_LIMIT rows of the index that drives the walk one by
+one; where finding every match would take more, a bulk filter is refused (413, code
+scan_limited) rather than acting on only the matches it had looked at.
 
 A filter is resolved once, when the request arrives, in one read transaction: the operation
 works on that snapshot, so a job created (or changed to match) while it runs is not touched.
@@ -256,9 +256,10 @@ def select(request: BulkRequest, reader: Reader) -> Selection:
 def _browsed(chosen: Mapping[str, Any], selector: tuple[labels.Requirement, ...],
              reader: Reader, most: int) -> Selection:
     """The jobs a filter with the jobs screen's fields selects, read as GET /jobs reads them;
-    413 when that read would stop at its scan limit before it had checked every job (GET
-    /jobs then shows a partial page, scan_limited): acting on the matches found so far would
-    leave the others untouched while the request said all."""
+    413 when more than the scan limit of jobs would be checked row by row to find every match
+    (GET /jobs stops there too, but only once its page is not full: it may show a full first
+    page where this refuses): acting on the matches found so far would leave the others
+    untouched while the request said all."""
     wanted = job_browse.Browse(
         project_id=chosen.get("project_id"), paused=chosen.get("paused"), labels=selector,
         name_prefix=chosen.get("name"), contains=chosen.get("contains"),
@@ -267,10 +268,11 @@ def _browsed(chosen: Mapping[str, Any], selector: tuple[labels.Requirement, ...]
     found = reader.select_browsed_jobs(wanted, most)
     if found is None:
         raise ApiError(f"filter: more than {job_browse.SCAN_LIMIT} jobs would have to be "
-                       "checked one by one, the most one request checks (GET /jobs with this "
-                       "filter answers scan_limited); narrow it with a filter an index serves: "
-                       "project_id, labels (key=value), host, name (a prefix) or last_state "
-                       "failed or missed", status=413, code="scan_limited")
+                       "checked one by one, the most one request checks (one index serves the "
+                       "selection, and each other field is checked job by job); use one field "
+                       "an index serves alone or with fewer others (project_id, labels "
+                       "key=value, host, name as a prefix, last_state failed or missed), or "
+                       "select by ids", status=413, code="scan_limited")
     return found
 
 

@@ -1264,7 +1264,8 @@ BULK_FILTER = {
                    "(a snapshot: jobs created or changed to match while it runs are not "
                    "touched); a credential limited to projects selects among its own. name, "
                    "contains, status, last_state and host are read as GET /jobs reads them; "
-                   "where GET /jobs would answer scan_limited, the filter is refused (413 "
+                   "where finding every match would check more jobs one by one than one "
+                   "request checks (GET /jobs's scan limit), the filter is refused (413 "
                    "scan_limited) rather than acting on part of the matches",
     "properties": {
         "project_id": {**ID, "description": "only this project's jobs (404 if it does not "
