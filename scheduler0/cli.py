@@ -217,6 +217,31 @@ def reset(config_path: str | None, yes: bool) -> None:
     click.echo(f"removed {data_dir}", err=True)
 
 
+@main.command("health")
+@config_option
+@click.option("--timeout", type=float, default=5.0, show_default=True,
+              help="Seconds to wait for the node's answer.")
+def health(config_path: str | None, timeout: float) -> None:
+    """Exit 0 when this node answers healthy, 1 otherwise (a container's HEALTHCHECK).
+
+    Asks the unauthenticated health check, so it needs no secrets: it works in an image
+    whose secrets come from the environment of the node's own process only.
+    """
+    url = node_base_url(load_settings(config_path)) + "/healthcheck"
+    try:
+        with node_opener().open(url, timeout=timeout) as response:
+            answer = json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        answer = _json_or_none(exc.read())
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(f"cannot reach the node at {url} "
+                                   f"({getattr(exc, 'reason', exc)})") from None
+    status = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(status, dict) or not status.get("healthy"):
+        raise click.ClickException(f"not healthy: {json.dumps(status)}")
+    click.echo(f"healthy: node {status.get('node_id')}, leader {status.get('leader_id')}")
+
+
 @main.command("version")
 def version() -> None:
     """Print the version."""
@@ -241,12 +266,17 @@ def node_opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.ProxyHandler({}), _RefuseRedirects())
 
 
+def node_base_url(settings: config.Settings) -> str:
+    """This node's API root; a node listening on every address is asked on loopback."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"{settings.protocol}://{host}:{settings.port}/api/v1"
+
+
 class NodeClient:
     """HTTP calls to this node's API with the node secrets (Basic auth)."""
 
     def __init__(self, settings: config.Settings):
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        self.base = f"{settings.protocol}://{host}:{settings.port}/api/v1"
+        self.base = node_base_url(settings)
         found = _read_secrets(settings.secrets_file)
         token = base64.b64encode(f"{found.auth_username}:{found.auth_password}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}

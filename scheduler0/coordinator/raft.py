@@ -25,12 +25,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj import (
+    FAIL_REASON,
+    SERIALIZER_STATE,
+    SyncObj,
+    SyncObjConf,
+    SyncObjConsumer,
+    dns_resolver,
+    replicated,
+)
 from pysyncobj import pickle as syncobj_pickle
 from pysyncobj.node import TCPNode
 from pysyncobj.syncobj import SyncObjException
 
-from scheduler0 import clock
+from scheduler0 import clock, peer_names
 from scheduler0.config import Settings
 from scheduler0.coordinator.raft_snapshots import DONE, FAILED, IDLE, RUNNING, BackgroundSnapshots
 from scheduler0.coordinator.raft_wire import BoundedTransport, frame_cap
@@ -58,6 +66,7 @@ STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
 SNAPSHOT_STATES = {IDLE: SERIALIZER_STATE.NOT_SERIALIZING, RUNNING: SERIALIZER_STATE.SERIALIZING,
                    DONE: SERIALIZER_STATE.SUCCESS, FAILED: SERIALIZER_STATE.FAILED}
 RAFT_CONNECT_RETRY = 0.25  # seconds between connects to a peer that is down
+NAME_PRIME_SECONDS = 5.0  # at start-up, how long to wait for the peers' names to resolve
 # Outcomes after which the same command (same request_id) may simply be proposed again:
 # the state machine's request-id dedup makes a second apply return the first result.
 RETRYABLE = {
@@ -111,6 +120,7 @@ class RaftNode:
         self.snapshots.discard_leftovers()
         self._consumer = _Consumer(self._machine, self._next_index)
         others = [r.raft_address for r in self._settings.peers()]
+        _resolve_names_off_the_tick_thread([self._settings.raft_address, *others])
         transport = functools.partial(BoundedTransport, frame_cap=frame_cap(self._settings))
         self._syncobj = SyncObj(self._settings.raft_address, others, conf=self._conf(),
                                 consumers=[self._consumer], transportClass=transport)
@@ -345,3 +355,15 @@ def _reason_name(code: Any) -> str:
         if not name.startswith("_") and getattr(FAIL_REASON, name) == code:
             return name
     return str(code)
+
+
+def _resolve_names_off_the_tick_thread(raft_addresses: list[str]) -> None:
+    """pysyncobj looks peers up through peer_names (never blocking its tick thread), after
+    waiting a little at start-up for every name to resolve once."""
+    # pysyncobj 0.3.17 (pinned) keeps its resolver in this module global.
+    dns_resolver._g_resolver = peer_names.PysyncobjResolver(peer_names.resolver())
+    hosts = [peer_names.split(address)[0] for address in raft_addresses]
+    unresolved = peer_names.resolver().prime(hosts, timeout=NAME_PRIME_SECONDS)
+    if unresolved:
+        log.warning("raft peers %s do not resolve yet; they are tried again as their names "
+                    "resolve", ", ".join(unresolved))

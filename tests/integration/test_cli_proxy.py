@@ -94,3 +94,18 @@ def test_local_cluster_status_ignores_proxy_variables(node_factory, proxy, tmp_p
     assert proxy.received == []
     assert result.returncode == 0, result.stderr
     assert f"node1: port {node.port} leader" in result.stdout.decode()
+
+
+def test_health_command_says_healthy_only_for_a_node_that_answers_healthy(node_factory, proxy):
+    """`scheduler0 health` is the container's HEALTHCHECK: 0 for a healthy node, 1 with the
+    reason when nothing answers; it asks loopback directly, never through a proxy."""
+    node = node_factory().start()
+    node.wait_leader()
+    healthy = _cli(node, _proxied(node.env, proxy), "health")
+    assert healthy.returncode == 0, healthy.stderr
+    assert b"healthy: node 1" in healthy.stdout
+    node.kill_all()
+    gone = _cli(node, node.env, "health", "--timeout", "2")
+    assert gone.returncode == 1
+    assert b"cannot reach the node" in gone.stderr
+    assert proxy.received == []
