@@ -91,6 +91,9 @@ CASES: list[tuple[dict[str, Any], Any]] = [
      and "job" in j["name"].lower()),
     ({"failing": True, "host": "beta.example"},
      lambda j: j["last_state"] in ("failed", "missed") and "beta" in j["callback_url"]),
+    ({"failing": True}, lambda j: j["last_state"] in ("failed", "missed")),
+    ({"failing": True, "project_id": 1}, lambda j: j["last_state"] in ("failed", "missed")
+     and j["project_id"] == 1),
     ({"name_prefix": "task"}, lambda j: (j["name"] or "").startswith("task")),
     ({}, lambda j: True),
 ]
@@ -106,6 +109,17 @@ def test_every_filter_in_every_sort_pages_through_exactly_the_matches(
     first = reader.browse_jobs(browse, limit=100)
     assert [r["id"] for r in first.rows] == _expected(reader, keep, sort)
     assert (first.total, first.exact, first.scan_limited) == (len(first.rows), True, False)
+
+
+def test_the_failing_total_counted_without_the_jobs_table_follows_a_delete(
+        log: Log, reader: Reader) -> None:
+    """The failing total is counted in job_last alone: a deleted job leaves it with its row."""
+    _seed(log)  # jobs 2, 4 and 5 failed or were missed
+    assert reader.browse_jobs(Browse(failing=True), limit=100).total == 3
+    log.ok(messages.JOB_DELETE, {"id": 4})
+    after = reader.browse_jobs(Browse(failing=True), limit=100)
+    assert ([r["id"] for r in after.rows], after.total, after.exact) == ([2, 5], 2, True)
+    assert reader.browse_jobs(Browse(last_state="missed"), limit=100).total == 0
 
 
 def test_a_bounded_scan_stops_and_says_where(log: Log, reader: Reader,
