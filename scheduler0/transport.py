@@ -27,7 +27,7 @@ import zmq
 import zmq.auth.thread
 from zmq.utils import z85
 
-from scheduler0 import messages
+from scheduler0 import messages, peer_names
 from scheduler0.errors import TransportError
 
 _KINDS = {"push": zmq.PUSH, "pull": zmq.PULL, "pub": zmq.PUB, "sub": zmq.SUB,
@@ -206,6 +206,36 @@ class RouterServer:
 
     def close(self) -> None:
         self._sock.close()
+
+
+class PeerPushers:
+    """Non-blocking PUSH sockets to other nodes, one per key, each connected to the peer's
+    address as peer_names last resolved it and made again when that address changes (a
+    restarted container). Owned by one thread, as its sockets are."""
+
+    def __init__(self, hwm: int, curve: CurveKeys | None):
+        self._hwm = hwm
+        self._curve = curve
+        self._sockets: dict[Any, tuple[str, Socket]] = {}
+
+    def send(self, key: Any, host_port: str, message: messages.Message) -> bool:
+        """Queue `message` for `host_port`; False when it cannot go now (the queue is full,
+        or the host's name has never resolved)."""
+        endpoint = peer_names.tcp_endpoint(host_port)
+        if endpoint is None:
+            return False
+        known = self._sockets.get(key)
+        if known is None or known[0] != endpoint:
+            if known is not None:
+                known[1].close()
+            known = self._sockets[key] = (endpoint, Socket(
+                "push", endpoint, bind=False, hwm=self._hwm, curve=self._curve))
+        return known[1].send(message, block=False)
+
+    def close(self) -> None:
+        for _endpoint, sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
 
 
 class RequestClient:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from scheduler0 import messages, peer_names, transport
+from scheduler0 import messages, transport
 from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
 from scheduler0.coordinator.placement import NodeReports
@@ -66,7 +66,7 @@ class Dispatcher:
         self.settings = settings
         self.curve = curve
         self.reports = reports
-        self._sockets: dict[int, tuple[str, transport.Socket]] = {}
+        self._pushers = transport.PeerPushers(hwm=10_000, curve=curve)
 
     def intake_of(self, node_id: int) -> str:
         if node_id == self.settings.node_id:
@@ -81,20 +81,8 @@ class Dispatcher:
         raise KeyError(node_id)
 
     def send(self, node_id: int, message: messages.Message) -> bool:
-        """Queue `message` for the node's intake; False when it cannot go now (the queue is
-        full, or the node's name has never resolved)."""
-        endpoint = peer_names.tcp_endpoint(self.intake_of(node_id))
-        if endpoint is None:
-            return False
-        known = self._sockets.get(node_id)
-        if known is None or known[0] != endpoint:  # first use, or the node's address changed
-            if known is not None:
-                known[1].close()
-            known = self._sockets[node_id] = (endpoint, transport.Socket(
-                "push", endpoint, bind=False, hwm=10_000, curve=self.curve))
-        return known[1].send(message, block=False)
+        """Queue `message` for the node's intake; False when it cannot go now."""
+        return self._pushers.send(node_id, self.intake_of(node_id), message)
 
     def close(self) -> None:
-        for _endpoint, sock in self._sockets.values():
-            sock.close()
-        self._sockets.clear()
+        self._pushers.close()

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from scheduler0 import clock, leases, messages, peer_names, transport
+from scheduler0 import clock, leases, messages, transport
 from scheduler0.config import Settings
 from scheduler0.coordinator.holdings import Holdings
 from scheduler0.coordinator.intake import LeaseKeeper
@@ -40,34 +40,22 @@ class Heartbeat(SupervisedThread):
         self.boot = secrets.token_hex(8)  # this process's incarnation, new at each start
 
     def loop(self) -> None:
-        sockets: dict[str, tuple[str, transport.Socket]] = {}
+        # Small HWM, non-blocking sends: a heartbeat for a dead peer is dropped, never queued.
+        pushers = transport.PeerPushers(hwm=5, curve=self.curve)
         try:
             while not self.stopping.wait(leases.HEARTBEAT_INTERVAL):
                 self.beat()
                 message = self.message()
-                self._send(sockets, message)
+                self._send(pushers, message)
             # The last word: the leader takes this node's batches back at once rather than
             # when its lease lapses (the executors hand back all they had not started).
-            self._send(sockets, self.message(stopping=True))
+            self._send(pushers, self.message(stopping=True))
         finally:
-            for _endpoint, sock in sockets.values():
-                sock.close()
+            pushers.close()
 
-    def _send(self, sockets: dict[str, tuple[str, transport.Socket]],
-              message: messages.Heartbeat) -> None:
+    def _send(self, pushers: transport.PeerPushers, message: messages.Heartbeat) -> None:
         for address in self.targets():
-            endpoint = peer_names.tcp_endpoint(address)
-            if endpoint is None:
-                continue  # its name never resolved: nobody to tell yet
-            known = sockets.get(address)
-            if known is None or known[0] != endpoint:
-                if known is not None:
-                    known[1].close()
-                # Small HWM, non-blocking sends: a heartbeat for a dead peer is dropped, never
-                # queued.
-                known = sockets[address] = (endpoint, transport.Socket(
-                    "push", endpoint, bind=False, hwm=5, curve=self.curve))
-            known[1].send(message, block=False)
+            pushers.send(address, address, message)  # False: unresolved or full, dropped
 
     def targets(self) -> set[str]:
         """Every node's intake: this node's (the leader's ack comes back through it), the
