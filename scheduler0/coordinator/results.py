@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 RESULT_FLUSH_INTERVAL = 0.1  # seconds results wait to be committed together
 RESULT_COMMAND_ROWS = 1000  # rows per RESULT command (keeps commands well under 64 KiB)
 RESULTS_HWM = 1_000_000  # messages; the executors' PUB drops beyond it (reconcile catches it)
-
+MAX_PENDING_ROWS = 50_000  # rows read ahead of their commit: reading pauses there to flush
 
 
 def _outcome(state: Any) -> str:
@@ -57,13 +57,7 @@ class ResultCollector(SupervisedThread):
         try:
             while not self.stopping.is_set():
                 self.beat()
-                message = sub.recv(timeout=RESULT_FLUSH_INTERVAL)
-                more = message
-                if message is not None:
-                    self._take(message)
-                    while (more := sub.recv_nowait()) is not None and len(self._pending) < 50_000:
-                        self._take(more)
-                if more is None:
+                if self._read(sub):
                     self.holdings.drained(clock.monotonic())
                 if self._pending and clock.monotonic() - last_flush >= RESULT_FLUSH_INTERVAL:
                     self._flush()
@@ -74,6 +68,20 @@ class ResultCollector(SupervisedThread):
             self._flush()
         finally:
             sub.close()
+
+    def _read(self, sub: transport.Socket) -> bool:
+        """Take what arrived, waiting up to RESULT_FLUSH_INTERVAL for the first message, until
+        MAX_PENDING_ROWS rows wait for their commit. True when the socket ran dry (every
+        message sent so far was read), False when reading stopped at the cap to flush first.
+        A message is taken as soon as it is received: one received and left aside would be
+        lost, and its batch's ticks re-sent (delivered twice)."""
+        message = sub.recv(timeout=RESULT_FLUSH_INTERVAL)
+        while message is not None:
+            self._take(message)
+            if len(self._pending) >= MAX_PENDING_ROWS:
+                return False
+            message = sub.recv_nowait()
+        return True
 
     def _take(self, message: messages.Results | messages.ExecutorLoad) -> None:
         if isinstance(message, messages.Results):
