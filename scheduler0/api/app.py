@@ -35,7 +35,7 @@ from scheduler0.api.context import EXTENSION, ApiContext, api, error_response
 from scheduler0.api.metrics import Metrics
 from scheduler0.api.routes import BLUEPRINTS
 from scheduler0.api.services import NodeServices
-from scheduler0.api.session import session_key
+from scheduler0.api.session import credential_key, session_key
 from scheduler0.api.validation import MAX_JOBS_PER_REQUEST
 from scheduler0.config import Settings
 from scheduler0.console import console
@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 PREFIXES = (("/api/v1", ""), ("/v1", "_v1"))
 RETRY_AFTER_SECONDS = 2
+# A 429 says too many bulk operations run: one of their chunks takes about a second, and an
+# operation of a few thousand jobs a few seconds.
+BUSY_RETRY_AFTER_SECONDS = 5
 JSON_MEDIA_TYPE = "application/json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 INTERNAL_ERROR_MESSAGE = "internal error; it has been logged on the node. Please report it"
@@ -82,6 +85,7 @@ def create_app(settings: Settings, services: NodeServices,
     is the node's SecretKey, which signs the console's sessions so that they work on every
     node of the cluster (None: a random key, sessions valid on this app only).
     """
+    node_key = secret_key or secrets.token_urlsafe(32)
     app = Flask("scheduler0.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -92,7 +96,7 @@ def create_app(settings: Settings, services: NodeServices,
         guard=CallbackGuard(NetworkPolicy.of(settings.callback_allowed_networks,
                                               settings.callback_denied_networks)),
         metrics=Metrics(), operations=OperationRunner(services, settings.node_id, stopping),
-        session_key=session_key(secret_key or secrets.token_urlsafe(32)))
+        session_key=session_key(node_key), credential_key=credential_key(node_key))
     app.before_request(_start_timer)
     app.before_request(require_auth)
     app.before_request(authorize)
@@ -152,6 +156,8 @@ def _api_error(exc: ApiError) -> Response:
     response = _error(exc.status, exc.code, exc.message)
     if exc.status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    elif exc.status == 429:
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
     return response
 
 

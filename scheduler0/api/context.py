@@ -36,6 +36,8 @@ class ApiContext:
     operations: OperationRunner
     # Signs the console's session cookies (scheduler0.api.session.session_key).
     session_key: bytes = b""
+    # Derives credentials created with an Idempotency-Key (session.credential_key).
+    credential_key: bytes = b""
 
 
 def api() -> ApiContext:

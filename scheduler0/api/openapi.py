@@ -88,7 +88,9 @@ credential's role or projects do not cover the request), `not_found` (404),
 {v.MAX_JOBS_PER_REQUEST} jobs, or a body over the node's ApiMaxBodyMb, 16 MiB by default, refused
 at its headers), `unsupported_media_type` (415: a body that is not `application/json`),
 `headers_too_large` (431), `not_implemented` (501: e.g. an unsupported Transfer-Encoding),
-`too_many_operations` (429: too many bulk operations running), `unavailable` (503),
+`idempotency_key_reused` (422: an Idempotency-Key sent again with a different body or query),
+`too_many_operations` (429: too many bulk operations running, with `Retry-After`),
+`unavailable` (503),
 `internal_error` (500: a bug, please report it). Errors the HTTP server
 itself raises before the request reaches the API (400, 413, 431, 501) use the same envelope.
 """
@@ -123,7 +125,7 @@ def _ok(description: str, data: dict[str, Any], status: str = "200") -> dict[str
 
 def _errors(*statuses: int) -> dict[str, Any]:
     names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-             409: "Conflict", 413: "PayloadTooLarge", 429: "TooManyRequests",
+             409: "Conflict", 413: "PayloadTooLarge", 422: "KeyReused", 429: "TooManyRequests",
              503: "Unavailable"}
     return {str(s): {"$ref": f"#/components/responses/{names[s]}"} for s in statuses}
 
@@ -167,7 +169,9 @@ JOB_REF = [
            "(404 otherwise)")]
 IDEMPOTENCY = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                                                    "maxLength": v.MAX_IDEMPOTENCY_KEY},
-                     "makes a retried write return the first result instead of applying twice")
+                     "makes a retried write return the first result instead of applying twice "
+                     "(kept an hour; the same key with a different body or query is refused "
+                     "with 422)")
 EXECUTION_FILTERS = [
     _param("state", "query", {"type": "string", "examples": ["failed", "failed,missed"]},
            "only executions in this state (one of " + ", ".join(EXECUTION_STATES) + "), or in "
@@ -926,6 +930,9 @@ RESPONSES = {
                                  "what is needed"),
     "NotFound": _error_response("no such resource (not_found)"),
     "Conflict": _error_response("the change conflicts with the state (conflict)"),
+    "KeyReused": _error_response("this Idempotency-Key was already sent with a different "
+                                 "request (another body or query) to this route "
+                                 "(idempotency_key_reused): use a new key for a new request"),
     "PayloadTooLarge": _error_response(f"more than {v.MAX_JOBS_PER_REQUEST} jobs, or a body over "
                                        "ApiMaxBodyMb, 16 MiB by default (payload_too_large)"),
     "Unavailable": {**_error_response("the cluster could not answer in time (no leader, "
@@ -1374,8 +1381,10 @@ SCHEMAS.update({
     },
     "ResumeRequest": {"type": "object", "additionalProperties": False, "properties": {}},
 })
-RESPONSES["TooManyRequests"] = _error_response(
-    "too many bulk operations running (too_many_operations): wait for one to finish")
+RESPONSES["TooManyRequests"] = {
+    **_error_response("too many bulk operations running (too_many_operations): wait for one "
+                      "to finish, or retry after Retry-After"),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}}
 PATHS.update({
     "/jobs/bulk": {
         "post": {
@@ -1813,6 +1822,17 @@ PATHS.update({
 })
 
 _declare_access(PATHS)
+
+
+def _declare_key_reuse(paths: dict[str, Any]) -> None:
+    """Every write that takes an Idempotency-Key may answer 422 idempotency_key_reused."""
+    for item in paths.values():
+        for operation in item.values():
+            if isinstance(operation, dict) and IDEMPOTENCY in operation.get("parameters", []):
+                operation["responses"].update(_errors(422))
+
+
+_declare_key_reuse(PATHS)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

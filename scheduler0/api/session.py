@@ -30,6 +30,7 @@ VERSION = "v1"
 KINDS = ("credential", "node")
 NODE_SUBJECT = "node"
 _KEY_LABEL = b"scheduler0 console session v1"
+_CREDENTIAL_LABEL = b"scheduler0 idempotent credential v1"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,20 @@ def session_key(secret_key: str) -> bytes:
     also derives the Raft and ZeroMQ keys)."""
     return hmac.new(secret_key.encode("utf-8", "surrogatepass"), _KEY_LABEL,
                     hashlib.sha256).digest()
+
+
+def credential_key(secret_key: str) -> bytes:
+    """The key that derives a credential created with an Idempotency-Key (its key and secret
+    follow from the request, so a retry can show the same secret again)."""
+    return hmac.new(secret_key.encode("utf-8", "surrogatepass"), _CREDENTIAL_LABEL,
+                    hashlib.sha256).digest()
+
+
+def derived_credential(key: bytes, request_id: str) -> tuple[str, str]:
+    """(api_key, api_secret) for the request `request_id`: shaped as secrets.token_hex(16) and
+    token_urlsafe(32) make them, and reproducible only with the node's SecretKey."""
+    digest = hmac.new(key, request_id.encode(), hashlib.sha512).digest()
+    return digest[:16].hex(), base64.urlsafe_b64encode(digest[16:48]).rstrip(b"=").decode()
 
 
 def node_binding(username: str, password: str) -> str:

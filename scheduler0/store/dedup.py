@@ -7,6 +7,10 @@ The `requests` table is pruned deterministically (every node deletes the same ro
 index): every PRUNE_EVERY indexes, results older than REQUEST_TTL_MS by command time or more
 than REQUEST_WINDOW indexes old are dropped. Client retries come within seconds (a write
 timeout, a leader change), so an hour is ample; the bound keeps the table from growing.
+
+A client's Idempotency-Key gives a request_id `<scope>.<fingerprint>` (`keyed`): the scope
+names the caller, the route and the key, the fingerprint what was sent. A request whose scope
+is stored under another fingerprint reuses a key for a different request (`key_reused`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,26 @@ COMPRESSION_LEVEL = 1
 REQUEST_TTL_MS = 3_600_000
 REQUEST_WINDOW = 100_000
 PRUNE_EVERY = 1024
+
+
+KEY_SEPARATOR = "."  # request ids without a key are uuid hex, and never contain it
+
+
+def keyed(scope: str, fingerprint: str) -> str:
+    """The request_id of a request sent with an Idempotency-Key (scope and fingerprint: hex)."""
+    return f"{scope}{KEY_SEPARATOR}{fingerprint}"
+
+
+def key_reused(conn: sqlite3.Connection, request_id: str) -> bool:
+    """Whether another request (another fingerprint) is stored under this request_id's scope.
+    One primary-key range read."""
+    scope, separator, _ = request_id.partition(KEY_SEPARATOR)
+    if not separator:
+        return False
+    low = scope + KEY_SEPARATOR
+    high = scope + chr(ord(KEY_SEPARATOR) + 1)
+    return conn.execute("SELECT 1 FROM requests WHERE request_id > ? AND request_id < ? "
+                        "AND request_id != ? LIMIT 1", (low, high, request_id)).fetchone() is not None
 
 
 def last_applied(conn: sqlite3.Connection) -> int:

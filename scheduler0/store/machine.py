@@ -34,6 +34,10 @@ from scheduler0.store.tx import Handler, Tx
 log = logging.getLogger(__name__)
 
 REPLAYED: dict[str, Any] = {"ok": True, "data": None, "replayed": True}
+KEY_REUSED = ApiError("Idempotency-Key: this key was already sent with a different request "
+                      "(another body or query) to this route; send a new key for a new "
+                      "request, or the first request unchanged to get its result",
+                      status=422, code="idempotency_key_reused")
 
 
 class StateMachine:
@@ -99,6 +103,8 @@ class StateMachine:
             stored = dedup.stored_result(self._conn, request_id)
             if stored is not None:
                 return stored, None, ts_ms
+            if dedup.key_reused(self._conn, request_id):
+                return _refusal(KEY_REUSED), request_id, ts_ms
         handler = HANDLERS.get(command_type)
         if handler is None:
             unknown = ApiError(f'unknown command type "{command_type}"; known types: '

@@ -11,6 +11,7 @@ import pytest
 
 from scheduler0 import messages
 from scheduler0.api import bulk, bulk_runner, create_app
+from scheduler0.api.app import BUSY_RETRY_AFTER_SECONDS
 from scheduler0.api.context import EXTENSION
 from scheduler0.api.validation import MAX_DATA_BYTES
 from scheduler0.errors import UnavailableError
@@ -331,9 +332,10 @@ def test_a_node_runs_so_many_operations_at_once_then_answers_429(
     ids = jobs(api, project["id"], bulk_runner.MAX_RUNNING_HERE + 1)
     started = [data(client.post(BULK, json={"action": "pause", "ids": [i]}), 202)["id"]
                for i in ids[:-1]]
-    error(client.post(BULK, json={"action": "pause", "ids": ids[-1:]}), 429,
-          "too_many_operations", f"{bulk_runner.MAX_RUNNING_HERE} bulk operations are running "
-          "on this node", "GET /operations?state=running")
+    refused = client.post(BULK, json={"action": "pause", "ids": ids[-1:]})
+    error(refused, 429, "too_many_operations", f"{bulk_runner.MAX_RUNNING_HERE} bulk operations "
+          "are running on this node", "GET /operations?state=running")
+    assert refused.headers["Retry-After"] == str(BUSY_RETRY_AFTER_SECONDS)
     gate.set()
     assert [finished(api, i)["state"] for i in started] == ["succeeded"] * len(started)
 

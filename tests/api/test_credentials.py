@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tests.api.helpers import Api, data, error
+from scheduler0.api import create_app
+from tests.api.helpers import NODE_AUTH, Api, data, error
 
 BASE = "/api/v1/credentials"
 
@@ -106,8 +107,23 @@ def test_delete(api: Api) -> None:
     assert api.client.get("/api/v1/projects", headers=headers).status_code == 401
 
 
-def test_a_retried_create_with_the_same_idempotency_key_cannot_show_the_secret(api: Api) -> None:
+def test_a_retried_create_with_the_same_idempotency_key_gets_the_same_secret(api: Api) -> None:
     headers = {"Idempotency-Key": "cred-retry"}
     first = data(api.post(BASE, headers=headers), 201)
-    error(api.post(BASE, headers=headers), 409, "conflict", f"credential {first['id']}",
+    again = data(api.post(BASE, headers=headers), 201)
+    assert again == first  # the first answer was lost: the retry shows the same secret
+    signed_in = {"x-api-key": again["api_key"], "x-secret-key": again["api_secret"]}
+    assert api.client.get("/api/v1/projects", headers=signed_in).status_code == 200
+    other = data(api.post(BASE, headers={"Idempotency-Key": "cred-other"}), 201)
+    assert (other["api_key"], other["api_secret"]) != (first["api_key"], first["api_secret"])
+    error(api.post(BASE, json={"role": "read"}, headers=headers), 422, "idempotency_key_reused")
+
+
+def test_a_retry_on_a_node_with_another_secret_key_cannot_show_the_secret(
+        api: Api, node: Any) -> None:
+    headers = {"Idempotency-Key": "cred-elsewhere"}
+    first = data(api.post(BASE, headers=headers), 201)
+    elsewhere = Api(create_app(node.settings, node, node_auth=NODE_AUTH,
+                               secret_key="another-clusters-key").test_client(), api.headers)
+    error(elsewhere.post(BASE, headers=headers), 409, "conflict", f"credential {first['id']}",
           "shown once")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scheduler0.api import validation
-from tests.api.helpers import LOOPBACK_URL, Api, data, error, job_body
+from tests.api.helpers import LOOPBACK_URL, Api, data, error, job_body, unique
 
 BASE = "/api/v1/jobs"
 JOB_FIELDS = {"id", "project_id", "spec", "timezone", "callback_url", "data", "execution_type",
@@ -293,3 +293,19 @@ def test_idempotency_key_makes_a_retry_return_the_first_result(api: Api) -> None
     assert other["id"] != first["id"]
     error(api.post(BASE, data=body, headers={**headers, "Idempotency-Key": "k" * 201}), 400,
           "invalid_idempotency_key", "Idempotency-Key")
+
+
+def test_an_idempotency_key_sent_again_with_another_request_is_refused(api: Api) -> None:
+    project = api.project()
+    headers = {"Idempotency-Key": "one-request-only", "Content-Type": "application/json"}
+    body = json.dumps(job_body(project["id"], name="first"))
+    first = data(api.post(BASE, data=body, headers=headers), 201)
+    other = json.dumps(job_body(project["id"], name="second"))
+    for _ in range(2):  # the refusal is itself idempotent
+        error(api.post(BASE, data=other, headers=headers), 422, "idempotency_key_reused",
+              "Idempotency-Key", "different request", "new key")
+    assert data(api.post(BASE, data=body, headers=headers), 201)["id"] == first["id"]
+    assert _total_jobs(api, project["id"]) == 1
+    # The key is the caller's and the route's: another route may use it for its own request.
+    assert data(api.post("/api/v1/projects", json={"name": unique("p")}, headers=headers),
+                201)["id"]

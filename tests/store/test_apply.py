@@ -51,6 +51,24 @@ def test_the_same_request_id_returns_the_first_result(log: Log, reader) -> None:
     assert log.machine.last_applied() == 2  # the retry's index was still consumed
 
 
+def test_a_keyed_request_id_with_another_fingerprint_is_refused_and_others_are_not(
+        log: Log, reader) -> None:
+    body = {"name": "keyed", "description": "", "signing_secret": "s"}
+    first = dedup.keyed("a" * 32, "1" * 16)
+    assert log.apply(messages.PROJECT_CREATE, body, request_id=first)["ok"] is True
+    reused = log.apply(messages.PROJECT_CREATE, {**body, "name": "other"},
+                       request_id=dedup.keyed("a" * 32, "2" * 16))
+    assert (reused["error"]["status"], reused["error"]["code"]) == (422, "idempotency_key_reused")
+    # Neighbouring scopes, and ids without a key (a uuid, or a journal from before keys had
+    # fingerprints), are not mistaken for the same key.
+    for n, request_id in enumerate([dedup.keyed("a" * 31 + "b", "2" * 16), "a" * 32,
+                                    "a" * 32 + "0", "b" * 32]):
+        result = log.apply(messages.PROJECT_CREATE, {**body, "name": f"n{n}"},
+                           request_id=request_id)
+        assert result["ok"] is True, (request_id, result)
+    assert reader.count_projects() == 5
+
+
 def test_a_refusal_is_also_remembered(log: Log) -> None:
     body = {"id": 99}
     first = log.apply(messages.JOB_DELETE, body, request_id="r")

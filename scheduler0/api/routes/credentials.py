@@ -11,9 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from scheduler0 import messages
-from scheduler0.api import serialize, validation
+from scheduler0.api import serialize, session, validation, writes
 from scheduler0.api.auth import hash_secret
-from scheduler0.api.context import ok, reader
+from scheduler0.api.context import api, ok, reader
 from scheduler0.api.writes import submit
 from scheduler0.errors import ConflictError, NotFoundError
 
@@ -25,20 +25,28 @@ def create() -> Response:
     fields = validation.credential_create(validation.parse_json(request.get_data(),
                                                                 required=False))
     _require_projects(fields["projects"])
-    api_key = secrets.token_hex(16)
-    api_secret = secrets.token_urlsafe(32)
+    api_key, api_secret = _new_key_and_secret()
     row = submit(messages.CREDENTIAL_CREATE, {"api_key": api_key,
                                               "secret_hash": hash_secret(api_secret),
                                               "archived": fields["archived"],
                                               "role": fields["role"],
                                               "projects": fields["projects"]})
     if row["api_key"] != api_key:
-        # A retry with the same Idempotency-Key: the first request's secret is known only
-        # as a hash, so it cannot be shown again.
+        # A retry with the same Idempotency-Key reaching a node with another SecretKey: the
+        # first request's secret is known only as a hash, so it cannot be shown again.
         raise ConflictError(f"this Idempotency-Key already created credential {row['id']}; its "
                             "secret was shown once and cannot be shown again: create another "
                             "credential (with a new key) if it was lost")
     return ok({**serialize.credential(row), "api_secret": api_secret}, 201)
+
+
+def _new_key_and_secret() -> tuple[str, str]:
+    """Random, or with an Idempotency-Key derived from the request: its retry (the first
+    attempt's answer lost) gets the same credential back, secret included."""
+    request_id = writes.request_id()
+    if request_id is None:
+        return secrets.token_hex(16), secrets.token_urlsafe(32)
+    return session.derived_credential(api().credential_key, request_id)
 
 
 def _require_projects(project_ids: list[int] | None) -> None:
