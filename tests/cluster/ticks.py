@@ -61,10 +61,13 @@ def delivered(rx: Receiver) -> list[tuple[str | None, dict]]:
 
 def assert_every_tick_once(node, jobs: list[dict], rx: Receiver, until: float) -> None:
     """Per job: the history has each tick of its 1 s sequence exactly once, with no gap, up to
-    `until`; every settled tick was delivered at least once."""
+    `until`; every settled tick was delivered at least once.
+
+    The jobs keep ticking while this reads, so the rows are read before the receiver's log: a
+    row that succeeded was recorded by the receiver before it answered, never after."""
+    rows_by_job = [node.executions(job_id=job["id"]) for job in jobs]
     delivered_ids = {e["execution_id"] for _, e in delivered(rx)}
-    for job in jobs:
-        rows = node.executions(job_id=job["id"])
+    for rows in rows_by_job:
         ids = [r["execution_id"] for r in rows]
         assert len(ids) == len(set(ids)), "a tick recorded twice"
         ticks = sorted(epoch(r["scheduled_at"]) for r in rows if epoch(r["scheduled_at"]) <= until)

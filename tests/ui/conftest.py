@@ -4,8 +4,9 @@ Fixtures:
 - `ui_node` (module): a real node (NodeProcess on loopback) with `base` (http://127.0.0.1:<port>),
   `username`/`password` (its Basic auth) and `rest(method, path, body=None)` (the API with the
   node's Basic auth: `data`, or AssertionError on an error);
-- `browser`: a fresh headless chromium per test (its own profile: no cookies), 1280x900, that
-  can reach nothing but 127.0.0.1 (a dead proxy for everything else, and no DNS);
+- `browser`: headless chromium, 1280x900, that can reach nothing but 127.0.0.1 (a dead proxy
+  for everything else, and no DNS); one browser serves the package, reset for each test as if
+  new (no cookies, storage or cache; a blank page);
 - `signed_in(browser, ui_node, key=None, secret=None)`: signs in through the form (the node's
   secrets, or an API key and secret) and returns the browser;
 - `wait_css(browser, selector, timeout=10)`, `wait_text(browser, selector, text, timeout=10)`:
@@ -97,31 +98,101 @@ def _webdriver() -> Any:
     return pytest.importorskip("selenium.webdriver", reason=f"selenium missing ({INSTALL_HINT})")
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    webdriver = _webdriver()
-    from selenium.webdriver.chrome.service import Service
+class Chromium:
+    """One headless chromium for the whole package (a start and a quit cost about two
+    seconds), handed to each test as a new one would be: no cookies, no storage for the origin
+    the last test left, an empty cache, one tab on a blank page, the console log read. A
+    browser that cannot be reset is quit, by pid, and started again."""
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", f"--window-size={WINDOW[0]},{WINDOW[1]}", "--no-sandbox",
-                 "--disable-dev-shm-usage", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-                 *ISOLATION_FLAGS, *QUIET_FLAGS):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    started = _process_tree(service.process.pid)
-    try:
-        driver.set_window_size(*WINDOW)
-        _fix_viewport(driver)
-        driver.set_page_load_timeout(30)
-        yield driver
-    finally:
+    def __init__(self, root: Path):
+        self.root = root
+        self.driver: Any = None
+        self._processes: list[psutil.Process] = []
+        self._starts = 0
+
+    def fresh(self) -> Any:
+        if self.driver is not None and not self._reset():
+            self.quit()
+        if self.driver is None:
+            self._start()
+        return self.driver
+
+    def _start(self) -> None:
+        webdriver = _webdriver()
+        from selenium.webdriver.chrome.service import Service
+
+        self._starts += 1
+        folder = self.root / f"chromium-{self._starts}"
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in ("--headless=new", f"--window-size={WINDOW[0]},{WINDOW[1]}", "--no-sandbox",
+                     "--disable-dev-shm-usage", "--disable-gpu",
+                     f"--user-data-dir={folder / 'profile'}", *ISOLATION_FLAGS, *QUIET_FLAGS):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        service = Service(executable_path=CHROMEDRIVER,
+                          log_output=str(self.root / f"chromedriver-{self._starts}.log"))
+        self.driver = webdriver.Chrome(service=service, options=options)
+        self._processes = _process_tree(service.process.pid)
+        self.driver.set_window_size(*WINDOW)
+        _fix_viewport(self.driver)
+        self.driver.set_page_load_timeout(30)
+
+    def _reset(self) -> bool:
+        driver = self.driver
         try:
-            driver.quit()
+            _dismiss_alert(driver)
+            for handle in driver.window_handles[1:]:
+                driver.switch_to.window(handle)
+                driver.close()
+            driver.switch_to.window(driver.window_handles[0])
+            origin = driver.execute_script("return location.origin")
+            if isinstance(origin, str) and origin.startswith("http"):
+                driver.execute_cdp_cmd("Storage.clearDataForOrigin",
+                                       {"origin": origin, "storageTypes": "all"})
+            driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+            driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+            driver.get("about:blank")
+            driver.set_window_size(*WINDOW)
+            _fix_viewport(driver)
+            driver.get_log("browser")  # what the last test's pages logged is not this test's
+            return True
+        except Exception:  # a crashed or wedged browser: start another
+            return False
+
+    def quit(self) -> None:
+        try:
+            if self.driver is not None:
+                self.driver.quit()
+        except Exception:
+            pass
         finally:
-            _kill(started)
+            self.driver = None
+            _kill(self._processes)
+            self._processes = []
+
+
+def _dismiss_alert(driver: Any) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        driver.switch_to.alert.dismiss()
+    except NoAlertPresentException:
+        pass
+
+
+@pytest.fixture(scope="package")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    shared = Chromium(tmp_path_factory.mktemp("chromium"))
+    try:
+        yield shared
+    finally:
+        shared.quit()
+
+
+@pytest.fixture
+def browser(chromium: Chromium) -> Any:
+    return chromium.fresh()
 
 
 def _fix_viewport(driver: Any) -> None:
