@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
+import msgspec
+
 from scheduler0 import messages
 from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
@@ -45,6 +47,13 @@ def prune_body(settings: Settings, now: float, limit: int = PRUNE_ROWS) -> messa
         stale_before=int(now - STALE_BATCH_S))
 
 
+def next_body(body: messages.Prune, succeeded_next_job: int | None) -> messages.Prune:
+    """The pass's next command after one that answered `succeeded_next_job`. Pure."""
+    if succeeded_next_job is None:  # the succeeded sweep is over for this pass
+        return msgspec.structs.replace(body, succeeded_before=FOREVER, succeeded_from_job=None)
+    return msgspec.structs.replace(body, succeeded_from_job=int(succeeded_next_job))
+
+
 class Pruner(SupervisedThread):
     def __init__(self, settings: Settings, raft: Raft, stopping: threading.Event,
                  interval: float = PRUNE_INTERVAL, *, clock: Clock = SYSTEM_CLOCK):
@@ -64,7 +73,11 @@ class Pruner(SupervisedThread):
                     log.warning("pruning paused (%s)", exc)
 
     def prune_pass(self, now: float) -> int:
-        """Prune until nothing is left to prune at `now`; returns history rows deleted."""
+        """Prune until nothing is left to prune at `now`; returns history rows deleted.
+
+        The succeeded rows are swept once a pass, in job order: each command goes on from the
+        job where the last one stopped, and once the sweep reached the last job the pass's
+        other commands leave them alone."""
         body = prune_body(self.settings, now)
         total = 0
         for _ in range(PRUNE_COMMANDS):
@@ -76,6 +89,7 @@ class Pruner(SupervisedThread):
             total += int(data.get("deleted", 0))
             if not data.get("more"):
                 break
+            body = next_body(body, data.get("succeeded_next_job"))
             self.clock.wait(self.stopping, PRUNE_PAUSE)
         self.deleted += total
         if total:

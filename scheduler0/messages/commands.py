@@ -502,7 +502,10 @@ class Prune(Body, frozen=True, kw_only=True, omit_defaults=True):
     """Retention, each kind up to `limit` rows: failed and missed executions scheduled before
     `before` (epoch s; succeeded ones too unless `succeeded_before` is given), the oldest
     failed and missed beyond `bad_rows_cap` rows, rollups before their cut-offs; open
-    batches planned before `stale_before` get their ticks of deleted jobs settled."""
+    batches planned before `stale_before` get their ticks of deleted jobs settled.
+
+    Succeeded rows go in job id order, from job `succeeded_from_job` on (the previous command's
+    `succeeded_next_job`; None: from the first job), so that a pass sweeps the jobs once."""
 
     TYPE = PRUNE
     before: int
@@ -512,6 +515,7 @@ class Prune(Body, frozen=True, kw_only=True, omit_defaults=True):
     minute_rollups_before: int | None = None
     hour_rollups_before: int | None = None
     stale_before: int | None = None
+    succeeded_from_job: int | None = None
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> Self:
@@ -522,7 +526,8 @@ class Prune(Body, frozen=True, kw_only=True, omit_defaults=True):
                    bad_rows_cap=optional("bad_rows_cap"),
                    minute_rollups_before=optional("minute_rollups_before"),
                    hour_rollups_before=optional("hour_rollups_before"),
-                   stale_before=optional("stale_before"))
+                   stale_before=optional("stale_before"),
+                   succeeded_from_job=optional("succeeded_from_job"))
 
 
 # -- the pipeline's bodies: rows are arrays on the journal, named fields here ------------------

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from scheduler0 import messages
+from scheduler0.coordinator.pruner import next_body
 from scheduler0.store import Reader, StateMachine, history, schema
 from scheduler0.vocabulary import execution_id
 from tests.store.helpers import TS_MS, Log, file_at_version, job_input
@@ -192,6 +193,45 @@ def test_retention_by_state_keeps_failures_longer_and_rollups_stay_exact(
                                           minute_rollups_before=T0 + 3600).encode())
     assert min(r["period_start"] for r in reader.rollups("minute")) == T0 + 3600
     assert reader.rollups("hour")[0]["period_start"] == T0
+
+
+def test_a_pass_sweeps_succeeded_rows_in_job_order_and_deletes_exactly_those_due(
+        log: Log, reader: Reader) -> None:
+    project, other = log.project(), log.project("other")
+    jobs = log.jobs(*(job_input(p["id"], "@every 1m") for p in (project, other) * 6))
+    ticks = [T0 + 60 * i for i in range(6)]
+    # Phases spread over the minute: each job's ticks fall on its own second.
+    for index, job in enumerate(jobs):
+        phased = [tick + index for tick in ticks]
+        run_ticks(log, [job], phased,
+                  lambda job, tick, failing=phased[1]: "failed"
+                  if tick == failing and job["id"] % 3 == 0 else "succeeded")
+    cut = T0 + 60 * 3  # the first three ticks of every job are due
+    due = {(r["job_id"], r["scheduled_at"]) for r in reader.list_executions(limit=1000).rows
+           if r["state"] == "succeeded" and r["scheduled_at"] < cut}
+    kept = {(r["execution_id"], r["state"]) for r in reader.list_executions(limit=1000).rows
+            if r["state"] != "succeeded" or r["scheduled_at"] >= cut}
+
+    body = messages.Prune(before=0, limit=4, succeeded_before=cut)
+    sweep, commands = [], 0
+    while True:
+        commands += 1
+        assert commands < 50
+        answer = log.ok(messages.PRUNE, body.encode())
+        sweep.append((body.succeeded_from_job, answer["succeeded_next_job"], answer["deleted"]))
+        assert kept_counters(reader) == without_recorded(fresh_counters(log.machine.db_path))
+        if not answer["more"]:
+            break
+        body = next_body(body, answer["succeeded_next_job"])
+    # Each command went on from the job where the last one stopped and took at most the
+    # limit: the sweep read every job once, in order.
+    starts = [start or 0 for start, _, _ in sweep]
+    assert starts == sorted(starts) and starts[1:] == [n for _, n, _ in sweep[:-1]]
+    assert all(deleted <= 4 for _, _, deleted in sweep)
+    assert sum(deleted for _, _, deleted in sweep) == len(due)
+    assert sweep[-1][1] is None
+    after = reader.list_executions(limit=1000).rows
+    assert {(r["execution_id"], r["state"]) for r in after} == kept
 
 
 def test_keyset_pages_neither_skip_nor_repeat_while_executions_are_added(

@@ -273,9 +273,14 @@ def test_prune_deletes_the_oldest_up_to_the_limit(log: Log, reader: Reader) -> N
     insert_executions(log, [
         execution(job_id=job["id"], project_id=project["id"], scheduled_at=t)
         for t in range(100)])
-    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 30, "more": True}
-    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 20, "more": False}
-    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {"deleted": 0, "more": False}
+    # One job's rows, more than the limit: a command stops inside the job and the next goes
+    # on from there.
+    first = log.ok(messages.PRUNE, {"before": 50, "limit": 30})
+    assert first == {"deleted": 30, "more": True, "succeeded_next_job": job["id"]}
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30, "succeeded_from_job": job["id"]}
+                  ) == {"deleted": 20, "more": False, "succeeded_next_job": None}
+    assert log.ok(messages.PRUNE, {"before": 50, "limit": 30}) == {
+        "deleted": 0, "more": False, "succeeded_next_job": None}
     page = reader.list_executions(limit=1000)
     assert page.total == 50 and min(r["scheduled_at"] for r in page.rows) == 50
 

@@ -16,8 +16,8 @@ from scheduler0.testing import FakeClock, FakeRaft
 NOW = 1_800_000_000
 
 
-def deleted(count: int, more: bool) -> dict:
-    return {"ok": True, "data": {"deleted": count, "more": more}}
+def deleted(count: int, more: bool, next_job: int | None = None) -> dict:
+    return {"ok": True, "data": {"deleted": count, "more": more, "succeeded_next_job": next_job}}
 
 
 def test_a_pass_prunes_each_kind_by_its_window_until_nothing_more_is_due():
@@ -26,13 +26,18 @@ def test_a_pass_prunes_each_kind_by_its_window_until_nothing_more_is_due():
                         failed_retention_rows=1000, minute_rollup_retention_days=3,
                         hour_rollup_retention_days=30)
     pruner = Pruner(settings, raft, threading.Event(), clock=clock)
-    raft.script(deleted(PRUNE_ROWS, True), deleted(PRUNE_ROWS, True), deleted(7, False))
+    # The succeeded sweep goes on from job 4,200, then reaches the last job; failed rows are
+    # still due after that, so a third command prunes those alone.
+    raft.script(deleted(PRUNE_ROWS, True, 4200), deleted(PRUNE_ROWS, True, None),
+                deleted(7, False))
     started = clock.monotonic()
     assert pruner.prune_pass(NOW) == 2 * PRUNE_ROWS + 7
-    assert raft.bodies(messages.PRUNE) == [{
+    first = {
         "before": NOW - 2 * 3600, "limit": PRUNE_ROWS, "succeeded_before": NOW - 5 * 60,
         "bad_rows_cap": 1000, "minute_rollups_before": NOW - 3 * DAY,
-        "hour_rollups_before": NOW - 30 * DAY, "stale_before": NOW - STALE_BATCH_S}] * 3
+        "hour_rollups_before": NOW - 30 * DAY, "stale_before": NOW - STALE_BATCH_S}
+    assert raft.bodies(messages.PRUNE) == [
+        first, {**first, "succeeded_from_job": 4200}, {**first, "succeeded_before": 0}]
     assert clock.monotonic() - started == pytest.approx(2 * PRUNE_PAUSE)  # between commands
     assert pruner.deleted == 2 * PRUNE_ROWS + 7
 
