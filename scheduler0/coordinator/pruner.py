@@ -27,13 +27,12 @@ PRUNE_ROWS = 5000  # rows per kind per PRUNE command
 PRUNE_PAUSE = 0.05  # seconds between commands of one pass: planning gets the apply thread
 PRUNE_COMMANDS = 10_000  # commands in one pass at most (the next pass goes on)
 STALE_BATCH_S = 3600  # an open batch this old gets its ticks of deleted jobs settled
-FOREVER = 0  # a cut-off before every tick
 DAY = 86_400
 
 
 def cut_off(now: float, seconds: int) -> int:
-    """The instant before which rows go; FOREVER when `seconds` is 0 (kept forever)."""
-    return FOREVER if seconds <= 0 else int(now - seconds)
+    """The instant before which rows go; Prune.FOREVER when `seconds` is 0 (kept forever)."""
+    return messages.Prune.FOREVER if seconds <= 0 else int(now - seconds)
 
 
 def prune_body(settings: Settings, now: float, limit: int = PRUNE_ROWS) -> messages.Prune:
@@ -50,7 +49,7 @@ def prune_body(settings: Settings, now: float, limit: int = PRUNE_ROWS) -> messa
 def next_body(body: messages.Prune, succeeded_next_job: int | None) -> messages.Prune:
     """The pass's next command after one that answered `succeeded_next_job`. Pure."""
     if succeeded_next_job is None:  # the succeeded sweep is over for this pass
-        return msgspec.structs.replace(body, succeeded_before=FOREVER, succeeded_from_job=None)
+        return msgspec.structs.replace(body, succeeded_before=messages.Prune.FOREVER, succeeded_from_job=None)
     return msgspec.structs.replace(body, succeeded_from_job=int(succeeded_next_job))
 
 

@@ -508,6 +508,7 @@ class Prune(Body, frozen=True, kw_only=True, omit_defaults=True):
     `succeeded_next_job`; None: from the first job), so that a pass sweeps the jobs once."""
 
     TYPE = PRUNE
+    FOREVER: ClassVar[int] = 0  # a cut-off before every tick: that kind is kept, not read
     before: int
     limit: int
     succeeded_before: int | None = None

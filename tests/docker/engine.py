@@ -5,9 +5,8 @@ started so that it leaves the host's networking alone (no iptables rules, no mas
 default bridge, IP forwarding left as it is): a daemon on its defaults sets the FORWARD policy
 to DROP and turns bridge netfilter on, which breaks the partition tests' bridged network
 namespaces, and turns IP forwarding on. The containers share one bridge per network, so they
-reach each other without the host forwarding. No image registry
-is reachable here, so the base image is a `debootstrap --variant=minbase` of Debian imported
-with `docker import`.
+reach each other without the host forwarding. No image registry is reachable here, so the
+base image is a `debootstrap --variant=minbase` of Debian imported with `docker import`.
 
 Everything this module starts it stops by pid, and every reason it cannot run is a sentence
 for pytest.skip.
@@ -74,8 +73,8 @@ class Engine:
         log = open(self.root / "dockerd.log", "wb")  # noqa: SIM115 (the daemon writes to it)
         self.process = subprocess.Popen(
             ["dockerd", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
-             "--bridge=none", "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-             "--pidfile", str(self.root / "dockerd.pid"), "-H", f"unix://{self.socket}"],
+             "--bridge=none", "--data-root", str(self.root / "data"),
+             "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "dockerd.pid"), "-H", f"unix://{self.socket}"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.socket}",

@@ -20,8 +20,6 @@ from scheduler0.store import counters, history, manual, pending
 from scheduler0.store.tx import Tx
 from scheduler0.vocabulary import ExecutionState
 
-FOREVER = 0  # a cut-off before every tick: nothing to delete
-
 # Rows per kind per command: a delete costs a few microseconds a row, and an apply blocks
 # Raft's only thread; 10,000 rows stay well under the election timeout.
 MAX_PRUNE = 10_000
@@ -69,7 +67,7 @@ def _prune_ok(conn: sqlite3.Connection, before: int, from_job: int,
     insert. In job order each index page is written once, and the table's pages nearly so.
     Every due row of the jobs before `from_job` is gone already, and of `from_job` itself
     those up to where the last command stopped, so the rows from there on are the ones due."""
-    if before <= FOREVER:
+    if before <= Prune.FOREVER:
         return 0, None  # kept forever, or this pass's sweep is over: nothing to read
     last = conn.execute(
         f"SELECT job_id, scheduled_at FROM {history.OK_TABLE} INDEXED BY runs_ok_job "
@@ -78,14 +76,15 @@ def _prune_ok(conn: sqlite3.Connection, before: int, from_job: int,
     if last is None:  # fewer than `limit` left: the sweep ends here
         deleted = conn.execute(f"DELETE FROM {history.OK_TABLE} WHERE job_id >= ? "
                                "AND scheduled_at < ?", (from_job, before)).rowcount
+        next_job = None
     else:
-        last_job, last_tick = last
+        next_job, last_tick = last
         deleted = conn.execute(
             f"DELETE FROM {history.OK_TABLE} WHERE job_id >= ? AND job_id <= ? "
             "AND scheduled_at < ? AND (job_id < ? OR scheduled_at <= ?)",
-            (from_job, last_job, before, last_job, last_tick)).rowcount
+            (from_job, next_job, before, next_job, last_tick)).rowcount
     counters.add(conn, {counters.retained(ExecutionState.SUCCEEDED.value): -deleted})
-    return deleted, None if last is None else int(last[0])
+    return deleted, next_job
 
 
 def _prune_bad(conn: sqlite3.Connection, where: str, params: tuple[Any, ...], limit: int) -> int:
