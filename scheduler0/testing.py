@@ -257,6 +257,7 @@ class FakeReader:
     def __init__(self) -> None:
         self.schedules: dict[int, DueSchedule] = {}
         self.jobs: dict[int, list[PlannedJob]] = {}  # schedule id -> its unpaused jobs
+        self.versions: dict[int, int] = {}  # schedule id -> its jobs_version
         self.secrets: dict[int, str] = {}  # project id -> signing secret
         self.previous: dict[int, messages.PreviousSecret] = {}  # project id -> before rotation
         self.executions: dict[str, FakeExecution] = {}
@@ -266,7 +267,11 @@ class FakeReader:
         self.rate_limit_reads = 0
 
     def add(self, schedule: DueSchedule, *jobs: PlannedJob) -> None:
-        self.schedules[schedule.id] = schedule
+        # Jobs joining a schedule change its version, as the store's triggers do (and a
+        # schedule given again after it ran out keeps counting: ids are not reused there).
+        self.versions[schedule.id] = self.versions.get(schedule.id, -1) + 1
+        self.schedules[schedule.id] = dataclasses.replace(
+            schedule, jobs_version=self.versions[schedule.id])
         self.jobs.setdefault(schedule.id, []).extend(jobs)
         for job in jobs:
             self.secrets.setdefault(job.project_id, f"secret-{job.project_id}")

@@ -36,6 +36,7 @@ import msgspec
 from scheduler0 import leases, manual, messages, rationing, transport
 from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
+from scheduler0.coordinator import job_lists
 from scheduler0.coordinator.dispatcher import (
     DISPATCH_STALENESS,
     LEADERSHIP_PROOF_TIMEOUT,
@@ -43,6 +44,7 @@ from scheduler0.coordinator.dispatcher import (
     LeadershipLost,
     LeadershipProof,
 )
+from scheduler0.coordinator.job_lists import JobLists
 from scheduler0.coordinator.lease_desk import LeaseBook
 from scheduler0.coordinator.placement import NodeReports, Placement
 from scheduler0.coordinator.ports import PlanningReader, Pusher, Raft
@@ -102,6 +104,8 @@ class Planner(SupervisedThread):
         self.placement = Placement(settings, raft, self.reports)
         self.placement.live = self.book.placeable
         self.cache = ScheduleCache()
+        # Each schedule's jobs, kept between ticks within a share of MaxMemory.
+        self.job_lists = JobLists(job_lists.max_jobs_for(settings.max_memory))
         self.in_flight: dict[str, InFlight] = {}
         self.leases: leases.LeaseTable | None = None  # this term's, shared with the lease desk
         self._reconciled = False
@@ -180,6 +184,7 @@ class Planner(SupervisedThread):
 
     def _stop_leading(self) -> None:
         self.leases = None
+        self.job_lists.clear()  # a follower plans nothing: no reason to hold every job
         self.in_flight.clear()
         self._taking_back.clear()
         self._reconciled = False
@@ -257,7 +262,7 @@ class Planner(SupervisedThread):
         due = reader.due_schedules(horizon, DUE_SCHEDULES_PER_ROUND)
         if not due:
             return 0
-        jobs = reader.jobs_of_schedules([d.id for d in due])
+        jobs = self.job_lists.of(reader, due, self.clock.monotonic())
         plan = planning.plan_due(self.cache, ((d, jobs.get(d.id, [])) for d in due), int(now),
                                  horizon, self.settings.misfire_threshold,
                                  self.settings.misfire_run_all_cap)

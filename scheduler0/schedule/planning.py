@@ -37,9 +37,12 @@ class DueSchedule:
     timezone: str
     anchor: int
     next_fire_at: int
+    jobs_version: int = 0  # changes with any change to one of its jobs (store/schema.py)
 
 
-@dataclass(frozen=True)
+# Slots: the leader keeps every scheduled job's PlannedJob between ticks
+# (coordinator/job_lists.py), so its size is the planner's memory per job.
+@dataclass(frozen=True, slots=True)
 class PlannedJob:
     id: int
     project_id: int

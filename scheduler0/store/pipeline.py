@@ -10,6 +10,7 @@ import functools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from sys import intern
 from typing import Any
 
 from scheduler0.messages import Delivery, PreviousSecret, RateLimit
@@ -30,8 +31,10 @@ _SETTINGS = slice(11, 11 + len(JOB_DELIVERY_FIELDS))  # the delivery columns of 
 
 def _job(row: Sequence[Any]) -> PlannedJob:
     delivery = None if row[10] else _delivery(*row[_SETTINGS])
-    return PlannedJob(int(row[0]), int(row[1]), row[2], row[3] or "", row[4], row[5], row[6],
-                      row[7], row[8], int(row[9]), delivery)
+    # The texts jobs usually share (URL, policy, spec, zone) are interned: the leader keeps
+    # these between ticks, and a million copies of one URL would be a million strings.
+    return PlannedJob(int(row[0]), int(row[1]), intern(row[2]), row[3] or "", row[4], row[5],
+                      intern(row[6]), intern(row[7]), intern(row[8]), int(row[9]), delivery)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -58,7 +61,7 @@ class PipelineReader(Reader):
         """Schedules with jobs whose next fire time is at or before `horizon`, soonest first."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT id, spec, timezone, anchor, next_fire_at FROM schedules "
+                "SELECT id, spec, timezone, anchor, next_fire_at, jobs_version FROM schedules "
                 "WHERE next_fire_at IS NOT NULL AND next_fire_at <= ? "
                 "ORDER BY next_fire_at LIMIT ?", (horizon, limit)).fetchall()
         return [DueSchedule(*row) for row in rows]
