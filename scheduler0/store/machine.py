@@ -12,8 +12,8 @@ The recipe for a pysyncobj state machine:
   (`snapshot_to`) or from a pinned read view while applies go on (`pin_snapshot`).
 
 One writer: only pysyncobj's tick thread calls apply and the snapshot hooks; a lock makes the
-rare calls from other threads (close at shutdown, a snapshot copy resuming the checkpoints)
-safe.
+rare calls from other threads (close at shutdown) safe. WAL checkpoints run in a thread of
+their own (scheduler0.store.checkpoints), never in an apply's commit.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 from scheduler0.errors import ApiError, StoreError
 from scheduler0.messages import Command, ok, refused
 from scheduler0.schedule import ScheduleCache
-from scheduler0.store import db, dedup, schema, snapshot
+from scheduler0.store import checkpoints, db, dedup, schema, snapshot
 from scheduler0.store.handlers import HANDLERS
 from scheduler0.store.tx import Handler, Tx
 
@@ -51,10 +51,17 @@ class StateMachine:
         self._conn = db.open_writer(db_path)
         with db.wrapped(f"cannot read {db_path}"):
             self._last_applied = dedup.last_applied(self._conn)
+            # The commits of the apply thread never checkpoint: the checkpointer's thread does.
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpoints = checkpoints.Checkpointer(db_path)
 
     @property
     def db_path(self) -> str:
         return self._path
+
+    @property
+    def checkpointer(self) -> checkpoints.Checkpointer:
+        return self._checkpoints
 
     def last_applied(self) -> int:
         """The Raft index of the last command whose effect is in the file."""
@@ -164,27 +171,17 @@ class StateMachine:
         Raises StoreError.
         """
         with self._lock, db.wrapped(f"cannot pin a snapshot view of {self._path}"):
-            pages = int(self._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpoints.pause()
             try:
-                view = snapshot.PinnedView(self._path,
-                                           on_release=lambda: self._resume_checkpoints(pages))
+                view = snapshot.PinnedView(self._path, on_release=self._checkpoints.resume)
             except BaseException:
-                self._resume_checkpoints(pages)
+                self._checkpoints.resume()
                 raise
             if view.last_applied != self._last_applied:  # another writer, or a stale reader
                 view.close()
                 raise StoreError(f"the snapshot view of {self._path} is at index "
                                  f"{view.last_applied}, not at the applied {self._last_applied}")
             return view
-
-    def _resume_checkpoints(self, pages: int) -> None:
-        with self._lock:
-            try:
-                self._conn.execute(f"PRAGMA wal_autocheckpoint = {pages:d}")
-            except sqlite3.Error:  # closed at shutdown: nothing left to checkpoint for
-                log.warning("could not resume the WAL checkpoints of %s", self._path,
-                            exc_info=True)
 
     @staticmethod
     def read_snapshot(path: str) -> tuple[int, bytes]:
@@ -206,7 +203,11 @@ class StateMachine:
                              "kept the database", path, info.last_applied, self._last_applied)
                     return False
                 schema.check_not_newer(info.version, path)
-                snapshot.restore(path, self._conn)
+                self._checkpoints.pause()
+                try:
+                    snapshot.restore(path, self._conn)
+                finally:
+                    self._checkpoints.resume()
                 with db.wrapped(f"cannot reopen {self._path} after a restore"):
                     schema.configure(self._conn)  # the copy may carry another journal mode
                     schema.migrate(self._conn, self._path)  # from an older scheduler0
@@ -219,6 +220,7 @@ class StateMachine:
 
     def close(self) -> None:
         with self._lock:
+            self._checkpoints.close()
             self._conn.close()
 
 

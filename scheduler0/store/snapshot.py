@@ -76,10 +76,9 @@ class PinnedView:
 
     Opened in one thread (where the state to copy is current) and copied in another. Raises
     StoreError. While it is open no checkpoint can pass it and the WAL grows; the caller
-    pauses the writer's automatic checkpoints meanwhile (they could do nothing but look), and
-    `on_release` runs once the view is closed, after the copy thread caught up with the WAL
-    itself: that first checkpoint has everything written during the copy to move, and would
-    otherwise fall on the writer's next commit.
+    pauses its checkpoints meanwhile (scheduler0.store.checkpoints: they could do nothing but
+    look), and `on_release` runs once the view is closed, after the copy thread caught up with
+    the WAL itself: that first checkpoint has everything written during the copy to move.
     """
 
     def __init__(self, db_path: str, on_release: Callable[[], None] | None = None) -> None:
@@ -133,7 +132,7 @@ class PinnedView:
             release()
 
     def _catch_up(self) -> None:
-        # Only saves the writer time: if it fails, the writer's own checkpoints do the work.
+        # Only saves time: if it fails, the next of the checkpointer's does the work.
         try:
             conn = sqlite3.connect(self._path, isolation_level=None)
             try:
