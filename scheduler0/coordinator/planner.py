@@ -36,7 +36,6 @@ import msgspec
 from scheduler0 import leases, manual, messages, rationing, transport
 from scheduler0.clock import SYSTEM_CLOCK, Clock
 from scheduler0.config import Settings
-from scheduler0.coordinator import job_lists
 from scheduler0.coordinator.dispatcher import (
     DISPATCH_STALENESS,
     LEADERSHIP_PROOF_TIMEOUT,
@@ -44,7 +43,7 @@ from scheduler0.coordinator.dispatcher import (
     LeadershipLost,
     LeadershipProof,
 )
-from scheduler0.coordinator.job_lists import JobLists
+from scheduler0.coordinator.job_lists import JobLists, max_jobs_for
 from scheduler0.coordinator.lease_desk import LeaseBook
 from scheduler0.coordinator.placement import NodeReports, Placement
 from scheduler0.coordinator.ports import PlanningReader, Pusher, Raft
@@ -105,7 +104,7 @@ class Planner(SupervisedThread):
         self.placement.live = self.book.placeable
         self.cache = ScheduleCache()
         # Each schedule's jobs, kept between ticks within a share of MaxMemory.
-        self.job_lists = JobLists(job_lists.max_jobs_for(settings.max_memory))
+        self.job_lists = JobLists(max_jobs_for(settings.max_memory))
         self.in_flight: dict[str, InFlight] = {}
         self.leases: leases.LeaseTable | None = None  # this term's, shared with the lease desk
         self._reconciled = False

@@ -67,4 +67,7 @@ class Checkpointer:
 
     def _loop(self) -> None:
         while not self._stop.wait(INTERVAL):
-            self.run_once()
+            try:
+                self.run_once()
+            except Exception:  # a thread that died would let the WAL grow without bound
+                log.exception("WAL checkpoint of %s failed; trying again", self._path)

@@ -77,8 +77,8 @@ class PinnedView:
     Opened in one thread (where the state to copy is current) and copied in another. Raises
     StoreError. While it is open no checkpoint can pass it and the WAL grows; the caller
     pauses its checkpoints meanwhile (scheduler0.store.checkpoints: they could do nothing but
-    look), and `on_release` runs once the view is closed, after the copy thread caught up with
-    the WAL itself: that first checkpoint has everything written during the copy to move.
+    look), and `on_release` runs once the view is closed: the next checkpoint then moves
+    everything written during the copy, in the checkpointer's thread.
     """
 
     def __init__(self, db_path: str, on_release: Callable[[], None] | None = None) -> None:
@@ -117,8 +117,6 @@ class PinnedView:
                             between_steps()
 
                     self._conn.backup(target, pages=step_pages, progress=progress)
-                    self._conn.close()
-                    self._catch_up()
                     self.close()
                     _finish(target, raft_data)
             finally:
@@ -130,19 +128,6 @@ class PinnedView:
         release, self._on_release = self._on_release, None
         if release is not None:
             release()
-
-    def _catch_up(self) -> None:
-        # Only saves time: if it fails, the next of the checkpointer's does the work.
-        try:
-            conn = sqlite3.connect(self._path, isolation_level=None)
-            try:
-                # PASSIVE: never waits for, nor blocks, the writer or the readers.
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            log.warning("could not checkpoint %s after a snapshot copy", self._path,
-                        exc_info=True)
 
 
 class _FileSync:
